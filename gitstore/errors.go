@@ -1,0 +1,26 @@
+package gitstore
+
+import "errors"
+
+var (
+	// ErrNotRepository means no git repository was found at or above the directory.
+	ErrNotRepository = errors.New("not a git repository")
+	// ErrUnsupportedRepository means the repository uses a format this build cannot write safely.
+	ErrUnsupportedRepository = errors.New("unsupported repository format")
+	// ErrBadHash means a string is not a 40-digit hexadecimal object name.
+	ErrBadHash = errors.New("malformed object name")
+	// ErrRefConflict means a compare-and-swap found the ref at another value than expected.
+	ErrRefConflict = errors.New("ref changed concurrently")
+	// ErrRefLocked means another process held the ref's lock file for too long.
+	ErrRefLocked = errors.New("ref is locked by another process")
+	// ErrBadRefName means a ref name is not one git-covenant may write.
+	ErrBadRefName = errors.New("invalid ref name")
+	// ErrObjectNotFound means an object named by a ref, tree or commit is missing.
+	ErrObjectNotFound = errors.New("object not found")
+	// ErrCorruptObject means an object's content does not hash to its name or cannot be parsed.
+	ErrCorruptObject = errors.New("corrupt object")
+	// ErrMalformedCommit means a feed commit does not have the shape feeds require.
+	ErrMalformedCommit = errors.New("malformed feed commit")
+	// ErrBadSignature means a commit signature is missing, unparsable or does not verify.
+	ErrBadSignature = errors.New("bad signature")
+)

@@ -1,0 +1,212 @@
+package gitstore
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// FeedPrefix is the ref namespace holding one signed op chain per actor key.
+const FeedPrefix = "refs/covenant/feeds/"
+
+// OpFile is the tree entry holding the operation's canonical JSON.
+const OpFile = "op.json"
+
+// ArtifactDir is the subtree holding blobs that ride along with an op.
+const ArtifactDir = "artifacts"
+
+// FeedRef returns the ref name of a key's feed.
+func FeedRef(keyID string) string { return FeedPrefix + keyID }
+
+// Record is one operation to append to a feed.
+type Record struct {
+	Op        []byte            // canonical JSON
+	Artifacts map[string][]byte // optional files under artifacts/
+	Message   string            // commit message (summary and trailers)
+	Author    Person            // also used as committer
+}
+
+// FeedCommit is one commit of a feed, read back and checked for shape.
+type FeedCommit struct {
+	Hash      Hash
+	Commit    *Commit
+	Op        []byte
+	OpBlob    Hash
+	Artifacts map[string]Hash
+	// Problem is set when the commit does not have the shape of a feed
+	// commit (extra parents, headers or files); the walk still continues
+	// along the first parent so later commits can be checked too.
+	Problem error
+}
+
+// ErrNotAncestor means a feed no longer contains a commit it used to have.
+var ErrNotAncestor = errors.New("feed does not descend from the expected commit")
+
+// BuildFeedCommits writes the objects for records chained onto parent and
+// returns the commit names, oldest first. Nothing is visible until the
+// caller moves the feed ref with UpdateRef.
+func (s *Store) BuildFeedCommits(parent Hash, recs []Record, signer ssh.Signer) ([]Hash, error) {
+	out := make([]Hash, 0, len(recs))
+	for _, r := range recs {
+		opBlob, err := s.WriteObject(BlobObject, r.Op)
+		if err != nil {
+			return nil, err
+		}
+		entries := []TreeEntry{{Name: OpFile, Mode: "100644", Hash: opBlob}}
+		if len(r.Artifacts) > 0 {
+			var art []TreeEntry
+			for name, content := range r.Artifacts {
+				if name == "" || strings.ContainsAny(name, "/\x00") {
+					return nil, fmt.Errorf("artifact name %q: %w", name, ErrMalformedCommit)
+				}
+				h, err := s.WriteObject(BlobObject, content)
+				if err != nil {
+					return nil, err
+				}
+				art = append(art, TreeEntry{Name: name, Mode: "100644", Hash: h})
+			}
+			sub, err := s.WriteObject(TreeObject, EncodeTree(art))
+			if err != nil {
+				return nil, err
+			}
+			entries = append(entries, TreeEntry{Name: ArtifactDir, Mode: "40000", Hash: sub})
+		}
+		tree, err := s.WriteObject(TreeObject, EncodeTree(entries))
+		if err != nil {
+			return nil, err
+		}
+		c := &Commit{Tree: tree, Author: r.Author, Committer: r.Author, Message: r.Message}
+		if !parent.IsZero() {
+			c.Parents = []Hash{parent}
+		}
+		raw, err := SignCommit(c, signer)
+		if err != nil {
+			return nil, err
+		}
+		h, err := s.WriteCommit(raw)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+		parent = h
+	}
+	return out, nil
+}
+
+// FeedHeads lists every feed: key id to head commit.
+func (s *Store) FeedHeads() (map[string]Hash, error) {
+	refs, err := s.ListRefs(FeedPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Hash, len(refs))
+	for name, h := range refs {
+		out[strings.TrimPrefix(name, FeedPrefix)] = h
+	}
+	return out, nil
+}
+
+// ReadFeedCommit reads one feed commit and its op, recording shape problems
+// in Problem. Errors are returned only for missing or corrupt objects.
+func (s *Store) ReadFeedCommit(h Hash) (*FeedCommit, error) {
+	c, err := s.ReadCommit(h)
+	if err != nil {
+		return nil, err
+	}
+	fc := &FeedCommit{Hash: h, Commit: c}
+	problems := []string{}
+	if len(c.Parents) > 1 {
+		problems = append(problems, fmt.Sprintf("merge commit with %d parents (feeds are linear)", len(c.Parents)))
+	}
+	if len(c.Extra) > 0 {
+		problems = append(problems, "unexpected commit headers: "+strings.Join(c.Extra, ", "))
+	}
+	entries, err := s.ReadTree(c.Tree)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		switch {
+		case e.Name == OpFile && !e.IsTree():
+			fc.OpBlob = e.Hash
+		case e.Name == ArtifactDir && e.IsTree():
+			sub, err := s.ReadTree(e.Hash)
+			if err != nil {
+				return nil, err
+			}
+			fc.Artifacts = map[string]Hash{}
+			for _, a := range sub {
+				if a.IsTree() {
+					problems = append(problems, "nested directory in artifacts: "+a.Name)
+					continue
+				}
+				fc.Artifacts[a.Name] = a.Hash
+			}
+		default:
+			problems = append(problems, "unexpected file in op tree: "+e.Name)
+		}
+	}
+	if fc.OpBlob.IsZero() {
+		problems = append(problems, "no "+OpFile+" in tree")
+	} else if fc.Op, err = s.ReadTyped(fc.OpBlob, BlobObject); err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		fc.Problem = fmt.Errorf("%w: %s", ErrMalformedCommit, strings.Join(problems, "; "))
+	}
+	return fc, nil
+}
+
+// WalkFeed returns the commits after stop up to head along first parents,
+// oldest first. stop == ZeroHash walks to the root. If stop is not found,
+// the feed was rewritten and ErrNotAncestor is returned with the commits read.
+func (s *Store) WalkFeed(head, stop Hash) ([]*FeedCommit, error) {
+	var rev []*FeedCommit
+	for h := head; h != stop; {
+		if h.IsZero() {
+			reverse(rev)
+			return rev, fmt.Errorf("%w %s", ErrNotAncestor, stop.Short())
+		}
+		fc, err := s.ReadFeedCommit(h)
+		if err != nil {
+			return nil, fmt.Errorf("feed commit %s: %w", h.Short(), err)
+		}
+		rev = append(rev, fc)
+		if len(fc.Commit.Parents) == 0 {
+			h = ZeroHash
+		} else {
+			h = fc.Commit.Parents[0]
+		}
+	}
+	reverse(rev)
+	return rev, nil
+}
+
+func reverse[T any](s []T) {
+	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {
+		s[i], s[j] = s[j], s[i]
+	}
+}
+
+// IsAncestor reports whether anc is reachable from h along first parents of
+// a feed (feeds are linear, so that is the only path).
+func (s *Store) IsAncestor(anc, h Hash) (bool, error) {
+	for cur := h; !cur.IsZero(); {
+		if cur == anc {
+			return true, nil
+		}
+		c, err := s.ReadCommit(cur)
+		if err != nil {
+			return false, err
+		}
+		if len(c.Parents) == 0 {
+			return false, nil
+		}
+		cur = c.Parents[0]
+	}
+	return anc.IsZero(), nil
+}

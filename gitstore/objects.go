@@ -1,0 +1,200 @@
+package gitstore
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+
+	"github.com/go-git/go-git/v5/plumbing"
+)
+
+// ObjectType names the four git object kinds.
+type ObjectType string
+
+const (
+	BlobObject   ObjectType = "blob"
+	TreeObject   ObjectType = "tree"
+	CommitObject ObjectType = "commit"
+	TagObject    ObjectType = "tag"
+)
+
+func toPlumbingType(t ObjectType) plumbing.ObjectType {
+	switch t {
+	case BlobObject:
+		return plumbing.BlobObject
+	case TreeObject:
+		return plumbing.TreeObject
+	case CommitObject:
+		return plumbing.CommitObject
+	case TagObject:
+		return plumbing.TagObject
+	}
+	return plumbing.InvalidObject
+}
+
+// HashObject computes the object name of content as git would, without writing it.
+func HashObject(t ObjectType, content []byte) Hash {
+	h := sha1.New()
+	h.Write([]byte(string(t) + " " + strconv.Itoa(len(content)) + "\x00"))
+	h.Write(content)
+	var out Hash
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// WriteObject stores content as a loose object and returns its name. Loose
+// objects are written to a temporary file and renamed into place, so a
+// killed process leaves either the whole object or none of it.
+func (s *Store) WriteObject(t ObjectType, content []byte) (Hash, error) {
+	obj := s.storage.NewEncodedObject()
+	obj.SetType(toPlumbingType(t))
+	obj.SetSize(int64(len(content)))
+	w, err := obj.Writer()
+	if err != nil {
+		return ZeroHash, err
+	}
+	if _, err := w.Write(content); err != nil {
+		return ZeroHash, err
+	}
+	if err := w.Close(); err != nil {
+		return ZeroHash, err
+	}
+	h, err := s.storage.SetEncodedObject(obj)
+	if err != nil {
+		return ZeroHash, fmt.Errorf("write %s: %w", t, err)
+	}
+	return Hash(h), nil
+}
+
+// ReadObject returns an object's type and content, checking that the content
+// hashes to the requested name so a planted or damaged object is caught.
+func (s *Store) ReadObject(h Hash) (ObjectType, []byte, error) {
+	obj, err := s.storage.EncodedObject(plumbing.AnyObject, plumbing.Hash(h))
+	if err != nil {
+		if errors.Is(err, plumbing.ErrObjectNotFound) {
+			return "", nil, fmt.Errorf("%w: %s", ErrObjectNotFound, h)
+		}
+		return "", nil, fmt.Errorf("read object %s: %w", h, err)
+	}
+	r, err := obj.Reader()
+	if err != nil {
+		return "", nil, fmt.Errorf("read object %s: %w", h, err)
+	}
+	defer r.Close()
+	content, err := io.ReadAll(r)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %s: %v", ErrCorruptObject, h, err)
+	}
+	t := ObjectType(obj.Type().String())
+	if HashObject(t, content) != h {
+		return "", nil, fmt.Errorf("%w: %s does not hash to its name", ErrCorruptObject, h)
+	}
+	return t, content, nil
+}
+
+// ReadTyped reads an object and checks its type.
+func (s *Store) ReadTyped(h Hash, want ObjectType) ([]byte, error) {
+	t, content, err := s.ReadObject(h)
+	if err != nil {
+		return nil, err
+	}
+	if t != want {
+		return nil, fmt.Errorf("%w: %s is a %s, want a %s", ErrCorruptObject, h, t, want)
+	}
+	return content, nil
+}
+
+// HasObject reports whether the object exists.
+func (s *Store) HasObject(h Hash) bool {
+	return s.storage.HasEncodedObject(plumbing.Hash(h)) == nil
+}
+
+// TreeEntry is one entry of a tree object.
+type TreeEntry struct {
+	Name string
+	Mode string // "100644" for files, "40000" for trees
+	Hash Hash
+}
+
+// IsTree reports whether the entry names a subtree.
+func (e TreeEntry) IsTree() bool { return e.Mode == "40000" }
+
+// EncodeTree serializes entries in git's canonical order.
+func EncodeTree(entries []TreeEntry) []byte {
+	sorted := append([]TreeEntry(nil), entries...)
+	key := func(e TreeEntry) string {
+		if e.IsTree() {
+			return e.Name + "/"
+		}
+		return e.Name
+	}
+	sort.Slice(sorted, func(i, j int) bool { return key(sorted[i]) < key(sorted[j]) })
+	var b bytes.Buffer
+	for _, e := range sorted {
+		b.WriteString(e.Mode)
+		b.WriteByte(' ')
+		b.WriteString(e.Name)
+		b.WriteByte(0)
+		b.Write(e.Hash[:])
+	}
+	return b.Bytes()
+}
+
+// ParseTree decodes a tree object.
+func ParseTree(content []byte) ([]TreeEntry, error) {
+	var out []TreeEntry
+	for len(content) > 0 {
+		sp := bytes.IndexByte(content, ' ')
+		if sp < 0 {
+			return nil, fmt.Errorf("%w: tree entry without mode", ErrCorruptObject)
+		}
+		nul := bytes.IndexByte(content[sp:], 0)
+		if nul < 0 || sp+nul+21 > len(content) {
+			return nil, fmt.Errorf("%w: truncated tree entry", ErrCorruptObject)
+		}
+		nul += sp
+		var h Hash
+		copy(h[:], content[nul+1:nul+21])
+		out = append(out, TreeEntry{Mode: string(content[:sp]), Name: string(content[sp+1 : nul]), Hash: h})
+		content = content[nul+21:]
+	}
+	return out, nil
+}
+
+// ReadTree reads and decodes a tree object.
+func (s *Store) ReadTree(h Hash) ([]TreeEntry, error) {
+	content, err := s.ReadTyped(h, TreeObject)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTree(content)
+}
+
+// TreeFile resolves a slash-separated path inside a tree to a blob.
+func (s *Store) TreeFile(tree Hash, path string) (Hash, bool, error) {
+	entries, err := s.ReadTree(tree)
+	if err != nil {
+		return ZeroHash, false, err
+	}
+	name, rest, deeper := bytes.Cut([]byte(path), []byte("/"))
+	for _, e := range entries {
+		if e.Name != string(name) {
+			continue
+		}
+		if deeper {
+			if !e.IsTree() {
+				return ZeroHash, false, nil
+			}
+			return s.TreeFile(e.Hash, string(rest))
+		}
+		if e.IsTree() {
+			return ZeroHash, false, nil
+		}
+		return e.Hash, true, nil
+	}
+	return ZeroHash, false, nil
+}

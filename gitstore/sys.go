@@ -1,0 +1,5 @@
+package gitstore
+
+import "syscall"
+
+const syscall_EISDIR = syscall.EISDIR
