@@ -198,3 +198,45 @@ func (s *Store) TreeFile(tree Hash, path string) (Hash, bool, error) {
 	}
 	return ZeroHash, false, nil
 }
+
+// WalkCommits visits commits reachable from starts, newest first by
+// committer time, at most limit of them, until fn returns false.
+func (s *Store) WalkCommits(starts []Hash, limit int, fn func(Hash, *Commit) bool) error {
+	seen := map[Hash]bool{}
+	type item struct {
+		h Hash
+		c *Commit
+	}
+	var queue []item
+	push := func(h Hash) error {
+		if seen[h] || h.IsZero() {
+			return nil
+		}
+		seen[h] = true
+		c, err := s.ReadCommit(h)
+		if err != nil {
+			return err
+		}
+		queue = append(queue, item{h, c})
+		sort.SliceStable(queue, func(i, j int) bool { return queue[i].c.Committer.When.After(queue[j].c.Committer.When) })
+		return nil
+	}
+	for _, h := range starts {
+		if err := push(h); err != nil {
+			return err
+		}
+	}
+	for n := 0; len(queue) > 0 && n < limit; n++ {
+		it := queue[0]
+		queue = queue[1:]
+		if !fn(it.h, it.c) {
+			return nil
+		}
+		for _, p := range it.c.Parents {
+			if err := push(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

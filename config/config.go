@@ -1,0 +1,110 @@
+// Package config owns .covenant/config.toml, the committed, reviewed-like-code
+// file that pins the trust roots and the policy of a covenant repository.
+// Parsing is strict: unknown keys and bad values are errors that name where
+// they are, and nothing is written on error.
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/trust"
+)
+
+// Path is where the config lives, relative to the top of the working tree.
+const Path = ".covenant/config.toml"
+
+// Version is the config format version this build reads and writes.
+const Version = 1
+
+// ErrInvalid means the config file does not parse or fails validation.
+var ErrInvalid = errors.New("invalid config")
+
+// Config is the parsed .covenant/config.toml.
+type Config struct {
+	Version int   `toml:"version"`
+	Trust   Trust `toml:"trust"`
+}
+
+// Trust is the [trust] table.
+type Trust struct {
+	Roots []trust.Root `toml:"roots"`
+}
+
+// New returns a config with one trust root.
+func New(root trust.Root) *Config {
+	return &Config{Version: Version, Trust: Trust{Roots: []trust.Root{root}}}
+}
+
+// Parse decodes and validates a config file's content.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("%w: %s line %d: %s", ErrInvalid, Path, pe.Position.Line, pe.Message)
+		}
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, Path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("%w: %s: unknown key %s", ErrInvalid, Path, strings.Join(keys, ", "))
+	}
+	if c.Version != Version {
+		return nil, fmt.Errorf("%w: %s: version = %d, this build reads version %d", ErrInvalid, Path, c.Version, Version)
+	}
+	if len(c.Trust.Roots) == 0 {
+		return nil, fmt.Errorf("%w: %s: [[trust.roots]] names no root key", ErrInvalid, Path)
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Trust.Roots {
+		if err := identity.CheckName(r.Name); err != nil {
+			return nil, fmt.Errorf("%w: %s: trust.roots[%d]: %v", ErrInvalid, Path, i, err)
+		}
+		pub, err := identity.ParsePublicKey(r.Key)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: trust.roots[%d] (%s): %v", ErrInvalid, Path, i, r.Name, err)
+		}
+		id := identity.KeyID(pub)
+		if seen[id] {
+			return nil, fmt.Errorf("%w: %s: trust.roots[%d] (%s): key listed twice", ErrInvalid, Path, i, r.Name)
+		}
+		seen[id] = true
+		c.Trust.Roots[i].Key = identity.FormatPublicKey(pub)
+	}
+	return &c, nil
+}
+
+// Encode renders the config as TOML with a header comment.
+func (c *Config) Encode() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("# git-covenant configuration. Committed and reviewed like code:\n")
+	b.WriteString("# the keys below are the roots of trust for every signed operation.\n")
+	if err := toml.NewEncoder(&b).Encode(c); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Digest identifies the parts of the config the fold depends on; the index
+// is rebuilt when it changes.
+func (c *Config) Digest() string {
+	keys := []string{}
+	for _, r := range c.Trust.Roots {
+		keys = append(keys, r.Name+"="+r.Key)
+	}
+	sort.Strings(keys)
+	sum := sha256.Sum256([]byte(fmt.Sprintf("v%d\n%s", c.Version, strings.Join(keys, "\n"))))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,151 @@
+package covenant
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/ledger"
+	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/tasks"
+	"github.com/git-covenant/git-covenant/trust"
+)
+
+// Report is the outcome of Verify.
+type Report struct {
+	Feeds    int              `json:"feeds"`
+	Commits  int              `json:"commits"`
+	Ops      int              `json:"ops"`
+	Applied  int              `json:"applied"`
+	Findings []ledger.Finding `json:"findings"`
+}
+
+// OK reports whether verification found nothing.
+func (rep *Report) OK() bool { return len(rep.Findings) == 0 }
+
+// Verify checks every feed from its root: commit shape, signatures by the
+// feed's key, canonical ops, sequence and Lamport order; that no feed was
+// rewritten since the last clean verification on this machine; and, folding
+// every op in total order, that each was authorized and legal. Every
+// problem is a finding naming feed and commit.
+func (r *Repo) Verify() (*Report, error) {
+	if err := r.RequireConfig(); err != nil {
+		return nil, err
+	}
+	heads, err := r.Store.FeedHeads()
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Feeds: len(heads), Findings: []ledger.Finding{}}
+	var entries []*oplog.Entry
+	keys := make([]string, 0, len(heads))
+	for k := range heads {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		if len(keys) > 20 && i%20 == 0 {
+			r.progressf("verifying feed %d of %d", i+1, len(keys))
+		}
+		es, _, fs, err := ledger.Read(r.Store, k, heads[k], ledger.Pos{})
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, es...)
+		rep.Findings = append(rep.Findings, fs...)
+	}
+	rep.Commits = len(entries)
+	seen, err := r.loadVerified()
+	if err != nil {
+		return nil, err
+	}
+	for k, old := range seen {
+		h, ok := heads[k]
+		if !ok {
+			rep.Findings = append(rep.Findings, ledger.Finding{Kind: ledger.KindRewritten, Feed: k, Commit: old,
+				Reason: "feed was deleted; it was verified before at " + old})
+			continue
+		}
+		oh, err := gitstore.ParseHash(old)
+		if err != nil {
+			continue
+		}
+		if anc, err := r.Store.IsAncestor(oh, h); err != nil || !anc {
+			rep.Findings = append(rep.Findings, ledger.Finding{Kind: ledger.KindRewritten, Feed: k, Commit: h.String(),
+				Reason: "feed no longer contains " + old + ", the head verified before (history was rewritten or truncated)"})
+		}
+	}
+	oplog.Sort(entries, func(e *oplog.Entry) oplog.OrderKey { return e.Op.Key() })
+	st := tasks.NewMemState()
+	if err := trust.SeedRoots(st, r.Config.Trust.Roots); err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		rep.Ops++
+		if err := tasks.Apply(st, e); err != nil {
+			rej, ok := oplog.AsRejection(err)
+			if !ok {
+				return nil, err
+			}
+			rep.Findings = append(rep.Findings, ledger.Finding{Kind: rej.Kind, Feed: e.Feed, Commit: e.Commit, Op: e.Op.Type, Reason: rej.Reason})
+			continue
+		}
+		rep.Applied++
+	}
+	if rep.OK() {
+		cur := map[string]string{}
+		for k, h := range heads {
+			cur[k] = h.String()
+		}
+		if err := r.saveVerified(cur); err != nil {
+			return nil, err
+		}
+	}
+	return rep, nil
+}
+
+func (r *Repo) verifiedPath() (string, error) {
+	d, err := r.dir()
+	return filepath.Join(d, "verified-heads.json"), err
+}
+
+// loadVerified returns the feed heads of the last clean verification on
+// this machine. It is local memory, never trusted across clones.
+func (r *Repo) loadVerified() (map[string]string, error) {
+	p, err := r.verifiedPath()
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]string{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]string{}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return map[string]string{}, nil
+	}
+	return m, nil
+}
+
+func (r *Repo) saveVerified(m map[string]string) error {
+	p, err := r.verifiedPath()
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}

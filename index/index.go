@@ -1,0 +1,248 @@
+// Package index keeps the derived, local-only state under .git/covenant/:
+// folded tasks and actors, the op log in fold order and, per feed, how far it
+// has been verified. It is never committed and never a source of truth: it
+// records the feed heads and config digest it was folded from, catches up
+// incrementally when they move (also when plain git moved them), and is
+// rebuilt from scratch when that is not possible.
+//
+// It imports gitstore, ledger, oplog, tasks and trust.
+package index
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/git-covenant/git-covenant/ledger"
+	"github.com/git-covenant/git-covenant/tasks"
+	"github.com/git-covenant/git-covenant/trust"
+	bolt "go.etcd.io/bbolt"
+)
+
+// FormatVersion changes whenever the fold or the index layout changes, and
+// forces a rebuild.
+const FormatVersion = 1
+
+var (
+	// ErrNotFound means no task has that id or prefix.
+	ErrNotFound = errors.New("no such task")
+	// ErrAmbiguous means a prefix names more than one task.
+	ErrAmbiguous = errors.New("ambiguous task id prefix")
+)
+
+var (
+	bMeta   = []byte("meta")
+	bTasks  = []byte("tasks")
+	bList   = []byte("list")
+	bActors = []byte("actors")
+	bLog    = []byte("log")
+	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog}
+)
+
+// Meta records what the index was folded from.
+type Meta struct {
+	Version    int                   `json:"version"`
+	Config     string                `json:"config"`
+	Feeds      map[string]ledger.Pos `json:"feeds"`
+	Last       string                `json:"last"`
+	MaxLamport uint64                `json:"max_lamport"`
+	Ops        int                   `json:"ops"`
+	Rejected   int                   `json:"rejected"`
+	Tasks      int                   `json:"tasks"`
+}
+
+// LogEntry is one op as `git covenant log` shows it.
+type LogEntry struct {
+	Order    string            `json:"order"`
+	Op       string            `json:"op"`
+	Feed     string            `json:"feed"`
+	Type     string            `json:"type"`
+	Task     string            `json:"task,omitempty"`
+	Actor    tasks.Ref         `json:"actor"`
+	Time     time.Time         `json:"time"`
+	Lamport  uint64            `json:"lamport"`
+	Seq      uint64            `json:"seq"`
+	Epoch    uint64            `json:"epoch,omitempty"`
+	Rejected *RejectionSummary `json:"rejected,omitempty"`
+}
+
+// RejectionSummary says why the fold ignored an op.
+type RejectionSummary struct {
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+}
+
+// Index is an open index database.
+type Index struct {
+	db *bolt.DB
+}
+
+// Open opens (creating if needed, unless readOnly) the index at path.
+func Open(path string, readOnly bool) (*Index, error) {
+	db, err := bolt.Open(path, 0o644, &bolt.Options{
+		Timeout:        30 * time.Second,
+		ReadOnly:       readOnly,
+		NoSync:         true, // derived data: rebuilt if ever damaged
+		NoFreelistSync: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open index %s: %w", path, err)
+	}
+	ix := &Index{db: db}
+	if !readOnly {
+		err = db.Update(func(tx *bolt.Tx) error {
+			for _, b := range allBuckets {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return ix, nil
+}
+
+// Close releases the database.
+func (ix *Index) Close() error { return ix.db.Close() }
+
+// Meta returns what the index was folded from; a new index has an empty Meta.
+func (ix *Index) Meta() (*Meta, error) {
+	m := &Meta{Feeds: map[string]ledger.Pos{}}
+	err := ix.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bMeta)
+		if b == nil {
+			return nil
+		}
+		if v := b.Get(bMeta); v != nil {
+			return json.Unmarshal(v, m)
+		}
+		return nil
+	})
+	if m.Feeds == nil {
+		m.Feeds = map[string]ledger.Pos{}
+	}
+	return m, err
+}
+
+// Fresh reports whether the index was folded from exactly these feed heads
+// and config digest.
+func (m *Meta) Fresh(heads map[string]string, config string) bool {
+	if m.Version != FormatVersion || m.Config != config || len(m.Feeds) != len(heads) {
+		return false
+	}
+	for k, h := range heads {
+		if p, ok := m.Feeds[k]; !ok || p.Tip != h {
+			return false
+		}
+	}
+	return true
+}
+
+// Task returns a task by id or unique id prefix.
+func (ix *Index) Task(idOrPrefix string) (*tasks.Task, error) {
+	raw, err := ix.TaskJSON(idOrPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var t tasks.Task
+	return &t, json.Unmarshal(raw, &t)
+}
+
+// TaskJSON returns the stored JSON of a task by id or unique id prefix.
+func (ix *Index) TaskJSON(idOrPrefix string) ([]byte, error) {
+	var out []byte
+	err := ix.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bTasks)
+		if b == nil {
+			return fmt.Errorf("%w: %s", ErrNotFound, idOrPrefix)
+		}
+		if v := b.Get([]byte(idOrPrefix)); v != nil {
+			out = append([]byte(nil), v...)
+			return nil
+		}
+		prefix := []byte(idOrPrefix)
+		if !strings.HasPrefix(idOrPrefix, "tk-") {
+			prefix = []byte("tk-" + idOrPrefix)
+		}
+		c := b.Cursor()
+		var matches []string
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			matches = append(matches, string(k))
+			out = append([]byte(nil), v...)
+			if len(matches) > 5 {
+				break
+			}
+		}
+		switch {
+		case len(matches) == 0 || len(idOrPrefix) < 4:
+			return fmt.Errorf("%w: %s", ErrNotFound, idOrPrefix)
+		case len(matches) > 1:
+			return fmt.Errorf("%w: %s matches %s", ErrAmbiguous, idOrPrefix, strings.Join(matches, ", "))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// EachSummary calls fn with the JSON row of every task, in creation order.
+func (ix *Index) EachSummary(fn func(raw []byte) error) error {
+	return ix.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bList)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error { return fn(v) })
+	})
+}
+
+// EachLog calls fn with every op in fold order.
+func (ix *Index) EachLog(fn func(raw []byte) error) error {
+	return ix.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bLog)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error { return fn(v) })
+	})
+}
+
+// Actors returns every actor the feeds and config know.
+func (ix *Index) Actors() ([]*trust.Actor, error) {
+	out := []*trust.Actor{}
+	err := ix.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bActors)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var a trust.Actor
+			if err := json.Unmarshal(v, &a); err != nil {
+				return err
+			}
+			out = append(out, &a)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Actor returns one actor; an unknown key gives an untrusted empty actor.
+func (ix *Index) Actor(keyID string) (*trust.Actor, error) {
+	a := &trust.Actor{KeyID: keyID}
+	err := ix.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bActors); b != nil {
+			if v := b.Get([]byte(keyID)); v != nil {
+				return json.Unmarshal(v, a)
+			}
+		}
+		return nil
+	})
+	return a, err
+}

@@ -1,0 +1,160 @@
+package index
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/ledger"
+	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/trust"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Source is what the index folds: the repository's feeds and the trust
+// roots of the config, identified by its digest.
+type Source struct {
+	Store  *gitstore.Store
+	Roots  []trust.Root
+	Config string
+}
+
+// CatchUp reports what bringing the index up to date did.
+type CatchUp struct {
+	Rebuilt  bool
+	Applied  int
+	Findings []ledger.Finding
+}
+
+// Heads lists the feed heads as strings.
+func Heads(st *gitstore.Store) (map[string]string, error) {
+	hs, err := st.FeedHeads()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(hs))
+	for k, h := range hs {
+		out[k] = h.String()
+	}
+	return out, nil
+}
+
+// Update brings the index up to date with src in one write transaction,
+// then runs fn (if not nil) in the same transaction. If fn fails, nothing
+// is written at all.
+func (ix *Index) Update(src Source, force bool, fn func(*Tx) error) (*CatchUp, error) {
+	var report *CatchUp
+	err := ix.db.Update(func(btx *bolt.Tx) error {
+		m := &Meta{Feeds: map[string]ledger.Pos{}}
+		if v := btx.Bucket(bMeta).Get(bMeta); v != nil {
+			if err := json.Unmarshal(v, m); err != nil {
+				return err
+			}
+		}
+		heads, err := src.Store.FeedHeads()
+		if err != nil {
+			return err
+		}
+		tx := newTx(btx, m)
+		var entries []*oplog.Entry
+		rebuild := force || m.Version != FormatVersion || m.Config != src.Config
+		report = &CatchUp{}
+		if !rebuild {
+			entries, report.Findings, rebuild, err = collect(src.Store, heads, m.Feeds)
+			if err != nil {
+				return err
+			}
+			if len(entries) > 0 && m.Last != "" && entries[0].Op.Key().String() <= m.Last {
+				rebuild = true // an op arrived that sorts before ops already folded
+			}
+		}
+		if rebuild {
+			report.Rebuilt = true
+			if tx, err = reset(btx, src); err != nil {
+				return err
+			}
+			entries, report.Findings, _, err = collect(src.Store, heads, tx.Meta.Feeds)
+			if err != nil {
+				return err
+			}
+		}
+		for _, e := range entries {
+			if _, err := tx.Apply(e); err != nil {
+				return err
+			}
+		}
+		report.Applied = len(entries)
+		if err := tx.flush(); err != nil {
+			return err
+		}
+		if fn != nil {
+			tx.fresh = false
+			if err := fn(tx); err != nil {
+				return err
+			}
+			return tx.flush()
+		}
+		return nil
+	})
+	return report, err
+}
+
+// reset empties the index and seeds it with the config's roots.
+func reset(btx *bolt.Tx, src Source) (*Tx, error) {
+	for _, b := range allBuckets {
+		if err := btx.DeleteBucket(b); err != nil {
+			return nil, err
+		}
+		if _, err := btx.CreateBucket(b); err != nil {
+			return nil, err
+		}
+	}
+	m := &Meta{Version: FormatVersion, Config: src.Config, Feeds: map[string]ledger.Pos{}}
+	tx := newTx(btx, m)
+	tx.fresh = true
+	if err := trust.SeedRoots(tx, src.Roots); err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// collect reads every feed that moved since feeds and returns the new
+// entries in fold order. It updates feeds in place. needRebuild is set when
+// a feed was rewritten or removed, which an incremental fold cannot handle.
+func collect(st *gitstore.Store, heads map[string]gitstore.Hash, feeds map[string]ledger.Pos) (entries []*oplog.Entry, findings []ledger.Finding, needRebuild bool, err error) {
+	for k := range feeds {
+		if _, ok := heads[k]; !ok {
+			needRebuild = true
+			delete(feeds, k)
+		}
+	}
+	for k, head := range heads {
+		pos := feeds[k]
+		if pos.Tip == head.String() {
+			continue
+		}
+		if pos.Broken != nil && pos.Tip != "" {
+			needRebuild = true
+			pos = ledger.Pos{}
+		}
+		es, np, fs, err := ledger.Read(st, k, head, pos)
+		if err != nil {
+			return nil, nil, false, fmt.Errorf("read feed %s: %w", k, err)
+		}
+		for _, f := range fs {
+			if f.Kind == ledger.KindRewritten {
+				needRebuild = true
+				es, np, fs, err = ledger.Read(st, k, head, ledger.Pos{})
+				if err != nil {
+					return nil, nil, false, fmt.Errorf("read feed %s: %w", k, err)
+				}
+				break
+			}
+		}
+		feeds[k] = np
+		entries = append(entries, es...)
+		findings = append(findings, fs...)
+	}
+	oplog.Sort(entries, func(e *oplog.Entry) oplog.OrderKey { return e.Op.Key() })
+	return entries, findings, needRebuild, nil
+}

@@ -1,0 +1,204 @@
+// Package ledger turns feed commits into verified ops and ops into signed
+// feed commits. Reading a feed checks every commit: its shape, its SSHSIG
+// signature by the feed's own key, canonical op JSON, the actor, an unbroken
+// sequence and a rising Lamport clock. The first commit that fails stops the
+// feed there: it and everything after it are reported and never folded.
+//
+// It imports gitstore, oplog and identity; what ops mean is for tasks and
+// trust.
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/oplog"
+	"golang.org/x/crypto/ssh"
+)
+
+// Finding kinds for feed-level problems.
+const (
+	KindBadRef       = "bad-ref"
+	KindUnsigned     = "unsigned"
+	KindBadSignature = "bad-signature"
+	KindMalformed    = "malformed"
+	KindNotCanonical = "not-canonical"
+	KindWrongActor   = "wrong-actor"
+	KindSeqGap       = "seq-gap"
+	KindLamport      = "lamport-regression"
+	KindNoGenesis    = "no-genesis"
+	KindRewritten    = "rewritten"
+	KindMissing      = "missing-object"
+	KindIgnored      = "ignored-after-break"
+)
+
+// Finding is one problem verification found.
+type Finding struct {
+	Kind   string `json:"kind"`
+	Feed   string `json:"feed"`
+	Commit string `json:"commit,omitempty"`
+	Op     string `json:"op,omitempty"`
+	Reason string `json:"reason"`
+}
+
+func (f Finding) String() string {
+	s := f.Kind + ": feed " + f.Feed
+	if f.Commit != "" {
+		s += " commit " + f.Commit
+	}
+	if f.Op != "" {
+		s += " (" + f.Op + ")"
+	}
+	return s + ": " + f.Reason
+}
+
+// Pos is how far a feed has been read and verified.
+type Pos struct {
+	Head    string   `json:"head"` // last verified commit
+	Seq     uint64   `json:"seq"`
+	Lamport uint64   `json:"lamport"`
+	Key     string   `json:"key"`              // the feed's public key, from its genesis op
+	Broken  *Finding `json:"broken,omitempty"` // first bad commit; nothing after it is read
+	Tip     string   `json:"tip"`              // the ref's value when last read
+}
+
+var keyIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// ValidKeyID reports whether s has the form of a key id.
+func ValidKeyID(s string) bool { return keyIDRE.MatchString(s) }
+
+// Read verifies the commits of one feed after pos and returns their ops.
+// A rewritten feed (pos.Head no longer in it) returns a KindRewritten finding
+// and no entries, so the caller can start over from the root.
+func Read(st *gitstore.Store, feed string, head gitstore.Hash, pos Pos) ([]*oplog.Entry, Pos, []Finding, error) {
+	pos.Tip = head.String()
+	if !ValidKeyID(feed) {
+		f := Finding{Kind: KindBadRef, Feed: feed, Reason: "ref name is not a key id (32 hex digits)"}
+		pos.Broken = &f
+		return nil, pos, []Finding{f}, nil
+	}
+	if pos.Broken != nil {
+		return nil, pos, nil, nil
+	}
+	stop := gitstore.ZeroHash
+	if pos.Head != "" {
+		var err error
+		if stop, err = gitstore.ParseHash(pos.Head); err != nil {
+			return nil, pos, nil, err
+		}
+	}
+	commits, err := st.WalkFeed(head, stop)
+	if errors.Is(err, gitstore.ErrNotAncestor) {
+		return nil, pos, []Finding{{Kind: KindRewritten, Feed: feed, Commit: head.String(),
+			Reason: fmt.Sprintf("feed no longer contains %s, the head verified before", pos.Head)}}, nil
+	}
+	if errors.Is(err, gitstore.ErrObjectNotFound) || errors.Is(err, gitstore.ErrCorruptObject) {
+		f := Finding{Kind: KindMissing, Feed: feed, Commit: head.String(), Reason: err.Error()}
+		pos.Broken = &f
+		return nil, pos, []Finding{f}, nil
+	}
+	if err != nil {
+		return nil, pos, nil, err
+	}
+	var pub ssh.PublicKey
+	if pos.Key != "" {
+		if pub, err = identity.ParsePublicKey(pos.Key); err != nil {
+			return nil, pos, nil, err
+		}
+	}
+	var entries []*oplog.Entry
+	for i, fc := range commits {
+		op, f := check(fc, feed, pos, &pub)
+		if f != nil {
+			pos.Broken = f
+			out := []Finding{*f}
+			if rest := len(commits) - i - 1; rest > 0 {
+				out = append(out, Finding{Kind: KindIgnored, Feed: feed, Commit: head.String(),
+					Reason: fmt.Sprintf("%d later commit(s) ignored after the broken commit %s", rest, fc.Hash.Short())})
+			}
+			return entries, pos, out, nil
+		}
+		if op.Seq == 1 {
+			pos.Key = identity.FormatPublicKey(pub)
+		}
+		pos.Head, pos.Seq, pos.Lamport = fc.Hash.String(), op.Seq, op.Lamport
+		entries = append(entries, &oplog.Entry{Op: op, Commit: fc.Hash.String(), Feed: feed})
+	}
+	return entries, pos, nil, nil
+}
+
+// check verifies one commit; pub is the feed key, learned from the genesis op.
+func check(fc *gitstore.FeedCommit, feed string, pos Pos, pub *ssh.PublicKey) (*oplog.Op, *Finding) {
+	bad := func(kind, opType, format string, args ...any) (*oplog.Op, *Finding) {
+		return nil, &Finding{Kind: kind, Feed: feed, Commit: fc.Hash.String(), Op: opType, Reason: fmt.Sprintf(format, args...)}
+	}
+	if fc.Problem != nil {
+		return bad(KindMalformed, "", "%v", fc.Problem)
+	}
+	op, err := oplog.Decode(fc.Op)
+	if errors.Is(err, oplog.ErrNotCanonical) {
+		return bad(KindNotCanonical, "", "%v", err)
+	}
+	if err != nil {
+		return bad(KindMalformed, "", "%v", err)
+	}
+	if op.Actor != feed {
+		return bad(KindWrongActor, op.Type, "op names actor %s but sits in feed %s", op.Actor, feed)
+	}
+	if op.Seq != pos.Seq+1 {
+		return bad(KindSeqGap, op.Type, "op has seq %d, expected %d", op.Seq, pos.Seq+1)
+	}
+	if op.Lamport <= pos.Lamport {
+		return bad(KindLamport, op.Type, "lamport %d does not rise above %d", op.Lamport, pos.Lamport)
+	}
+	if op.Seq == 1 {
+		key, err := GenesisKey(op)
+		if err != nil {
+			return bad(KindNoGenesis, op.Type, "%v", err)
+		}
+		if identity.KeyID(key) != feed {
+			return bad(KindNoGenesis, op.Type, "genesis key %s does not match the feed's key id", identity.KeyID(key))
+		}
+		*pub = key
+	}
+	if *pub == nil {
+		return bad(KindNoGenesis, op.Type, "feed key unknown")
+	}
+	if len(fc.Commit.Signature) == 0 {
+		return bad(KindUnsigned, op.Type, "commit is not signed")
+	}
+	if err := gitstore.VerifyCommit(fc.Commit, *pub); err != nil {
+		return bad(KindBadSignature, op.Type, "%v", err)
+	}
+	tr := oplog.Trailers(fc.Commit.Message)
+	if t := tr["Covenant-Op"]; len(t) != 1 || t[0] != op.Type {
+		return bad(KindMalformed, op.Type, "commit message trailer Covenant-Op %v does not match op type", t)
+	}
+	if !fc.Commit.Committer.When.Equal(op.When()) {
+		return bad(KindMalformed, op.Type, "committer time %s differs from op time %s", fc.Commit.Committer.When.Format(time.RFC3339), op.Time)
+	}
+	return op, nil
+}
+
+// GenesisKey extracts the public key a genesis op declares.
+func GenesisKey(op *oplog.Op) (ssh.PublicKey, error) {
+	if op.Type != "actor.genesis" {
+		return nil, fmt.Errorf("first op is %s, not actor.genesis", op.Type)
+	}
+	var b struct {
+		Key string `json:"key"`
+	}
+	if err := jsonUnmarshal(op.Body, &b); err != nil {
+		return nil, err
+	}
+	return identity.ParsePublicKey(b.Key)
+}
+
+// Author is the person line of an actor's feed commits.
+func Author(name, keyID string, at time.Time) gitstore.Person {
+	return gitstore.Person{Name: name, Email: keyID + "@covenant.invalid", When: at.UTC()}
+}

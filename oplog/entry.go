@@ -1,0 +1,47 @@
+package oplog
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Entry is a verified op with where it came from.
+type Entry struct {
+	Op     *Op
+	Commit string // feed commit hash: the op's id
+	Feed   string // key id of the feed it was read from
+}
+
+// Rejection kinds, used by the fold, by writers refusing an op, and by verify.
+const (
+	KindUntrustedKey = "untrusted-key"
+	KindUnauthorized = "unauthorized"
+	KindIllegal      = "illegal-transition"
+	KindNotFound     = "not-found"
+	KindLeaseHeld    = "lease-conflict"
+	KindStaleEpoch   = "stale-epoch"
+	KindLeaseExpired = "lease-expired"
+	KindInvalidBody  = "invalid-body"
+	KindDuplicate    = "duplicate"
+)
+
+// Rejection is why the fold ignores an op. It is also the error a writer
+// returns when it refuses to write an op the fold would ignore.
+type Rejection struct {
+	Kind   string
+	Reason string
+}
+
+func (r *Rejection) Error() string { return r.Reason }
+
+// Reject builds a Rejection.
+func Reject(kind, format string, args ...any) error {
+	return &Rejection{Kind: kind, Reason: fmt.Sprintf(format, args...)}
+}
+
+// AsRejection extracts a Rejection from err.
+func AsRejection(err error) (*Rejection, bool) {
+	var r *Rejection
+	ok := errors.As(err, &r)
+	return r, ok
+}

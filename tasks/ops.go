@@ -1,0 +1,127 @@
+package tasks
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
+
+// Op types this package folds.
+const (
+	OpCreate  = "task.create"
+	OpClaim   = "task.claim"
+	OpHandoff = "task.handoff"
+	OpRelease = "task.release"
+	OpDone    = "task.done"
+)
+
+// CreateBody is the body of task.create.
+type CreateBody struct {
+	Title    string   `json:"title"`
+	Body     string   `json:"body,omitempty"`
+	Labels   []string `json:"labels,omitempty"`
+	Priority string   `json:"priority"`
+}
+
+// Check validates a create body, normalizing labels.
+func (b *CreateBody) Check() error {
+	b.Title = strings.TrimSpace(b.Title)
+	if b.Title == "" {
+		return ErrEmptyTitle
+	}
+	if utf8.RuneCountInString(b.Title) > 200 {
+		return fmt.Errorf("task title is %d characters long (limit 200)", utf8.RuneCountInString(b.Title))
+	}
+	if strings.ContainsAny(b.Title, "\n\r") {
+		return fmt.Errorf("task title must be one line")
+	}
+	if len(b.Body) > 64<<10 {
+		return fmt.Errorf("task body is %d bytes long (limit 64 KiB)", len(b.Body))
+	}
+	if b.Priority == "" {
+		b.Priority = DefaultPriority
+	}
+	if err := CheckPriority(b.Priority); err != nil {
+		return err
+	}
+	labels, err := NormalizeLabels(b.Labels)
+	if err != nil {
+		return err
+	}
+	b.Labels = labels
+	return nil
+}
+
+// ClaimBody is the body of task.claim.
+type ClaimBody struct {
+	TTLSeconds int64 `json:"ttl_seconds"`
+}
+
+// MaxTTL bounds a lease's length.
+const MaxTTLSeconds = 7 * 24 * 3600
+
+var hexRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+
+// ValidationStatuses are the allowed values of Validation.Status.
+var ValidationStatuses = []string{"passed", "failed", "not-run"}
+
+// Check validates a handoff artifact against its schema.
+func (h *Handoff) Check() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrBadHandoff, fmt.Sprintf(format, args...))
+	}
+	h.Summary = strings.TrimSpace(h.Summary)
+	if h.Summary == "" {
+		return bad("summary is empty")
+	}
+	if len(h.Summary) > 16<<10 {
+		return bad("summary is longer than 16 KiB")
+	}
+	if h.Next == nil {
+		h.Next = []string{}
+	}
+	if h.Questions == nil {
+		h.Questions = []string{}
+	}
+	if h.Files == nil {
+		h.Files = []FileRef{}
+	}
+	if h.Commits == nil {
+		h.Commits = []string{}
+	}
+	for _, lists := range [][]string{h.Next, h.Questions} {
+		for _, s := range lists {
+			if strings.TrimSpace(s) == "" {
+				return bad("empty next step or question")
+			}
+		}
+	}
+	for _, f := range h.Files {
+		if f.Path == "" || strings.HasPrefix(f.Path, "/") || strings.Contains(f.Path, "..") {
+			return bad("file path %q must be relative to the repository", f.Path)
+		}
+		if !hexRE.MatchString(f.Blob) {
+			return bad("file %s: blob %q is not an object name", f.Path, f.Blob)
+		}
+	}
+	for _, c := range h.Commits {
+		if !hexRE.MatchString(c) {
+			return bad("commit %q is not an object name", c)
+		}
+	}
+	if h.Head != "" && !hexRE.MatchString(h.Head) {
+		return bad("head %q is not an object name", h.Head)
+	}
+	ok := false
+	for _, s := range ValidationStatuses {
+		ok = ok || h.Validation.Status == s
+	}
+	if !ok {
+		return bad("validation status %q (want passed, failed or not-run)", h.Validation.Status)
+	}
+	if h.Op != "" || h.By != nil || !h.At.IsZero() {
+		return bad("op, by and at are filled in by the fold")
+	}
+	return nil
+}
