@@ -1,0 +1,41 @@
+# git-covenant — see README.md.
+GO       ?= go
+BIN      ?= bin/git-covenant
+PREFIX   ?= $(HOME)/.local
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/git-covenant/git-covenant/cli.Version=$(VERSION)
+
+.PHONY: all build install test vet demo bench deps clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/git-covenant
+
+## install: put git-covenant on PATH (PREFIX/bin, default ~/.local/bin) so `git covenant` works
+install: build
+	mkdir -p $(PREFIX)/bin
+	install -m 0755 $(BIN) $(PREFIX)/bin/git-covenant
+	@echo "installed $(PREFIX)/bin/git-covenant; make sure $(PREFIX)/bin is on PATH, then run: git covenant --help"
+
+## deps: install the tools tests need (git, ssh-keygen) when missing
+deps:
+	@sh scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+
+## test: every test (unit, tamper, concurrency, crash, CLI scripts)
+test: deps vet
+	$(GO) test -count=1 -timeout 12m ./...
+
+## demo: build, make a throwaway repo and run the main flow end to end
+demo: deps build
+	@sh scripts/demo.sh
+
+## bench: performance report against floors measured in the same run (see docs/perf.md)
+bench: deps build
+	@sh scripts/bench.sh
+
+clean:
+	rm -rf bin .demo

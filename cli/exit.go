@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/git-covenant/git-covenant/config"
+	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/index"
+	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/tasks"
+)
+
+// Exit statuses. They are part of the interface: scripts and hooks rely on
+// them, so they never change meaning.
+const (
+	ExitOK           = 0
+	ExitError        = 1
+	ExitUsage        = 2
+	ExitNotRepo      = 3
+	ExitNotFound     = 4
+	ExitConflict     = 5
+	ExitUnauthorized = 6
+	ExitKey          = 7
+	ExitInvalid      = 8
+	ExitVerifyFailed = 10
+	ExitInterrupted  = 130
+)
+
+var exitTable = []struct {
+	code int
+	name string
+	desc string
+}{
+	{ExitOK, "ok", "success; for verify: no findings"},
+	{ExitError, "error", "an unexpected failure (I/O, a git error); the message says which"},
+	{ExitUsage, "usage", "bad command line: unknown flag, missing or malformed argument or value"},
+	{ExitNotRepo, "not-a-repository", "not inside a git repository, a bare repository where a working tree is needed, or no .covenant/config.toml (run 'git covenant init')"},
+	{ExitNotFound, "not-found", "no such task or identity"},
+	{ExitConflict, "conflict", "the state does not allow it: task leased by someone else, stale lease epoch, expired lease, illegal transition, name taken, or another process changed the ref or holds the lock"},
+	{ExitUnauthorized, "unauthorized", "the acting identity is not trusted or lacks the authority for the op"},
+	{ExitKey, "key", "no identity yet, or a key file that is missing, unreadable, malformed or readable by others"},
+	{ExitInvalid, "invalid-data", ".covenant/config.toml or other input data fails validation"},
+	{ExitVerifyFailed, "verify-failed", "verification found problems; each is printed with its feed, commit and reason"},
+	{ExitInterrupted, "interrupted", "interrupted by a signal before finishing; nothing partial was written"},
+}
+
+func exitCodesText() string {
+	var b strings.Builder
+	b.WriteString("Exit statuses of git covenant:\n\n")
+	for _, e := range exitTable {
+		fmt.Fprintf(&b, "  %3d  %-17s %s\n", e.code, e.name, e.desc)
+	}
+	b.WriteString("\nEvery error prints one line 'git-covenant: error: ...' on stderr, often followed by\n'git-covenant: hint: ...'. Nothing is written when a command fails.\n")
+	return b.String()
+}
+
+// usageError marks command-line mistakes.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// verifyFailed carries the verify exit status without an extra message.
+type verifyFailed struct{ n int }
+
+func (v verifyFailed) Error() string { return fmt.Sprintf("verification found %d problem(s)", v.n) }
+
+// classify maps an error to its exit status and a hint.
+func classify(err error) (int, string) {
+	var ue usageError
+	var vf verifyFailed
+	if kind, ok := covenant.IsRejection(err); ok {
+		switch kind {
+		case oplog.KindUntrustedKey, oplog.KindUnauthorized:
+			return ExitUnauthorized, ""
+		case oplog.KindNotFound:
+			return ExitNotFound, ""
+		case oplog.KindInvalidBody:
+			return ExitUsage, ""
+		case oplog.KindLeaseHeld:
+			return ExitConflict, "wait for the lease to expire, or ask its holder to hand off or release it"
+		}
+		return ExitConflict, ""
+	}
+	switch {
+	case errors.As(err, &vf):
+		return ExitVerifyFailed, ""
+	case errors.As(err, &ue):
+		return ExitUsage, "see 'git covenant help' or add --help to the command"
+	case errors.Is(err, gitstore.ErrNotRepository):
+		return ExitNotRepo, "run this inside a git repository (git init creates one)"
+	case errors.Is(err, covenant.ErrNotCovenant):
+		return ExitNotRepo, "run 'git covenant init' to start using git-covenant in this repository"
+	case errors.Is(err, covenant.ErrBare), errors.Is(err, gitstore.ErrUnsupportedRepository):
+		return ExitNotRepo, ""
+	case errors.Is(err, index.ErrAmbiguous):
+		return ExitUsage, "give more characters of the task id"
+	case errors.Is(err, index.ErrNotFound):
+		return ExitNotFound, "list tasks with 'git covenant task list'"
+	case errors.Is(err, identity.ErrNotFound):
+		return ExitNotFound, "list identities with 'git covenant id list'"
+	case errors.Is(err, identity.ErrNoIdentity):
+		return ExitKey, "create one with 'git covenant id new <name>'"
+	case errors.Is(err, identity.ErrInsecure), errors.Is(err, identity.ErrBadKey):
+		return ExitKey, ""
+	case errors.Is(err, identity.ErrExists):
+		return ExitConflict, "pick another name, or use the existing identity with --as"
+	case errors.Is(err, identity.ErrBadName), errors.Is(err, identity.ErrBadRole),
+		errors.Is(err, tasks.ErrEmptyTitle), errors.Is(err, tasks.ErrBadPriority),
+		errors.Is(err, tasks.ErrBadLabel), errors.Is(err, tasks.ErrBadHandoff),
+		errors.Is(err, covenant.ErrBadInput):
+		return ExitUsage, ""
+	case errors.Is(err, config.ErrInvalid):
+		return ExitInvalid, "fix the file and run the command again; nothing was written"
+	case errors.Is(err, covenant.ErrUntrusted):
+		return ExitUnauthorized, "ask a trust root to run: git covenant id register <name> --key '<your public key>' --role <role> (git covenant id show prints your key)"
+	case errors.Is(err, gitstore.ErrRefConflict), errors.Is(err, gitstore.ErrRefLocked), errors.Is(err, covenant.ErrBusy):
+		return ExitConflict, "another process changed the repository at the same time; run the command again"
+	case errors.Is(err, covenant.ErrFeedBroken):
+		return ExitVerifyFailed, ""
+	}
+	return ExitError, ""
+}

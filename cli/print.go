@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/tasks"
+)
+
+func newBufWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 256<<10) }
+
+func printTask(w io.Writer, t *tasks.Task, now time.Time) {
+	fmt.Fprintf(w, "%s  %s\n", t.ID, t.Title)
+	fmt.Fprintf(w, "state:    %s\npriority: %s\n", t.State, t.Priority)
+	if len(t.Labels) > 0 {
+		fmt.Fprintf(w, "labels:   %s\n", strings.Join(t.Labels, ", "))
+	}
+	fmt.Fprintf(w, "created:  %s by %s\n", t.CreatedAt.Format(time.RFC3339), t.CreatedBy.Name)
+	if t.Lease != nil {
+		status := "active"
+		if !t.Lease.ActiveAt(now) {
+			status = "expired"
+		}
+		fmt.Fprintf(w, "lease:    %s, epoch %d, until %s (%s)\n", t.Lease.Holder, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339), status)
+	} else {
+		fmt.Fprintf(w, "lease:    none\n")
+	}
+	if t.Body != "" {
+		fmt.Fprintf(w, "\n%s\n", t.Body)
+	}
+	if t.Handoff != nil {
+		fmt.Fprintln(w)
+		printHandoff(w, t.Handoff)
+	}
+	fmt.Fprintf(w, "\nhistory:\n")
+	for _, e := range t.History {
+		fmt.Fprintf(w, "  %s  %-12s %-14s %s\n", e.Time.Format(time.RFC3339), e.Actor.Name, e.Type, e.Summary)
+	}
+}
+
+func printHandoff(w io.Writer, h *tasks.Handoff) {
+	by := ""
+	if h.By != nil {
+		by = " by " + h.By.Name
+	}
+	fmt.Fprintf(w, "latest handoff (%s%s):\n  %s\n", h.At.Format(time.RFC3339), by, h.Summary)
+	if len(h.Next) > 0 {
+		fmt.Fprintln(w, "  next steps:")
+		for i, s := range h.Next {
+			fmt.Fprintf(w, "    %d. %s\n", i+1, s)
+		}
+	}
+	if len(h.Questions) > 0 {
+		fmt.Fprintln(w, "  open questions:")
+		for _, q := range h.Questions {
+			fmt.Fprintf(w, "    - %s\n", q)
+		}
+	}
+	for _, f := range h.Files {
+		fmt.Fprintf(w, "  file: %s@%s\n", f.Path, f.Blob[:12])
+	}
+	fmt.Fprintf(w, "  validation: %s", h.Validation.Status)
+	if h.Validation.Note != "" {
+		fmt.Fprintf(w, " (%s)", h.Validation.Note)
+	}
+	fmt.Fprintln(w)
+}
+
+func printPack(w io.Writer, p *covenant.ContextPack) {
+	t := p.Task
+	fmt.Fprintf(w, "# %s  %s\n", t.ID, t.Title)
+	fmt.Fprintf(w, "state %s, priority %s", t.State, t.Priority)
+	if len(t.Labels) > 0 {
+		fmt.Fprintf(w, ", labels %s", strings.Join(t.Labels, ", "))
+	}
+	fmt.Fprintln(w)
+	if t.Lease != nil {
+		fmt.Fprintf(w, "lease: %s, epoch %d, until %s\n", t.Lease.Holder, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339))
+	}
+	if t.Body != "" {
+		fmt.Fprintf(w, "\n%s\n", t.Body)
+	}
+	fmt.Fprintln(w)
+	if p.Handoff == nil {
+		fmt.Fprintln(w, "No handoff yet.")
+	} else {
+		printHandoff(w, p.Handoff)
+	}
+	if len(p.Commits) > 0 {
+		fmt.Fprintf(w, "\ncommits naming %s:\n", t.ID)
+		for _, c := range p.Commits {
+			fmt.Fprintf(w, "  %s %s\n", c.Hash[:12], c.Subject)
+		}
+	}
+	if s := p.SinceHandoff; s != nil {
+		fmt.Fprintln(w, "\nsince the handoff:")
+		if len(s.Commits) == 0 {
+			fmt.Fprintln(w, "  no new commits")
+		}
+		for _, c := range s.Commits {
+			fmt.Fprintf(w, "  new commit %s %s\n", c.Hash[:12], c.Subject)
+		}
+		for _, f := range s.Files {
+			fmt.Fprintf(w, "  %-9s %s\n", f.Status, f.Path)
+		}
+	}
+	fmt.Fprintf(w, "\nhistory:\n")
+	for _, e := range t.History {
+		fmt.Fprintf(w, "  %s  %-12s %-14s %s\n", e.Time.Format(time.RFC3339), e.Actor.Name, e.Type, e.Summary)
+	}
+}

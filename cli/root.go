@@ -1,0 +1,176 @@
+// Package cli wires git-covenant's commands. Each command is built by a
+// constructor taking a Factory (IO streams, environment, clock), so every
+// command runs in-process in tests. Only this package turns errors into
+// text and exit statuses.
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/identity"
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags.
+var Version = "dev"
+
+// Factory carries what commands need from the outside world.
+type Factory struct {
+	In       io.Reader
+	Out, Err io.Writer
+	Getenv   func(string) string
+	Dir      string
+	Now      func() time.Time
+	As       string
+}
+
+// Repo opens the repository containing the working directory.
+func (f *Factory) Repo() (*covenant.Repo, error) {
+	r, err := covenant.Open(covenant.Options{Dir: f.Dir, Getenv: f.Getenv, As: f.As, Now: f.Now})
+	if err != nil {
+		return nil, err
+	}
+	r.Progress = f.Err
+	return r, nil
+}
+
+// Keystore opens the local keystore.
+func (f *Factory) Keystore() (*identity.Keystore, error) {
+	d, err := identity.DefaultDir(f.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return &identity.Keystore{Dir: d}, nil
+}
+
+func (f *Factory) printJSON(v any) error {
+	enc := json.NewEncoder(f.Out)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// Main runs git-covenant with args and returns the exit status.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	dir, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintf(stderr, "git-covenant: error: %v\n", err)
+		return ExitError
+	}
+	f := &Factory{In: stdin, Out: stdout, Err: stderr, Getenv: getenv, Dir: dir, Now: time.Now}
+	if s := getenv("GIT_COVENANT_NOW"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			fmt.Fprintf(stderr, "git-covenant: error: GIT_COVENANT_NOW=%q is not an RFC 3339 time\n", s)
+			return ExitUsage
+		}
+		f.Now = func() time.Time { return t }
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	done := make(chan error, 1)
+	go func() { done <- root.Execute() }()
+	select {
+	case err = <-done:
+	case <-sigs:
+		// Writes are atomic ref updates after all objects exist; stopping
+		// here leaves either the whole op or none of it.
+		fmt.Fprintln(stderr, "git-covenant: interrupted")
+		return ExitInterrupted
+	}
+	if err == nil {
+		return ExitOK
+	}
+	code, hint := classify(err)
+	if _, ok := err.(verifyFailed); !ok {
+		fmt.Fprintf(stderr, "git-covenant: error: %s\n", oneLine(err.Error()))
+	}
+	if hint != "" {
+		fmt.Fprintf(stderr, "git-covenant: hint: %s\n", hint)
+	}
+	return code
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// NewCmdRoot builds the command tree.
+func NewCmdRoot(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "git covenant <command> [flags]",
+		Short: "Govern software agents and the humans who direct them, with all state in git",
+		Long: `git-covenant keeps task lifecycle, leases, handoffs, identities and the audit
+chain as signed commits under refs/covenant/* in your repository. Every actor
+signs its own operation feed; state is a deterministic fold of all feeds, so
+every clone with the same refs computes the same state.
+
+Start with 'git covenant init', then 'git covenant task create' and
+'git covenant task start'. A fresh session resumes with 'git covenant task resume'.`,
+		Example: `  $ git covenant init
+  $ git covenant task create "Fix flaky login test" --label ci --priority high
+  $ git covenant task start tk-3f2a9b1c0d4e --ttl 2h
+  $ git covenant task handoff tk-3f2a --summary "root cause found" --next "add retry"
+  $ git covenant task resume tk-3f2a
+  $ git covenant verify`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+	}
+	root.PersistentFlags().StringVar(&f.As, "as", "", "act as this identity (default: $GIT_COVENANT_AS, else the first identity created)")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddGroup(&cobra.Group{ID: "work", Title: "Work on tasks:"}, &cobra.Group{ID: "setup", Title: "Set up:"}, &cobra.Group{ID: "audit", Title: "Audit:"})
+	for _, c := range []*cobra.Command{newCmdInit(f, nil), newCmdID(f), newCmdAllowedSigners(f, nil), newCmdIndex(f)} {
+		c.GroupID = "setup"
+		root.AddCommand(c)
+	}
+	t := newCmdTask(f)
+	t.GroupID = "work"
+	root.AddCommand(t)
+	for _, c := range []*cobra.Command{newCmdLog(f, nil), newCmdVerify(f, nil)} {
+		c.GroupID = "audit"
+		root.AddCommand(c)
+	}
+	root.AddCommand(&cobra.Command{
+		Use:   "exit-codes",
+		Short: "List the exit statuses (also: git covenant help exit-codes)",
+		Long:  exitCodesText(),
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			fmt.Fprint(f.Out, exitCodesText())
+			return nil
+		},
+	})
+	return root
+}
+
+// exactArgs is cobra.ExactArgs with a usage error that names the arguments.
+func exactArgs(n int, names string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s takes %s (got %d argument(s))", c.CommandPath(), names, len(args))
+		}
+		return nil
+	}
+}
+
+func maxArgs(n int, names string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usagef("%s takes at most %s (got %d arguments)", c.CommandPath(), names, len(args))
+		}
+		return nil
+	}
+}

@@ -1,0 +1,388 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/tasks"
+	"github.com/spf13/cobra"
+)
+
+func newCmdTask(f *Factory) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "task <command>",
+		Short: "Create, claim, hand off and resume tasks",
+		Long: `Tasks live in the signed feeds under refs/covenant/feeds/. Ids look like
+tk-3f2a9b1c0d4e; any unique prefix of 4 or more characters works.`,
+	}
+	c.AddCommand(newCmdTaskCreate(f), newCmdTaskStart(f), newCmdTaskShow(f), newCmdTaskList(f),
+		newCmdTaskHandoff(f), newCmdTaskResume(f), newCmdTaskDone(f))
+	return c
+}
+
+func newCmdTaskCreate(f *Factory) *cobra.Command {
+	var b tasks.CreateBody
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "create <title> [--body <text>] [--label <l>]... [--priority low|medium|high|critical]",
+		Short: "Create a task and print its id",
+		Example: `  $ git covenant task create "Fix flaky login test" --label ci --priority high
+  $ id=$(git covenant task create "Write docs")`,
+		Args: exactArgs(1, "one <title> (quote it)"),
+		RunE: func(c *cobra.Command, args []string) error {
+			b.Title = args[0]
+			if err := b.Check(); err != nil {
+				return err
+			}
+			r, err := f.Repo()
+			if err != nil {
+				return err
+			}
+			t, err := r.CreateTask(b)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return f.printJSON(t)
+			}
+			fmt.Fprintln(f.Out, t.ID)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&b.Body, "body", "", "longer description")
+	c.Flags().StringArrayVar(&b.Labels, "label", nil, "label (repeatable)")
+	c.Flags().StringVar(&b.Priority, "priority", tasks.DefaultPriority, "low, medium, high or critical")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the new task as JSON")
+	return c
+}
+
+func newCmdTaskStart(f *Factory) *cobra.Command {
+	var ttl string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "start <id> [--ttl <duration>]",
+		Short: "Claim a task under a lease and print what the worker needs",
+		Long: `Claim a task under a lease (default 2h, at most 168h) and move it to
+in_progress. Each claim raises the task's lease epoch. Prints the task, its
+latest handoff and next steps: the same context pack as 'task resume'.
+
+Name the task in your commits with a trailer so resume finds them:
+
+  Covenant-Task: <id>`,
+		Example: "  $ git covenant task start tk-3f2a --ttl 90m\n  $ git covenant task start tk-3f2a --json | jq .task.lease",
+		Args:    exactArgs(1, "one task <id>"),
+		RunE: func(c *cobra.Command, args []string) error {
+			d, err := time.ParseDuration(ttl)
+			if err != nil {
+				return usagef("--ttl %q is not a duration (try 30m, 2h or 1h30m)", ttl)
+			}
+			r, err := f.Repo()
+			if err != nil {
+				return err
+			}
+			t, err := r.StartTask(args[0], d)
+			if err != nil {
+				return err
+			}
+			p, err := r.Resume(t.ID)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return f.printJSON(p)
+			}
+			fmt.Fprintf(f.Out, "Claimed %s (lease epoch %d, expires %s).\n\n", t.ID, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339))
+			printPack(f.Out, p)
+			fmt.Fprintf(f.Out, "\nAdd this trailer to commits for the task:\n  Covenant-Task: %s\n", t.ID)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&ttl, "ttl", covenant.DefaultTTL.String(), "lease length (Go duration: 30m, 2h)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the context pack as JSON")
+	return c
+}
+
+func newCmdTaskShow(f *Factory) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:     "show <id> [--json]",
+		Short:   "Show a task with its lease, latest handoff and history",
+		Example: "  $ git covenant task show tk-3f2a\n  $ git covenant task show tk-3f2a --json | jq .state",
+		Args:    exactArgs(1, "one task <id>"),
+		RunE: func(c *cobra.Command, args []string) error {
+			r, err := f.Repo()
+			if err != nil {
+				return err
+			}
+			ix, done, err := r.Read()
+			if err != nil {
+				return err
+			}
+			defer done()
+			raw, err := ix.TaskJSON(args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				var buf bytes.Buffer
+				if err := json.Indent(&buf, raw, "", "  "); err != nil {
+					return err
+				}
+				buf.WriteByte('\n')
+				_, err := f.Out.Write(buf.Bytes())
+				return err
+			}
+			var t tasks.Task
+			if err := json.Unmarshal(raw, &t); err != nil {
+				return err
+			}
+			printTask(f.Out, &t, f.Now())
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the task as JSON")
+	return c
+}
+
+func newCmdTaskList(f *Factory) *cobra.Command {
+	var state, label string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:     "list [--state <s>] [--label <l>] [--json]",
+		Short:   "List tasks in creation order",
+		Example: "  $ git covenant task list --state open\n  $ git covenant task list --label ci --json",
+		Args:    exactArgs(0, "no arguments (filter with --state and --label)"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if state != "" && state != tasks.StateOpen && state != tasks.StateInProgress && state != tasks.StateDone {
+				return usagef("--state %q is not a state (open, in_progress, done)", state)
+			}
+			r, err := f.Repo()
+			if err != nil {
+				return err
+			}
+			ix, done, err := r.Read()
+			if err != nil {
+				return err
+			}
+			defer done()
+			return listTasks(f.Out, ix.EachSummary, state, label, asJSON)
+		},
+	}
+	c.Flags().StringVar(&state, "state", "", "only tasks in this state")
+	c.Flags().StringVar(&label, "label", "", "only tasks with this label")
+	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array ([] when empty)")
+	return c
+}
+
+// listTasks streams rows; with --json and no filter, the stored JSON rows
+// are copied as they are, without decoding.
+func listTasks(w io.Writer, each func(func([]byte) error) error, state, label string, asJSON bool) error {
+	bw := newBufWriter(w)
+	defer bw.Flush()
+	n := 0
+	if asJSON {
+		bw.WriteString("[")
+	}
+	err := each(func(raw []byte) error {
+		var s tasks.Summary
+		filtered := state != "" || label != ""
+		if filtered || !asJSON {
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return err
+			}
+			if state != "" && s.State != state {
+				return nil
+			}
+			if label != "" && !contains(s.Labels, label) {
+				return nil
+			}
+		}
+		if asJSON {
+			if n > 0 {
+				bw.WriteString(",")
+			}
+			bw.WriteString("\n  ")
+			bw.Write(raw)
+		} else {
+			holder := ""
+			if s.Lease != nil {
+				holder = "@" + s.Lease.Holder
+			}
+			fmt.Fprintf(bw, "%s  %-11s %-8s %-10s %s\n", s.ID, s.State, s.Priority, holder, s.Title)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if n > 0 {
+			bw.WriteString("\n")
+		}
+		bw.WriteString("]\n")
+	}
+	return nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func newCmdTaskHandoff(f *Factory) *cobra.Command {
+	var h tasks.Handoff
+	var files []string
+	var validation string
+	c := &cobra.Command{
+		Use:   "handoff <id> --summary <text> [--next <step>]... [--question <q>]... [--file <path>]...",
+		Short: "Record a structured handoff for the next session and release the lease",
+		Long: `Record a handoff artifact: a summary, next steps, open questions, files pinned
+as path@blob, the validation status and the commits made under the task
+(those whose Covenant-Task trailer names it). The artifact is checked against
+its schema before it is signed. The lease is released unless --keep-lease.`,
+		Example: `  $ git covenant task handoff tk-3f2a --summary "parser done, tests red" \
+      --next "fix the two failing cases in parse_test.go" --question "keep v1 syntax?" \
+      --file parse.go --validation failed --validation-note "2 of 40 tests fail"`,
+		Args: exactArgs(1, "one task <id>"),
+		RunE: func(c *cobra.Command, args []string) error {
+			h.Validation.Status = validation
+			r, err := f.Repo()
+			if err != nil {
+				return err
+			}
+			for _, p := range files {
+				rel, err := repoRelative(r.Store.WorkTree, f.Dir, p)
+				if err != nil {
+					return err
+				}
+				fr, err := r.HandoffFile(rel)
+				if err != nil {
+					return usagef("--file %s: %v", p, err)
+				}
+				h.Files = append(h.Files, fr)
+			}
+			t, err := r.Task(args[0])
+			if err != nil {
+				return err
+			}
+			commits, err := r.TaskCommits(t)
+			if err != nil {
+				return err
+			}
+			for _, ci := range commits {
+				h.Commits = append(h.Commits, ci.Hash)
+			}
+			if h.Head, h.Branch, err = r.HeadInfo(); err != nil {
+				return err
+			}
+			if err := h.Check(); err != nil {
+				return err
+			}
+			t, err = r.HandoffTask(t.ID, h)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(f.Out, "Recorded handoff %d for %s (%d next step(s), %d question(s), %d file(s), %d commit(s)).\n",
+				t.Handoffs, t.ID, len(h.Next), len(h.Questions), len(h.Files), len(h.Commits))
+			return nil
+		},
+	}
+	c.Flags().StringVar(&h.Summary, "summary", "", "what was done and where things stand (required)")
+	c.Flags().StringArrayVar(&h.Next, "next", nil, "next step (repeatable)")
+	c.Flags().StringArrayVar(&h.Questions, "question", nil, "open question (repeatable)")
+	c.Flags().StringArrayVar(&files, "file", nil, "file to pin as path@blob (repeatable)")
+	c.Flags().StringVar(&validation, "validation", "not-run", "passed, failed or not-run")
+	c.Flags().StringVar(&h.Validation.Note, "validation-note", "", "what was run and what it said")
+	c.Flags().BoolVar(&h.KeepLease, "keep-lease", false, "keep holding the lease after the handoff")
+	return c
+}
+
+// repoRelative turns a path given on the command line into one relative to
+// the top of the working tree, refusing paths outside it.
+func repoRelative(top, cwd, p string) (string, error) {
+	if top == "" {
+		return "", covenant.ErrBare
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(cwd, p)
+	}
+	rel, err := filepath.Rel(top, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", usagef("--file %s is outside the repository", p)
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", usagef("--file %s: %v", p, err)
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+func newCmdTaskResume(f *Factory) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "resume <id> [--json]",
+		Short: "Print the context pack a fresh session needs to continue a task",
+		Long: `Print everything a fresh session (new machine, new clone, no chat history)
+needs to continue a task, from repository state alone: the task and its
+history, the latest handoff, the commits that name the task in a
+Covenant-Task trailer, and what changed since the handoff (new commits, and
+whether each pinned file still has the blob it had).`,
+		Example: "  $ git covenant task resume tk-3f2a\n  $ git covenant task resume tk-3f2a --json > context.json",
+		Args:    exactArgs(1, "one task <id>"),
+		RunE: func(c *cobra.Command, args []string) error {
+			r, err := f.Repo()
+			if err != nil {
+				return err
+			}
+			p, err := r.Resume(args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return f.printJSON(p)
+			}
+			printPack(f.Out, p)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the context pack as JSON")
+	return c
+}
+
+func newCmdTaskDone(f *Factory) *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:     "done <id>",
+		Short:   "Mark a task done and release its lease",
+		Example: "  $ git covenant task done tk-3f2a",
+		Args:    exactArgs(1, "one task <id>"),
+		RunE: func(c *cobra.Command, args []string) error {
+			r, err := f.Repo()
+			if err != nil {
+				return err
+			}
+			t, err := r.DoneTask(args[0])
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return f.printJSON(t)
+			}
+			fmt.Fprintf(f.Out, "%s is done.\n", t.ID)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the task as JSON")
+	return c
+}
