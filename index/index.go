@@ -34,11 +34,11 @@ var (
 )
 
 var (
-	bMeta   = []byte("meta")
-	bTasks  = []byte("tasks")
-	bList   = []byte("list")
-	bActors = []byte("actors")
-	bLog    = []byte("log")
+	bMeta      = []byte("meta")
+	bTasks     = []byte("tasks")
+	bList      = []byte("list")
+	bActors    = []byte("actors")
+	bLog       = []byte("log")
 	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog}
 )
 
