@@ -139,12 +139,46 @@ func check(fc *gitstore.FeedCommit, feed string, pos Pos, pub *ssh.PublicKey) (*
 	if fc.Problem != nil {
 		return bad(KindMalformed, "", "%v", fc.Problem)
 	}
+	// Signature first: a forged commit is reported as forged, whatever
+	// else is wrong with it. The first commit's key comes from its op.
+	checkSig := func(opType string) *Finding {
+		if len(fc.Commit.Signature) == 0 {
+			_, f := bad(KindUnsigned, opType, "commit is not signed")
+			return f
+		}
+		if err := gitstore.VerifyCommit(fc.Commit, *pub); err != nil {
+			_, f := bad(KindBadSignature, opType, "%v", err)
+			return f
+		}
+		return nil
+	}
+	if *pub != nil {
+		if f := checkSig(""); f != nil {
+			return nil, f
+		}
+	}
 	op, err := oplog.Decode(fc.Op)
 	if errors.Is(err, oplog.ErrNotCanonical) {
 		return bad(KindNotCanonical, "", "%v", err)
 	}
 	if err != nil {
 		return bad(KindMalformed, "", "%v", err)
+	}
+	if *pub == nil {
+		if op.Seq != 1 {
+			return bad(KindNoGenesis, op.Type, "feed key unknown: the feed does not start with a genesis op")
+		}
+		key, err := GenesisKey(op)
+		if err != nil {
+			return bad(KindNoGenesis, op.Type, "%v", err)
+		}
+		if identity.KeyID(key) != feed {
+			return bad(KindNoGenesis, op.Type, "genesis key %s does not match the feed's key id", identity.KeyID(key))
+		}
+		*pub = key
+		if f := checkSig(op.Type); f != nil {
+			return nil, f
+		}
 	}
 	if op.Actor != feed {
 		return bad(KindWrongActor, op.Type, "op names actor %s but sits in feed %s", op.Actor, feed)
@@ -154,25 +188,6 @@ func check(fc *gitstore.FeedCommit, feed string, pos Pos, pub *ssh.PublicKey) (*
 	}
 	if op.Lamport <= pos.Lamport {
 		return bad(KindLamport, op.Type, "lamport %d does not rise above %d", op.Lamport, pos.Lamport)
-	}
-	if op.Seq == 1 {
-		key, err := GenesisKey(op)
-		if err != nil {
-			return bad(KindNoGenesis, op.Type, "%v", err)
-		}
-		if identity.KeyID(key) != feed {
-			return bad(KindNoGenesis, op.Type, "genesis key %s does not match the feed's key id", identity.KeyID(key))
-		}
-		*pub = key
-	}
-	if *pub == nil {
-		return bad(KindNoGenesis, op.Type, "feed key unknown")
-	}
-	if len(fc.Commit.Signature) == 0 {
-		return bad(KindUnsigned, op.Type, "commit is not signed")
-	}
-	if err := gitstore.VerifyCommit(fc.Commit, *pub); err != nil {
-		return bad(KindBadSignature, op.Type, "%v", err)
 	}
 	tr := oplog.Trailers(fc.Commit.Message)
 	if t := tr["Covenant-Op"]; len(t) != 1 || t[0] != op.Type {
