@@ -1,0 +1,4 @@
+// Package attest will own DSSE envelopes, in-toto statements and sigstore
+// bundles; it will be the only package importing sigstore-go.
+// Reserved: not implemented yet.
+package attest
