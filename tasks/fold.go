@@ -145,6 +145,13 @@ func applyCreate(st State, e *oplog.Entry, who Ref, at time.Time) error {
 // active only its holder, under its epoch, may act; an op that claims an
 // epoch must carry the current one and come before the lease expired.
 func actingOn(t *Task, op *oplog.Op, at time.Time) error {
+	if op.Epoch != 0 && op.Epoch != t.Epoch {
+		holder := ""
+		if t.Lease.ActiveAt(at) {
+			holder = ", held by " + t.Lease.Holder
+		}
+		return oplog.Reject(oplog.KindStaleEpoch, "op on %s carries lease epoch %d, superseded by epoch %d%s", t.ID, op.Epoch, t.Epoch, holder)
+	}
 	if t.Lease.ActiveAt(at) {
 		if t.Lease.Key != op.Actor {
 			return leaseHeld(t)

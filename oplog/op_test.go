@@ -1,0 +1,109 @@
+package oplog
+
+import (
+	"errors"
+	"testing"
+)
+
+func TestCanonicalize(t *testing.T) {
+	cases := []struct {
+		in, want string
+		err      bool
+	}{
+		{`{"b":1,"a":[true,null,"x"]}`, `{"a":[true,null,"x"],"b":1}`, false},
+		{"{ \"a\" : 1 }", `{"a":1}`, false},
+		{`{"s":"<&>"}`, `{"s":"<&>"}`, false},
+		{`{"a":1,"a":2}`, "", true},   // duplicate key
+		{`{"a":1.5}`, "", true},       // not an integer
+		{`{"a":1e3}`, "", true},       // exponent
+		{`{"a":01}`, "", true},        // leading zero is not JSON
+		{`{"a":1} {"b":2}`, "", true}, // trailing data
+		{"{\"a\":\"\xff\"}", "", true},
+	}
+	for _, c := range cases {
+		got, err := Canonicalize([]byte(c.in))
+		if c.err {
+			if err == nil {
+				t.Errorf("Canonicalize(%q) = %q, want error", c.in, got)
+			}
+			continue
+		}
+		if err != nil || string(got) != c.want {
+			t.Errorf("Canonicalize(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+	}
+}
+
+func validOp() *Op {
+	return &Op{V: Version, Type: "task.create", Actor: "0123456789abcdef0123456789abcdef", Seq: 1, Lamport: 1, Time: "2026-01-02T03:04:05Z", Body: []byte(`{"title":"x"}`)}
+}
+
+func TestDecodeRoundTripAndRefusals(t *testing.T) {
+	raw, err := validOp().Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(raw); err != nil {
+		t.Fatalf("decode canonical op: %v", err)
+	}
+	spaced := append([]byte(" "), raw...)
+	if _, err := Decode(spaced); !errors.Is(err, ErrNotCanonical) {
+		t.Errorf("non-canonical bytes: %v", err)
+	}
+	mut := func(f func(*Op)) []byte {
+		o := validOp()
+		f(o)
+		b, err := o.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for name, b := range map[string][]byte{
+		"version":  mut(func(o *Op) { o.V = 2 }),
+		"type":     mut(func(o *Op) { o.Type = "Create" }),
+		"no actor": mut(func(o *Op) { o.Actor = "" }),
+		"seq 0":    mut(func(o *Op) { o.Seq = 0 }),
+		"time":     mut(func(o *Op) { o.Time = "yesterday" }),
+		"unknown":  []byte(`{"actor":"a","extra":1,"lamport":1,"seq":1,"time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`),
+	} {
+		if _, err := Decode(b); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: got %v, want ErrMalformed", name, err)
+		}
+	}
+	big := validOp()
+	big.Body = []byte(`{"x":"` + string(make([]byte, MaxOpSize)) + `"}`)
+	for i := range big.Body[6 : len(big.Body)-2] {
+		big.Body[6+i] = 'a'
+	}
+	if _, err := big.Encode(); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("oversized op: %v", err)
+	}
+}
+
+func TestOrderKey(t *testing.T) {
+	keys := []OrderKey{{2, "a", 1}, {1, "b", 5}, {1, "a", 9}, {1, "a", 2}}
+	Sort(keys, func(k OrderKey) OrderKey { return k })
+	want := []OrderKey{{1, "a", 2}, {1, "a", 9}, {1, "b", 5}, {2, "a", 1}}
+	for i := range want {
+		if keys[i] != want[i] {
+			t.Fatalf("order %v, want %v", keys, want)
+		}
+		if i > 0 && !(keys[i-1].String() < keys[i].String()) {
+			t.Fatalf("string order disagrees at %d: %s >= %s", i, keys[i-1], keys[i])
+		}
+		back, err := ParseOrderKey(keys[i].String())
+		if err != nil || back != keys[i] {
+			t.Fatalf("round trip %v: %v %v", keys[i], back, err)
+		}
+	}
+}
+
+func TestTrailers(t *testing.T) {
+	o := validOp()
+	o.Task, o.Epoch = "tk-000000000001", 3
+	tr := Trailers(Message(o, "a title"))
+	if tr["Covenant-Op"][0] != "task.create" || tr["Covenant-Task"][0] != "tk-000000000001" || tr["Covenant-Lease"][0] != "3" {
+		t.Fatalf("trailers: %v", tr)
+	}
+}
