@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/git-covenant/git-covenant/gitstore"
@@ -97,7 +99,12 @@ func Read(st *gitstore.Store, feed string, head gitstore.Hash, pos Pos) ([]*oplo
 			Reason: fmt.Sprintf("feed no longer contains %s, the head verified before", pos.Head)}}, nil
 	}
 	if errors.Is(err, gitstore.ErrObjectNotFound) || errors.Is(err, gitstore.ErrCorruptObject) {
-		f := Finding{Kind: KindMissing, Feed: feed, Commit: head.String(), Reason: err.Error()}
+		at := head
+		var fe *gitstore.FeedCommitError
+		if errors.As(err, &fe) {
+			at = fe.Commit // the commit that is, or names, the bad object
+		}
+		f := Finding{Kind: KindMissing, Feed: feed, Commit: at.String(), Reason: err.Error()}
 		pos.Broken = &f
 		return nil, pos, []Finding{f}, nil
 	}
@@ -110,9 +117,10 @@ func Read(st *gitstore.Store, feed string, head gitstore.Hash, pos Pos) ([]*oplo
 			return nil, pos, nil, err
 		}
 	}
+	sigs := verifySignatures(commits, pub)
 	var entries []*oplog.Entry
 	for i, fc := range commits {
-		op, f := check(fc, feed, pos, &pub)
+		op, f := check(fc, feed, pos, &pub, sigs[i])
 		if f != nil {
 			pos.Broken = f
 			out := []Finding{*f}
@@ -132,7 +140,49 @@ func Read(st *gitstore.Store, feed string, head gitstore.Hash, pos Pos) ([]*oplo
 }
 
 // check verifies one commit; pub is the feed key, learned from the genesis op.
-func check(fc *gitstore.FeedCommit, feed string, pos Pos, pub *ssh.PublicKey) (*oplog.Op, *Finding) {
+// sigResult is a signature check done ahead of time: err is its outcome,
+// key the key it was checked against.
+type sigResult struct {
+	key ssh.PublicKey
+	err error
+}
+
+// verifySignatures checks the commits' signatures on all cores. The key is
+// the feed's, known from an earlier read or from the genesis op of the first
+// commit; where it cannot be known yet the check is left to check.
+func verifySignatures(commits []*gitstore.FeedCommit, pub ssh.PublicKey) []*sigResult {
+	out := make([]*sigResult, len(commits))
+	if pub == nil && len(commits) > 0 {
+		if op, err := oplog.Decode(commits[0].Op); err == nil && op.Seq == 1 {
+			pub, _ = GenesisKey(op)
+		}
+	}
+	if pub == nil || len(commits) < 64 {
+		return out
+	}
+	workers := runtime.GOMAXPROCS(0)
+	var wg sync.WaitGroup
+	next := make(chan int, len(commits))
+	for i := range commits {
+		next <- i
+	}
+	close(next)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if len(commits[i].Commit.Signature) > 0 {
+					out[i] = &sigResult{key: pub, err: gitstore.VerifyCommit(commits[i].Commit, pub)}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func check(fc *gitstore.FeedCommit, feed string, pos Pos, pub *ssh.PublicKey, pre *sigResult) (*oplog.Op, *Finding) {
 	bad := func(kind, opType, format string, args ...any) (*oplog.Op, *Finding) {
 		return nil, &Finding{Kind: kind, Feed: feed, Commit: fc.Hash.String(), Op: opType, Reason: fmt.Sprintf(format, args...)}
 	}
@@ -146,7 +196,13 @@ func check(fc *gitstore.FeedCommit, feed string, pos Pos, pub *ssh.PublicKey) (*
 			_, f := bad(KindUnsigned, opType, "commit is not signed")
 			return f
 		}
-		if err := gitstore.VerifyCommit(fc.Commit, *pub); err != nil {
+		err := error(nil)
+		if pre != nil && pre.key != nil && string(pre.key.Marshal()) == string((*pub).Marshal()) {
+			err = pre.err
+		} else {
+			err = gitstore.VerifyCommit(fc.Commit, *pub)
+		}
+		if err != nil {
 			_, f := bad(KindBadSignature, opType, "%v", err)
 			return f
 		}
