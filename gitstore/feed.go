@@ -161,6 +161,19 @@ func (s *Store) ReadFeedCommit(h Hash) (*FeedCommit, error) {
 	return fc, nil
 }
 
+// FeedCommitError is a feed commit that could not be read because it, or
+// an object it names, is missing or damaged.
+type FeedCommitError struct {
+	Commit Hash
+	Err    error
+}
+
+func (e *FeedCommitError) Error() string {
+	return fmt.Sprintf("feed commit %s: %v", e.Commit.Short(), e.Err)
+}
+
+func (e *FeedCommitError) Unwrap() error { return e.Err }
+
 // WalkFeed returns the commits after stop up to head along first parents,
 // oldest first. stop == ZeroHash walks to the root. If stop is not found,
 // the feed was rewritten and ErrNotAncestor is returned with the commits read.
@@ -173,7 +186,7 @@ func (s *Store) WalkFeed(head, stop Hash) ([]*FeedCommit, error) {
 		}
 		fc, err := s.ReadFeedCommit(h)
 		if err != nil {
-			return nil, fmt.Errorf("feed commit %s: %w", h.Short(), err)
+			return nil, &FeedCommitError{Commit: h, Err: err}
 		}
 		rev = append(rev, fc)
 		if len(fc.Commit.Parents) == 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"sort"
 	"strconv"
 
@@ -78,11 +79,11 @@ func (s *Store) ReadObject(h Hash) (ObjectType, []byte, error) {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
 			return "", nil, fmt.Errorf("%w: %s", ErrObjectNotFound, h)
 		}
-		return "", nil, fmt.Errorf("read object %s: %w", h, err)
+		return "", nil, readError(h, err)
 	}
 	r, err := obj.Reader()
 	if err != nil {
-		return "", nil, fmt.Errorf("read object %s: %w", h, err)
+		return "", nil, readError(h, err)
 	}
 	defer r.Close()
 	content, err := io.ReadAll(r)
@@ -94,6 +95,17 @@ func (s *Store) ReadObject(h Hash) (ObjectType, []byte, error) {
 		return "", nil, fmt.Errorf("%w: %s does not hash to its name", ErrCorruptObject, h)
 	}
 	return t, content, nil
+}
+
+// readError classifies a failure to read an object: an operating-system
+// error (permissions, I/O) stays an error, anything else means the stored
+// bytes do not decode (not zlib, bad header) and the object is corrupt.
+func readError(h Hash, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("read object %s: %w", h, err)
+	}
+	return fmt.Errorf("%w: %s: %v", ErrCorruptObject, h, err)
 }
 
 // ReadTyped reads an object and checks its type.
