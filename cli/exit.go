@@ -8,6 +8,7 @@ import (
 	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/hooks"
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/oplog"
@@ -85,6 +86,8 @@ func classify(err error) (int, string) {
 			return ExitUsage, ""
 		case oplog.KindLeaseHeld:
 			return ExitConflict, "wait for the lease to expire, or ask its holder to hand off or release it"
+		case oplog.KindStaleEpoch, oplog.KindLeaseExpired:
+			return ExitConflict, "your lease is gone; see 'git covenant task show <id>', then claim it again with 'task start'"
 		}
 		return ExitConflict, ""
 	}
@@ -109,12 +112,16 @@ func classify(err error) (int, string) {
 		return ExitKey, "create one with 'git covenant id new <name>'"
 	case errors.Is(err, identity.ErrInsecure), errors.Is(err, identity.ErrBadKey):
 		return ExitKey, ""
+	case errors.Is(err, covenant.ErrNothingReady):
+		return ExitNotFound, "see 'git covenant task ready' and 'git covenant task list'"
+	case errors.Is(err, hooks.ErrForeignHook):
+		return ExitConflict, ""
 	case errors.Is(err, identity.ErrExists):
 		return ExitConflict, "pick another name, or use the existing identity with --as"
 	case errors.Is(err, identity.ErrBadName), errors.Is(err, identity.ErrBadRole),
 		errors.Is(err, tasks.ErrEmptyTitle), errors.Is(err, tasks.ErrBadPriority),
 		errors.Is(err, tasks.ErrBadLabel), errors.Is(err, tasks.ErrBadHandoff),
-		errors.Is(err, covenant.ErrBadInput):
+		errors.Is(err, covenant.ErrBadInput), errors.Is(err, tasks.ErrBadInput):
 		return ExitUsage, ""
 	case errors.Is(err, config.ErrInvalid):
 		return ExitInvalid, "fix the file and run the command again; nothing was written"

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ func printTask(w io.Writer, t *tasks.Task, now time.Time) {
 	if t.Body != "" {
 		fmt.Fprintf(w, "\n%s\n", t.Body)
 	}
+	printDetails(w, t)
 	if t.Handoff != nil {
 		fmt.Fprintln(w)
 		printHandoff(w, t.Handoff)
@@ -84,6 +86,7 @@ func printPack(w io.Writer, p *covenant.ContextPack) {
 	if t.Body != "" {
 		fmt.Fprintf(w, "\n%s\n", t.Body)
 	}
+	printDetails(w, t)
 	fmt.Fprintln(w)
 	if p.Handoff == nil {
 		fmt.Fprintln(w, "No handoff yet.")
@@ -112,4 +115,74 @@ func printPack(w io.Writer, p *covenant.ContextPack) {
 	for _, e := range t.History {
 		fmt.Fprintf(w, "  %s  %-12s %-14s %s\n", e.Time.Format(time.RFC3339), e.Actor.Name, e.Type, e.Summary)
 	}
+}
+
+// printDetails prints what a task carries beyond its title and body.
+func printDetails(w io.Writer, t *tasks.Task) {
+	if len(t.FailureModes) > 0 {
+		fmt.Fprintln(w, "\nexpected failure modes:")
+		for _, m := range t.FailureModes {
+			fmt.Fprintf(w, "  - %s\n", m)
+		}
+	}
+	if len(t.Links)+len(t.LinkedFrom) > 0 {
+		fmt.Fprintln(w, "\nlinks:")
+		for _, l := range t.Links {
+			fmt.Fprintf(w, "  %s %s\n", l.Kind, l.Task)
+		}
+		for _, l := range t.LinkedFrom {
+			fmt.Fprintf(w, "  %s %s\n", reverseKind(l.Kind), l.Task)
+		}
+		if t.OpenBlockers > 0 {
+			fmt.Fprintf(w, "  %d unfinished blocker(s)\n", t.OpenBlockers)
+		}
+	}
+	if len(t.Gates) > 0 {
+		fmt.Fprintln(w, "\ngates:")
+		names := make([]string, 0, len(t.Gates))
+		for n := range t.Gates {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			g := t.Gates[n]
+			status := "not satisfied"
+			if g.Satisfied {
+				status = "satisfied"
+			}
+			detail := g.Verdict
+			if g.Check != nil {
+				detail = fmt.Sprintf("%s exited %d", strings.Join(g.Check.Command, " "), g.Check.ExitCode)
+			}
+			fmt.Fprintf(w, "  %-12s %s: %s by %s", n, status, detail, g.By.Name)
+			if g.Reason != "" {
+				fmt.Fprintf(w, " (%s)", g.Reason)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	if e := t.Escalation; e != nil {
+		fmt.Fprintf(w, "\nescalation (%s) by %s: %s\n", e.Kind, e.By.Name, e.Reason)
+		if e.Resolved != nil {
+			fmt.Fprintf(w, "  resolved by %s: %s\n", e.Resolved.Name, e.Decision)
+		}
+	}
+	if len(t.Comments) > 0 {
+		fmt.Fprintln(w, "\ncomments:")
+		for _, c := range t.Comments {
+			fmt.Fprintf(w, "  %s %s: %s\n", c.At.Format(time.RFC3339), c.By.Name, c.Text)
+		}
+	}
+}
+
+func reverseKind(k string) string {
+	switch k {
+	case "blocks":
+		return "blocked by"
+	case "parent-of":
+		return "child of"
+	case "discovered-from":
+		return "led to"
+	}
+	return k
 }

@@ -23,7 +23,9 @@ func newCmdTask(f *Factory) *cobra.Command {
 tk-3f2a9b1c0d4e; any unique prefix of 4 or more characters works.`,
 	}
 	c.AddCommand(newCmdTaskCreate(f), newCmdTaskStart(f), newCmdTaskShow(f), newCmdTaskList(f),
-		newCmdTaskHandoff(f), newCmdTaskResume(f), newCmdTaskDone(f))
+		newCmdTaskHandoff(f), newCmdTaskResume(f), newCmdTaskDone(f), newCmdTaskReady(f), newCmdTaskMove(f),
+		newCmdTaskHeartbeat(f), newCmdTaskRelease(f), newCmdTaskLink(f), newCmdTaskReview(f), newCmdTaskCheck(f),
+		newCmdTaskEscalate(f), newCmdTaskResolve(f), newCmdTaskComment(f), newCmdTaskTrailers(f))
 	return c
 }
 
@@ -59,25 +61,31 @@ func newCmdTaskCreate(f *Factory) *cobra.Command {
 	c.Flags().StringVar(&b.Body, "body", "", "longer description")
 	c.Flags().StringArrayVar(&b.Labels, "label", nil, "label (repeatable)")
 	c.Flags().StringVar(&b.Priority, "priority", tasks.DefaultPriority, "low, medium, high or critical")
+	c.Flags().StringArrayVar(&b.FailureModes, "failure-mode", nil, "an expected way this can go wrong (repeatable)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the new task as JSON")
 	return c
 }
 
 func newCmdTaskStart(f *Factory) *cobra.Command {
-	var ttl string
+	var ttl, label string
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "start <id> [--ttl <duration>]",
-		Short: "Claim a task under a lease and print what the worker needs",
+		Use:   "start [<id>] [--ttl <duration>] [--label <l>]",
+		Short: "Claim a task (or the top ready task) under a lease and print what the worker needs",
 		Long: `Claim a task under a lease (default 2h, at most 168h) and move it to
-in_progress. Each claim raises the task's lease epoch. Prints the task, its
-latest handoff and next steps: the same context pack as 'task resume'.
+in_progress. Without an id, atomically claim the top of the ready queue
+(highest priority, then oldest; see 'task ready'): two workers starting at
+once never get the same task. Each claim raises the task's lease epoch.
 
-Name the task in your commits with a trailer so resume finds them:
+Prints the task, its latest handoff and next steps: the same context pack as
+'task resume'. Name the task in your commits so resume finds them and verify
+can fence them; 'git covenant hooks install' adds the trailers for you:
 
-  Covenant-Task: <id>`,
-		Example: "  $ git covenant task start tk-3f2a --ttl 90m\n  $ git covenant task start tk-3f2a --json | jq .task.lease",
-		Args:    exactArgs(1, "one task <id>"),
+  Covenant-Task: <id>
+  Covenant-Lease: <epoch>`,
+		Example: `  $ git covenant task start tk-3f2a --ttl 90m
+  $ git covenant task start --label backend --json | jq -r .task.id`,
+		Args: maxArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
 			d, err := time.ParseDuration(ttl)
 			if err != nil {
@@ -87,7 +95,15 @@ Name the task in your commits with a trailer so resume finds them:
 			if err != nil {
 				return err
 			}
-			t, err := r.StartTask(args[0], d)
+			var t *tasks.Task
+			if len(args) == 0 {
+				t, err = r.StartNext(label, d)
+			} else {
+				if label != "" {
+					return usagef("--label only applies without an <id>")
+				}
+				t, err = r.StartTask(args[0], d)
+			}
 			if err != nil {
 				return err
 			}
@@ -100,11 +116,12 @@ Name the task in your commits with a trailer so resume finds them:
 			}
 			fmt.Fprintf(f.Out, "Claimed %s (lease epoch %d, expires %s).\n\n", t.ID, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339))
 			printPack(f.Out, p)
-			fmt.Fprintf(f.Out, "\nAdd this trailer to commits for the task:\n  Covenant-Task: %s\n", t.ID)
+			fmt.Fprintf(f.Out, "\nAdd these trailers to commits for the task:\n  Covenant-Task: %s\n  Covenant-Lease: %d\n", t.ID, t.Lease.Epoch)
 			return nil
 		},
 	}
 	c.Flags().StringVar(&ttl, "ttl", covenant.DefaultTTL.String(), "lease length (Go duration: 30m, 2h)")
+	c.Flags().StringVar(&label, "label", "", "without <id>: only take a ready task with this label")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the context pack as JSON")
 	return c
 }
@@ -160,12 +177,15 @@ func newCmdTaskList(f *Factory) *cobra.Command {
 		Example: "  $ git covenant task list --state open\n  $ git covenant task list --label ci --json",
 		Args:    exactArgs(0, "no arguments (filter with --state and --label)"),
 		RunE: func(c *cobra.Command, args []string) error {
-			if state != "" && state != tasks.StateOpen && state != tasks.StateInProgress && state != tasks.StateDone {
-				return usagef("--state %q is not a state (open, in_progress, done)", state)
-			}
 			r, err := f.Repo()
 			if err != nil {
 				return err
+			}
+			if err := r.RequireConfig(); err != nil {
+				return err
+			}
+			if wf := r.Config.Lifecycle(); state != "" && !contains(wf.States, state) {
+				return usagef("--state %q is not a state of the workflow (%s)", state, strings.Join(wf.States, ", "))
 			}
 			ix, done, err := r.Read()
 			if err != nil {
@@ -364,7 +384,7 @@ func newCmdTaskDone(f *Factory) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:     "done <id>",
-		Short:   "Mark a task done and release its lease",
+		Short:   "Move a task to the workflow's success state (integrated by default)",
 		Example: "  $ git covenant task done tk-3f2a",
 		Args:    exactArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {

@@ -7,6 +7,7 @@ package config
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
 )
 
@@ -31,6 +33,16 @@ var ErrInvalid = errors.New("invalid config")
 type Config struct {
 	Version int   `toml:"version"`
 	Trust   Trust `toml:"trust"`
+	// Workflow is the task lifecycle; nil in the file means the default.
+	Workflow *tasks.Workflow `toml:"workflow,omitempty"`
+}
+
+// Lifecycle returns the configured workflow, or the default one.
+func (c *Config) Lifecycle() *tasks.Workflow {
+	if c.Workflow != nil {
+		return c.Workflow
+	}
+	return tasks.DefaultWorkflow()
 }
 
 // Trust is the [trust] table.
@@ -83,6 +95,11 @@ func Parse(b []byte) (*Config, error) {
 		seen[id] = true
 		c.Trust.Roots[i].Key = identity.FormatPublicKey(pub)
 	}
+	if c.Workflow != nil {
+		if err := c.Workflow.Check(func(name string) string { return locate(b, name) }); err != nil {
+			return nil, fmt.Errorf("%w: %s%v", ErrInvalid, Path, err)
+		}
+	}
 	return &c, nil
 }
 
@@ -105,6 +122,18 @@ func (c *Config) Digest() string {
 		keys = append(keys, r.Name+"="+r.Key)
 	}
 	sort.Strings(keys)
-	sum := sha256.Sum256([]byte(fmt.Sprintf("v%d\n%s", c.Version, strings.Join(keys, "\n"))))
+	wf, _ := json.Marshal(c.Lifecycle())
+	sum := sha256.Sum256([]byte(fmt.Sprintf("v%d\n%s\n%s", c.Version, strings.Join(keys, "\n"), wf)))
 	return hex.EncodeToString(sum[:])
+}
+
+// locate returns " line N" for the first line of the file that mentions
+// name as a quoted string or a key, or "" if none does.
+func locate(b []byte, name string) string {
+	for i, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, `"`+name+`"`) || strings.HasPrefix(strings.TrimSpace(line), name+" ") || strings.HasPrefix(strings.TrimSpace(line), name+"=") {
+			return fmt.Sprintf(" line %d", i+1)
+		}
+	}
+	return ""
 }

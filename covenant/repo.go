@@ -126,7 +126,7 @@ func (r *Repo) Identity() (*identity.Identity, error) {
 func (r *Repo) dir() (string, error) { return r.Store.CovenantDir() }
 
 func (r *Repo) source() index.Source {
-	return index.Source{Store: r.Store, Roots: r.Config.Trust.Roots, Config: r.Config.Digest()}
+	return index.Source{Store: r.Store, Roots: r.Config.Trust.Roots, Workflow: r.Config.Lifecycle(), Config: r.Config.Digest()}
 }
 
 // Roots returns the config's trust roots.

@@ -3,6 +3,7 @@ package covenant
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/git-covenant/git-covenant/index"
@@ -93,15 +94,16 @@ func heldEpoch(t *tasks.Task, me *trust.Actor, now time.Time) uint64 {
 
 // StartTask claims a task under a lease of ttl.
 func (r *Repo) StartTask(idOrPrefix string, ttl time.Duration) (*tasks.Task, error) {
-	if ttl <= 0 || ttl > tasks.MaxTTLSeconds*time.Second {
-		return nil, fmt.Errorf("%w: lease ttl %s out of range (1s to 168h)", ErrBadInput, ttl)
+	if err := checkTTL(ttl); err != nil {
+		return nil, err
 	}
-	if ttl%time.Second != 0 {
-		return nil, fmt.Errorf("%w: lease ttl %s must be whole seconds", ErrBadInput, ttl)
-	}
-	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+	t, err := r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
 		return Draft{Type: tasks.OpClaim, Epoch: t.Epoch + 1, Body: tasks.ClaimBody{TTLSeconds: int64(ttl / time.Second)}, Summary: t.Title}, nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return t, r.setCurrent(t)
 }
 
 // HandoffTask records a handoff artifact.
@@ -114,11 +116,144 @@ func (r *Repo) HandoffTask(idOrPrefix string, h tasks.Handoff) (*tasks.Task, err
 	})
 }
 
-// DoneTask marks a task done.
-func (r *Repo) DoneTask(idOrPrefix string) (*tasks.Task, error) {
+// MoveTask moves a task to another workflow state.
+func (r *Repo) MoveTask(idOrPrefix, to, note string) (*tasks.Task, error) {
+	wf := r.Config.Lifecycle()
+	if !contains(wf.States, to) {
+		return nil, fmt.Errorf("%w: %q is not a state of the workflow (states: %s)", ErrBadInput, to, strings.Join(wf.States, ", "))
+	}
 	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
-		return Draft{Type: tasks.OpDone, Epoch: heldEpoch(t, me, now), Body: struct{}{}, Summary: t.Title}, nil
+		return Draft{Type: tasks.OpMove, Epoch: heldEpoch(t, me, now), Body: tasks.MoveBody{To: to, Note: note}, Summary: t.State + " -> " + to}, nil
 	})
+}
+
+// DoneTask moves a task to the workflow's success state.
+func (r *Repo) DoneTask(idOrPrefix string) (*tasks.Task, error) {
+	if err := r.RequireConfig(); err != nil {
+		return nil, err
+	}
+	return r.MoveTask(idOrPrefix, r.Config.Lifecycle().Done(), "")
+}
+
+// Heartbeat extends the actor's lease on a task.
+func (r *Repo) Heartbeat(idOrPrefix string, ttl time.Duration) (*tasks.Task, error) {
+	if err := checkTTL(ttl); err != nil {
+		return nil, err
+	}
+	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		if heldEpoch(t, me, now) == 0 {
+			return Draft{}, noLease(t, me, now)
+		}
+		return Draft{Type: tasks.OpHeartbeat, Epoch: t.Lease.Epoch, Body: tasks.ClaimBody{TTLSeconds: int64(ttl / time.Second)}, Summary: t.Title}, nil
+	})
+}
+
+// Release gives the actor's lease back.
+func (r *Repo) Release(idOrPrefix string) (*tasks.Task, error) {
+	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		if heldEpoch(t, me, now) == 0 {
+			return Draft{}, noLease(t, me, now)
+		}
+		return Draft{Type: tasks.OpRelease, Epoch: t.Lease.Epoch, Body: struct{}{}, Summary: t.Title}, nil
+	})
+}
+
+// noLease explains why the actor holds no lease it could act under.
+func noLease(t *tasks.Task, me *trust.Actor, now time.Time) error {
+	switch {
+	case t.Lease == nil:
+		return oplog.Reject(oplog.KindLeaseExpired, "you hold no lease on %s", t.ID)
+	case t.Lease.Key != me.KeyID && t.Lease.ActiveAt(now):
+		return oplog.Reject(oplog.KindLeaseHeld, "task %s is leased to %s (epoch %d) until %s", t.ID, t.Lease.Holder, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339))
+	default:
+		return oplog.Reject(oplog.KindLeaseExpired, "your lease on %s (epoch %d) expired at %s", t.ID, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339))
+	}
+}
+
+// LinkTasks records that one task blocks, parents, relates to or was
+// discovered from another.
+func (r *Repo) LinkTasks(idOrPrefix, kind, otherOrPrefix string) (*tasks.Task, error) {
+	if !contains(tasks.LinkKinds, kind) {
+		return nil, fmt.Errorf("%w: link kind %q (want %s)", ErrBadInput, kind, strings.Join(tasks.LinkKinds, ", "))
+	}
+	other, err := r.ResolveID(otherOrPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		return Draft{Type: tasks.OpLink, Body: tasks.LinkBody{Kind: kind, Other: other}, Summary: kind + " " + other}, nil
+	})
+}
+
+// Review records an approval or rejection for an approval gate.
+func (r *Repo) Review(idOrPrefix, gate, verdict, note string) (*tasks.Task, error) {
+	if verdict != "approve" && verdict != "reject" {
+		return nil, fmt.Errorf("%w: verdict %q (want approve or reject)", ErrBadInput, verdict)
+	}
+	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		return Draft{Type: tasks.OpReview, Body: tasks.ReviewBody{Gate: gate, Verdict: verdict, Note: note}, Summary: gate + " " + verdict}, nil
+	})
+}
+
+// RecordCheck records the evidence of a command run for a check gate, with
+// its output as an artifact.
+func (r *Repo) RecordCheck(idOrPrefix, gate string, c tasks.Check, output []byte) (*tasks.Task, error) {
+	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		return Draft{Type: tasks.OpCheck, Epoch: heldEpoch(t, me, now), Body: tasks.CheckBody{Gate: gate, Check: c},
+			Summary: fmt.Sprintf("%s exit %d", gate, c.ExitCode), Artifacts: map[string][]byte{"output.txt": output}}, nil
+	})
+}
+
+// Escalate moves a task to the escalated state, recording what is needed.
+func (r *Repo) Escalate(idOrPrefix, kind, reason string) (*tasks.Task, error) {
+	if !contains(tasks.EscalationKinds, kind) {
+		return nil, fmt.Errorf("%w: escalation kind %q (want %s)", ErrBadInput, kind, strings.Join(tasks.EscalationKinds, ", "))
+	}
+	if strings.TrimSpace(reason) == "" {
+		return nil, fmt.Errorf("%w: --reason is required", ErrBadInput)
+	}
+	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		return Draft{Type: tasks.OpEscalate, Epoch: heldEpoch(t, me, now), Body: tasks.EscalateBody{Kind: kind, Reason: reason}, Summary: kind}, nil
+	})
+}
+
+// Resolve answers an escalation (human identities only).
+func (r *Repo) Resolve(idOrPrefix, decision string) (*tasks.Task, error) {
+	if strings.TrimSpace(decision) == "" {
+		return nil, fmt.Errorf("%w: --decision is required", ErrBadInput)
+	}
+	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		return Draft{Type: tasks.OpResolve, Body: tasks.ResolveBody{Decision: decision}, Summary: decision}, nil
+	})
+}
+
+// Comment adds a comment to a task.
+func (r *Repo) Comment(idOrPrefix, text string) (*tasks.Task, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, fmt.Errorf("%w: the comment is empty", ErrBadInput)
+	}
+	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		return Draft{Type: tasks.OpComment, Body: tasks.CommentBody{Text: text}, Summary: text}, nil
+	})
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+func checkTTL(ttl time.Duration) error {
+	if ttl <= 0 || ttl > tasks.MaxTTLSeconds*time.Second {
+		return fmt.Errorf("%w: lease ttl %s out of range (1s to 168h)", ErrBadInput, ttl)
+	}
+	if ttl%time.Second != 0 {
+		return fmt.Errorf("%w: lease ttl %s must be whole seconds", ErrBadInput, ttl)
+	}
+	return nil
 }
 
 // ErrBadInput means a value given by the user is out of range.

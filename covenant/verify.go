@@ -86,7 +86,7 @@ func (r *Repo) Verify() (*Report, error) {
 	}
 	for _, e := range entries {
 		rep.Ops++
-		if err := tasks.Apply(st, e); err != nil {
+		if err := tasks.Apply(st, r.Config.Lifecycle(), e); err != nil {
 			rej, ok := oplog.AsRejection(err)
 			if !ok {
 				return nil, err
@@ -96,6 +96,11 @@ func (r *Repo) Verify() (*Report, error) {
 		}
 		rep.Applied++
 	}
+	fence, err := r.fenceCommits(st.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	rep.Findings = append(rep.Findings, fence...)
 	if rep.OK() {
 		cur := map[string]string{}
 		for k, h := range heads {
@@ -143,9 +148,19 @@ func (r *Repo) saveVerified(m map[string]string) error {
 	if err != nil {
 		return err
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	// A temporary file of its own: verifications run concurrently (they
+	// take no lock), and a shared name let one rename another's file away.
+	tmp, err := os.CreateTemp(filepath.Dir(p), "verified-heads-*.tmp")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, p)
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), p)
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
 	bolt "go.etcd.io/bbolt"
 )
@@ -14,9 +15,10 @@ import (
 // Source is what the index folds: the repository's feeds and the trust
 // roots of the config, identified by its digest.
 type Source struct {
-	Store  *gitstore.Store
-	Roots  []trust.Root
-	Config string
+	Store    *gitstore.Store
+	Roots    []trust.Root
+	Workflow *tasks.Workflow
+	Config   string // digest of everything the fold reads from the config
 }
 
 // CatchUp reports what bringing the index up to date did.
@@ -56,6 +58,7 @@ func (ix *Index) Update(src Source, force bool, fn func(*Tx) error) (*CatchUp, e
 			return err
 		}
 		tx := newTx(btx, m)
+		tx.Workflow = src.Workflow
 		var entries []*oplog.Entry
 		rebuild := force || m.Version != FormatVersion || m.Config != src.Config
 		report = &CatchUp{}
@@ -111,6 +114,7 @@ func reset(btx *bolt.Tx, src Source) (*Tx, error) {
 	}
 	m := &Meta{Version: FormatVersion, Config: src.Config, Feeds: map[string]ledger.Pos{}}
 	tx := newTx(btx, m)
+	tx.Workflow = src.Workflow
 	tx.fresh = true
 	if err := trust.SeedRoots(tx, src.Roots); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package index
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/tasks"
@@ -12,13 +13,14 @@ import (
 // Tx is a write transaction over the index. It implements tasks.State,
 // caching decoded records and writing each changed one once, at Commit.
 type Tx struct {
-	btx    *bolt.Tx
-	Meta   *Meta
-	tasks  map[string]*tasks.Task
-	actors map[string]*trust.Actor
-	dirtyT map[string]bool
-	dirtyA map[string]bool
-	fresh  bool // buckets were just emptied: skip reads
+	btx      *bolt.Tx
+	Meta     *Meta
+	Workflow *tasks.Workflow
+	tasks    map[string]*tasks.Task
+	actors   map[string]*trust.Actor
+	dirtyT   map[string]bool
+	dirtyA   map[string]bool
+	fresh    bool // buckets were just emptied: skip reads
 }
 
 func newTx(btx *bolt.Tx, m *Meta) *Tx {
@@ -80,7 +82,7 @@ func (tx *Tx) PutActor(a *trust.Actor) error {
 // Apply folds one entry and logs it. A rejection is recorded in the log and
 // returned; other errors abort the transaction.
 func (tx *Tx) Apply(e *oplog.Entry) (rejection *oplog.Rejection, err error) {
-	applyErr := tasks.Apply(tx, e)
+	applyErr := tasks.Apply(tx, tx.Workflow, e)
 	if applyErr != nil {
 		r, ok := oplog.AsRejection(applyErr)
 		if !ok {
@@ -116,7 +118,7 @@ func (tx *Tx) Apply(e *oplog.Entry) (rejection *oplog.Rejection, err error) {
 
 // flush writes changed records and the meta.
 func (tx *Tx) flush() error {
-	tb, lb, ab := tx.btx.Bucket(bTasks), tx.btx.Bucket(bList), tx.btx.Bucket(bActors)
+	tb, lb, ab, rb := tx.btx.Bucket(bTasks), tx.btx.Bucket(bList), tx.btx.Bucket(bActors), tx.btx.Bucket(bReady)
 	for id := range tx.dirtyT {
 		t := tx.tasks[id]
 		raw, err := json.Marshal(t)
@@ -136,6 +138,15 @@ func (tx *Tx) flush() error {
 		if err := lb.Put([]byte(t.Order), row); err != nil {
 			return err
 		}
+		rk := readyKey(t)
+		if tx.Workflow != nil && ReadyEligible(tx.Workflow, t) {
+			err = rb.Put(rk, row)
+		} else {
+			err = rb.Delete(rk)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	for k := range tx.dirtyA {
 		raw, err := json.Marshal(tx.actors[k])
@@ -152,4 +163,45 @@ func (tx *Tx) flush() error {
 		return err
 	}
 	return tx.btx.Bucket(bMeta).Put(bMeta, m)
+}
+
+// ReadyEligible reports whether a task belongs in the ready queue, lease
+// aside (leases expire with the wall clock, so readers check them): not
+// final, in a claimable state, and no unfinished blocker.
+func ReadyEligible(wf *tasks.Workflow, t *tasks.Task) bool {
+	if wf.IsFinal(t.State) || t.OpenBlockers > 0 {
+		return false
+	}
+	for _, s := range wf.ClaimFrom {
+		if s == t.State {
+			return true
+		}
+	}
+	return false
+}
+
+// readyKey orders the ready queue: highest priority first, then oldest.
+func readyKey(t *tasks.Task) []byte {
+	return []byte(fmt.Sprintf("%d/%s", 9-tasks.PriorityRank(t.Priority), t.Order))
+}
+
+// EachReady calls fn with the JSON row of each task in the ready queue, in
+// queue order, until fn returns false.
+func (tx *Tx) EachReady(fn func(raw []byte) (bool, error)) error {
+	return eachReady(tx.btx, fn)
+}
+
+func eachReady(btx *bolt.Tx, fn func(raw []byte) (bool, error)) error {
+	b := btx.Bucket(bReady)
+	if b == nil {
+		return nil
+	}
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		more, err := fn(v)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }

@@ -41,14 +41,17 @@ const (
 // Finding is one problem verification found.
 type Finding struct {
 	Kind   string `json:"kind"`
-	Feed   string `json:"feed"`
+	Feed   string `json:"feed,omitempty"`
 	Commit string `json:"commit,omitempty"`
 	Op     string `json:"op,omitempty"`
 	Reason string `json:"reason"`
 }
 
 func (f Finding) String() string {
-	s := f.Kind + ": feed " + f.Feed
+	s := f.Kind + ":"
+	if f.Feed != "" {
+		s += " feed " + f.Feed
+	}
 	if f.Commit != "" {
 		s += " commit " + f.Commit
 	}

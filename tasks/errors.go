@@ -11,4 +11,6 @@ var (
 	ErrBadHandoff = errors.New("invalid handoff")
 	// ErrEmptyTitle means a task title is empty.
 	ErrEmptyTitle = errors.New("task title is empty")
+	// ErrBadInput means a value given for a task op is out of range.
+	ErrBadInput = errors.New("invalid task input")
 )

@@ -41,7 +41,7 @@ func (w *world) apply(actor, typ, task string, epoch uint64, at time.Time, body 
 		op.Task = NewID(actor, op.Seq)
 	}
 	op.Body, _ = json.Marshal(body)
-	err := Apply(w.st, &oplog.Entry{Op: op, Commit: "c", Feed: actor})
+	err := Apply(w.st, DefaultWorkflow(), &oplog.Entry{Op: op, Commit: "c", Feed: actor})
 	if err == nil {
 		return ""
 	}
@@ -75,11 +75,11 @@ func TestLeaseRules(t *testing.T) {
 	if k := w.apply(bob, OpClaim, id, 2, t0.Add(30*time.Second), claim); k != oplog.KindLeaseHeld {
 		t.Errorf("claim over an active lease: %q", k)
 	}
-	if k := w.apply(bob, OpDone, id, 0, t0.Add(30*time.Second), struct{}{}); k != oplog.KindLeaseHeld {
-		t.Errorf("done by a non-holder: %q", k)
+	if k := w.apply(bob, OpMove, id, 0, t0.Add(30*time.Second), MoveBody{To: "self_review"}); k != oplog.KindLeaseHeld {
+		t.Errorf("move by a non-holder: %q", k)
 	}
 	// Alice acting without her epoch is refused.
-	if k := w.apply(alice, OpDone, id, 0, t0.Add(30*time.Second), struct{}{}); k != oplog.KindStaleEpoch {
+	if k := w.apply(alice, OpMove, id, 0, t0.Add(30*time.Second), MoveBody{To: "self_review"}); k != oplog.KindStaleEpoch {
 		t.Errorf("holder acting without epoch: %q", k)
 	}
 	// After expiry Bob claims with epoch 2; Alice's late op is refused.
@@ -95,23 +95,23 @@ func TestLeaseRules(t *testing.T) {
 		t.Fatalf("lease %+v epoch %d", task.Lease, task.Epoch)
 	}
 	// Bob's lease expires; an op under it is refused as expired.
-	if k := w.apply(bob, OpDone, id, 2, t0.Add(200*time.Second), struct{}{}); k != oplog.KindLeaseExpired {
+	if k := w.apply(bob, OpMove, id, 2, t0.Add(200*time.Second), MoveBody{To: "cancelled"}); k != oplog.KindLeaseExpired {
 		t.Errorf("op after own lease expired: %q", k)
 	}
 	if k := w.apply(bob, OpRelease, id, 0, t0.Add(200*time.Second), struct{}{}); k != oplog.KindIllegal {
 		t.Errorf("release of an expired lease: %q", k)
 	}
-	if k := w.apply(bob, OpDone, id, 0, t0.Add(201*time.Second), struct{}{}); k != "" {
-		t.Fatalf("done without lease: %q", k)
+	if k := w.apply(bob, OpMove, id, 0, t0.Add(201*time.Second), MoveBody{To: "cancelled"}); k != "" {
+		t.Fatalf("cancel without lease: %q", k)
 	}
-	if k := w.apply(bob, OpDone, id, 0, t0.Add(202*time.Second), struct{}{}); k != oplog.KindIllegal {
-		t.Errorf("done twice: %q", k)
+	if k := w.apply(bob, OpMove, id, 0, t0.Add(202*time.Second), MoveBody{To: "cancelled"}); k != oplog.KindIllegal {
+		t.Errorf("cancel twice: %q", k)
 	}
 	if k := w.apply(alice, OpClaim, id, 3, t0.Add(203*time.Second), claim); k != oplog.KindIllegal {
-		t.Errorf("claim of a done task: %q", k)
+		t.Errorf("claim of a cancelled task: %q", k)
 	}
 	if got := len(w.st.Tasks[id].History); got != 4 {
-		t.Errorf("history has %d events, want 4 (create, claim, claim, done)", got)
+		t.Errorf("history has %d events, want 4 (create, claim, claim, cancel)", got)
 	}
 }
 
@@ -153,7 +153,7 @@ func TestCreateRules(t *testing.T) {
 	w.seq[alice]++
 	w.clock++
 	op := &oplog.Op{V: 1, Type: OpCreate, Actor: alice, Seq: w.seq[alice], Lamport: w.clock, Time: oplog.FormatTime(t0), Task: "tk-000000000000", Body: []byte(`{"priority":"low","title":"x"}`)}
-	if err := Apply(w.st, &oplog.Entry{Op: op}); err == nil {
+	if err := Apply(w.st, DefaultWorkflow(), &oplog.Entry{Op: op}); err == nil {
 		t.Error("create with a chosen id was applied")
 	}
 	if k := w.apply(alice, OpCreate, "", 0, t0, CreateBody{Title: "  ", Priority: "low"}); k != oplog.KindInvalidBody {

@@ -11,13 +11,6 @@ import (
 	"time"
 )
 
-// States of the built-in lifecycle.
-const (
-	StateOpen       = "open"
-	StateInProgress = "in_progress"
-	StateDone       = "done"
-)
-
 // Priorities, lowest first.
 var Priorities = []string{"low", "medium", "high", "critical"}
 
@@ -65,6 +58,8 @@ func NormalizeLabels(in []string) ([]string, error) {
 
 var idRE = regexp.MustCompile(`^tk-[0-9a-f]{12}$`)
 
+var stateRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
 // NewID derives a task id from the creating op's actor and sequence number,
 // so ids are unique without coordination and cannot be chosen freely.
 func NewID(actor string, seq uint64) string {
@@ -92,6 +87,53 @@ type Lease struct {
 
 // ActiveAt reports whether the lease still holds at t.
 func (l *Lease) ActiveAt(t time.Time) bool { return l != nil && t.Before(l.ExpiresAt) }
+
+// LeaseRecord is one lease in a task's past, for fencing code commits.
+type LeaseRecord struct {
+	Lease
+	EndedAt *time.Time `json:"ended_at,omitempty"` // released, handed off or superseded
+}
+
+// Link is a typed edge between tasks.
+type Link struct {
+	Kind string `json:"kind"` // blocks, parent-of, relates-to, discovered-from
+	Task string `json:"task"`
+}
+
+// Comment is a note on a task.
+type Comment struct {
+	Op   string    `json:"op"`
+	By   Ref       `json:"by"`
+	At   time.Time `json:"at"`
+	Text string    `json:"text"`
+}
+
+// GateRecord is the latest evidence for one gate.
+type GateRecord struct {
+	Gate      string    `json:"gate"`
+	Kind      string    `json:"kind"`
+	Satisfied bool      `json:"satisfied"`
+	Op        string    `json:"op"`
+	By        Ref       `json:"by"`
+	At        time.Time `json:"at"`
+	Verdict   string    `json:"verdict,omitempty"` // approval gates: approve or reject
+	Note      string    `json:"note,omitempty"`
+	Check     *Check    `json:"check,omitempty"`  // check gates
+	Reason    string    `json:"reason,omitempty"` // why it does not count, if it does not
+}
+
+// Escalation asks a human for something an agent may not decide.
+type Escalation struct {
+	Op       string     `json:"op"`
+	Kind     string     `json:"kind"` // credentials, destructive, production, decision
+	Reason   string     `json:"reason"`
+	By       Ref        `json:"by"`
+	At       time.Time  `json:"at"`
+	From     string     `json:"from"` // state to return to
+	Decision string     `json:"decision,omitempty"`
+	Resolved *Ref       `json:"resolved_by,omitempty"`
+	ResAt    *time.Time `json:"resolved_at,omitempty"`
+}
 
 // FileRef pins a file to the blob it had.
 type FileRef struct {
@@ -135,36 +177,48 @@ type Event struct {
 
 // Task is the folded state of one task.
 type Task struct {
-	ID        string    `json:"id"`
-	Title     string    `json:"title"`
-	Body      string    `json:"body"`
-	Labels    []string  `json:"labels"`
-	Priority  string    `json:"priority"`
-	State     string    `json:"state"`
-	CreatedBy Ref       `json:"created_by"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	Lease     *Lease    `json:"lease"`
-	Epoch     uint64    `json:"epoch"` // highest lease epoch granted so far
-	Handoff   *Handoff  `json:"handoff"`
-	Handoffs  int       `json:"handoffs"`
-	History   []Event   `json:"history"`
-	Order     string    `json:"order"` // total-order key of the creating op
+	ID           string                 `json:"id"`
+	Title        string                 `json:"title"`
+	Body         string                 `json:"body"`
+	Labels       []string               `json:"labels"`
+	Priority     string                 `json:"priority"`
+	FailureModes []string               `json:"failure_modes"`
+	State        string                 `json:"state"`
+	CreatedBy    Ref                    `json:"created_by"`
+	CreatedAt    time.Time              `json:"created_at"`
+	UpdatedAt    time.Time              `json:"updated_at"`
+	Lease        *Lease                 `json:"lease"`
+	Epoch        uint64                 `json:"epoch"` // highest lease epoch granted so far
+	Leases       []LeaseRecord          `json:"leases"`
+	Implementers []string               `json:"implementers"` // key ids that ever held a lease
+	Links        []Link                 `json:"links"`        // outgoing
+	LinkedFrom   []Link                 `json:"linked_from"`  // incoming
+	OpenBlockers int                    `json:"open_blockers"`
+	Gates        map[string]*GateRecord `json:"gates"`
+	Escalation   *Escalation            `json:"escalation"` // open or latest
+	Escalations  int                    `json:"escalations"`
+	Comments     []Comment              `json:"comments"`
+	Handoff      *Handoff               `json:"handoff"`
+	Handoffs     int                    `json:"handoffs"`
+	History      []Event                `json:"history"`
+	Order        string                 `json:"order"` // total-order key of the creating op
 }
 
 // Summary is the row `task list` prints.
 type Summary struct {
-	ID        string    `json:"id"`
-	Title     string    `json:"title"`
-	State     string    `json:"state"`
-	Priority  string    `json:"priority"`
-	Labels    []string  `json:"labels"`
-	Lease     *Lease    `json:"lease"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID           string    `json:"id"`
+	Title        string    `json:"title"`
+	State        string    `json:"state"`
+	Priority     string    `json:"priority"`
+	Labels       []string  `json:"labels"`
+	Lease        *Lease    `json:"lease"`
+	OpenBlockers int       `json:"open_blockers"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // Summarize returns the list row of a task.
 func (t *Task) Summarize() Summary {
-	return Summary{ID: t.ID, Title: t.Title, State: t.State, Priority: t.Priority, Labels: t.Labels, Lease: t.Lease, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	return Summary{ID: t.ID, Title: t.Title, State: t.State, Priority: t.Priority, Labels: t.Labels, Lease: t.Lease,
+		OpenBlockers: t.OpenBlockers, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 }

@@ -9,19 +9,27 @@ import (
 
 // Op types this package folds.
 const (
-	OpCreate  = "task.create"
-	OpClaim   = "task.claim"
-	OpHandoff = "task.handoff"
-	OpRelease = "task.release"
-	OpDone    = "task.done"
+	OpCreate    = "task.create"
+	OpClaim     = "task.claim"
+	OpHeartbeat = "task.heartbeat"
+	OpRelease   = "task.release"
+	OpMove      = "task.move"
+	OpHandoff   = "task.handoff"
+	OpLink      = "task.link"
+	OpReview    = "task.review"
+	OpCheck     = "task.check"
+	OpEscalate  = "task.escalate"
+	OpResolve   = "task.resolve"
+	OpComment   = "task.comment"
 )
 
 // CreateBody is the body of task.create.
 type CreateBody struct {
-	Title    string   `json:"title"`
-	Body     string   `json:"body,omitempty"`
-	Labels   []string `json:"labels,omitempty"`
-	Priority string   `json:"priority"`
+	Title        string   `json:"title"`
+	Body         string   `json:"body,omitempty"`
+	Labels       []string `json:"labels,omitempty"`
+	Priority     string   `json:"priority"`
+	FailureModes []string `json:"failure_modes,omitempty"`
 }
 
 // Check validates a create body, normalizing labels.
@@ -50,7 +58,69 @@ func (b *CreateBody) Check() error {
 		return err
 	}
 	b.Labels = labels
+	for _, f := range b.FailureModes {
+		if strings.TrimSpace(f) == "" || len(f) > 1024 {
+			return fmt.Errorf("%w: a failure mode is empty or longer than 1 KiB", ErrBadInput)
+		}
+	}
 	return nil
+}
+
+// MoveBody is the body of task.move.
+type MoveBody struct {
+	To   string `json:"to"`
+	Note string `json:"note,omitempty"`
+}
+
+// LinkKinds are the allowed link kinds.
+var LinkKinds = []string{"blocks", "parent-of", "relates-to", "discovered-from"}
+
+// LinkBody is the body of task.link; the op's task is the link's source.
+type LinkBody struct {
+	Kind  string `json:"kind"`
+	Other string `json:"other"`
+}
+
+// ReviewBody is the body of task.review.
+type ReviewBody struct {
+	Gate    string `json:"gate"`
+	Verdict string `json:"verdict"` // approve or reject
+	Note    string `json:"note"`
+}
+
+// Check is recorded evidence of a command run.
+type Check struct {
+	Command      []string `json:"command"`
+	ExitCode     int      `json:"exit_code"`
+	DurationMS   int64    `json:"duration_ms"`
+	OutputDigest string   `json:"output_digest"` // sha256:<hex> of the combined output
+	OutputBytes  int64    `json:"output_bytes"`
+	Head         string   `json:"head,omitempty"` // commit the command ran on
+}
+
+// CheckBody is the body of task.check.
+type CheckBody struct {
+	Gate  string `json:"gate"`
+	Check Check  `json:"check"`
+}
+
+// EscalationKinds are the allowed escalation kinds.
+var EscalationKinds = []string{"credentials", "destructive", "production", "decision"}
+
+// EscalateBody is the body of task.escalate.
+type EscalateBody struct {
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+}
+
+// ResolveBody is the body of task.resolve.
+type ResolveBody struct {
+	Decision string `json:"decision"`
+}
+
+// CommentBody is the body of task.comment.
+type CommentBody struct {
+	Text string `json:"text"`
 }
 
 // ClaimBody is the body of task.claim.

@@ -1,0 +1,202 @@
+package covenant
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/index"
+	"github.com/git-covenant/git-covenant/ledger"
+	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/tasks"
+	"github.com/git-covenant/git-covenant/trust"
+)
+
+// ErrNothingReady means the ready queue has no claimable task.
+var ErrNothingReady = errors.New("no ready task")
+
+// readyFilter keeps a queued row if it has the label and no active lease.
+func readyFilter(raw []byte, label string, now time.Time) (*tasks.Summary, error) {
+	var s tasks.Summary
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, err
+	}
+	if s.Lease.ActiveAt(now) || (label != "" && !contains(s.Labels, label)) {
+		return nil, nil
+	}
+	return &s, nil
+}
+
+// Ready calls fn with each ready task's JSON row: unclaimed (no active
+// lease), claimable, every blocker finished; highest priority, then oldest,
+// first.
+func (r *Repo) Ready(label string, fn func(raw []byte) error) error {
+	ix, done, err := r.Read()
+	if err != nil {
+		return err
+	}
+	defer done()
+	now := r.Now()
+	return ix.EachReady(func(raw []byte) (bool, error) {
+		s, err := readyFilter(raw, label, now)
+		if err != nil || s == nil {
+			return true, err
+		}
+		return true, fn(raw)
+	})
+}
+
+// StartNext atomically claims the top ready task: under the writer lock, so
+// two concurrent callers never get the same task.
+func (r *Repo) StartNext(label string, ttl time.Duration) (*tasks.Task, error) {
+	if err := checkTTL(ttl); err != nil {
+		return nil, err
+	}
+	var id string
+	_, err := r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+		now := r.Now()
+		err := tx.EachReady(func(raw []byte) (bool, error) {
+			s, err := readyFilter(raw, label, now)
+			if err != nil || s == nil {
+				return true, err
+			}
+			id = s.ID
+			return false, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if id == "" {
+			if label != "" {
+				return nil, fmt.Errorf("%w with label %s", ErrNothingReady, label)
+			}
+			return nil, ErrNothingReady
+		}
+		t, err := tx.Task(id)
+		if err != nil {
+			return nil, err
+		}
+		return []Draft{{Type: tasks.OpClaim, Task: id, Epoch: t.Epoch + 1, Body: tasks.ClaimBody{TTLSeconds: int64(ttl / time.Second)}, Summary: t.Title}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.Task(id)
+	if err == nil {
+		err = r.setCurrent(t)
+	}
+	return t, err
+}
+
+// Current is the task this working tree works on, recorded by task start.
+type Current struct {
+	Task  string `json:"task"`
+	Epoch uint64 `json:"epoch"`
+}
+
+func (r *Repo) currentPath() string { return filepath.Join(r.Store.GitDir, "covenant-current.json") }
+
+func (r *Repo) setCurrent(t *tasks.Task) error {
+	if t.Lease == nil {
+		return nil
+	}
+	b, _ := json.Marshal(Current{Task: t.ID, Epoch: t.Lease.Epoch})
+	return os.WriteFile(r.currentPath(), b, 0o644)
+}
+
+// CurrentTask returns the task recorded by the last task start in this
+// working tree, or nil.
+func (r *Repo) CurrentTask() (*Current, error) {
+	b, err := os.ReadFile(r.currentPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c Current
+	return &c, json.Unmarshal(b, &c)
+}
+
+// Trailers returns the commit trailers naming a task and the acting
+// identity's current lease epoch on it.
+func (r *Repo) Trailers(idOrPrefix string) ([]string, error) {
+	t, err := r.Task(idOrPrefix)
+	if err != nil {
+		return nil, err
+	}
+	id, err := r.Identity()
+	if err != nil {
+		return nil, err
+	}
+	out := []string{"Covenant-Task: " + t.ID}
+	if t.Lease != nil && t.Lease.Key == id.KeyID() && t.Lease.ActiveAt(r.Now()) {
+		out = append(out, "Covenant-Lease: "+strconv.FormatUint(t.Lease.Epoch, 10))
+	} else {
+		return out, noLease(t, &trust.Actor{KeyID: id.KeyID()}, r.Now())
+	}
+	return out, nil
+}
+
+// fenceCommits reports code commits reachable from HEAD and local branches
+// whose Covenant-Lease trailer names a lease epoch that was not live when
+// the commit was made: the work of a stale worker.
+func (r *Repo) fenceCommits(state map[string]*tasks.Task) ([]ledger.Finding, error) {
+	starts := []gitstore.Hash{}
+	if h, _, err := r.Store.Head(); err == nil && !h.IsZero() {
+		starts = append(starts, h)
+	}
+	branches, err := r.Store.ListRefs("refs/heads/")
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range branches {
+		starts = append(starts, h)
+	}
+	var out []ledger.Finding
+	err = r.Store.WalkCommits(starts, commitScanLimit, func(h gitstore.Hash, c *gitstore.Commit) bool {
+		tr := oplog.Trailers(c.Message)
+		if len(tr["Covenant-Task"]) != 1 || len(tr["Covenant-Lease"]) != 1 {
+			return true
+		}
+		id, ep := tr["Covenant-Task"][0], tr["Covenant-Lease"][0]
+		bad := func(format string, args ...any) {
+			out = append(out, ledger.Finding{Kind: "stale-lease-commit", Commit: h.String(), Op: id, Reason: fmt.Sprintf(format, args...)})
+		}
+		t := state[id]
+		if t == nil {
+			bad("commit names unknown task %s", id)
+			return true
+		}
+		epoch, err := strconv.ParseUint(strings.TrimSpace(ep), 10, 64)
+		if err != nil {
+			bad("Covenant-Lease %q is not an epoch", ep)
+			return true
+		}
+		var rec *tasks.LeaseRecord
+		for i := range t.Leases {
+			if t.Leases[i].Epoch == epoch {
+				rec = &t.Leases[i]
+			}
+		}
+		when := c.Committer.When
+		switch {
+		case rec == nil:
+			bad("task %s never had lease epoch %d", id, epoch)
+		case when.Before(rec.AcquiredAt):
+			bad("made at %s, before lease epoch %d of %s began", when.Format(time.RFC3339), epoch, id)
+		case rec.EndedAt != nil && when.After(*rec.EndedAt):
+			bad("made at %s, after lease epoch %d of %s (%s) ended at %s", when.Format(time.RFC3339), epoch, id, rec.Holder, rec.EndedAt.Format(time.RFC3339))
+		case rec.EndedAt == nil && !when.Before(rec.ExpiresAt):
+			bad("made at %s, after lease epoch %d of %s (%s) expired at %s", when.Format(time.RFC3339), epoch, id, rec.Holder, rec.ExpiresAt.Format(time.RFC3339))
+		}
+		return true
+	})
+	return out, err
+}
