@@ -24,7 +24,7 @@ import (
 
 // FormatVersion changes whenever the fold or the index layout changes, and
 // forces a rebuild.
-const FormatVersion = 1
+const FormatVersion = 2
 
 var (
 	// ErrNotFound means no task has that id or prefix.
@@ -39,7 +39,8 @@ var (
 	bList      = []byte("list")
 	bActors    = []byte("actors")
 	bLog       = []byte("log")
-	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog}
+	bReady     = []byte("ready")
+	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog, bReady}
 )
 
 // Meta records what the index was folded from.
@@ -83,10 +84,12 @@ type Index struct {
 // Open opens (creating if needed, unless readOnly) the index at path.
 func Open(path string, readOnly bool) (*Index, error) {
 	db, err := bolt.Open(path, 0o644, &bolt.Options{
-		Timeout:        30 * time.Second,
-		ReadOnly:       readOnly,
-		NoSync:         true, // derived data: rebuilt if ever damaged
-		NoFreelistSync: true,
+		Timeout:  30 * time.Second,
+		ReadOnly: readOnly,
+		NoSync:   true, // derived data: rebuilt if ever damaged
+		// The freelist is kept in the file (no NoFreelistSync): without it
+		// bbolt rebuilds the freelist on every read-write open by walking
+		// and checking every page, which makes each write O(index size).
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", path, err)
@@ -245,4 +248,10 @@ func (ix *Index) Actor(keyID string) (*trust.Actor, error) {
 		return nil
 	})
 	return a, err
+}
+
+// EachReady calls fn with the JSON row of each task in the ready queue
+// (highest priority, then oldest, first) until fn returns false.
+func (ix *Index) EachReady(fn func(raw []byte) (bool, error)) error {
+	return ix.db.View(func(tx *bolt.Tx) error { return eachReady(tx, fn) })
 }
