@@ -399,7 +399,7 @@ func newCmdTaskDone(f *Factory) *cobra.Command {
 			if asJSON {
 				return f.printJSON(t)
 			}
-			fmt.Fprintf(f.Out, "%s is done.\n", t.ID)
+			fmt.Fprintf(f.Out, "%s is now %s.\n", t.ID, t.State)
 			return nil
 		},
 	}

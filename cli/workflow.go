@@ -341,9 +341,12 @@ func appendTrailers(path string, tr []string) error {
 		return err
 	}
 	msg := string(b)
+	// A message that already names a task or lease (amend, or a message
+	// given with -m) is left alone: never two different claims in one commit.
 	var add []string
 	for _, t := range tr {
-		if !strings.Contains(msg, t) {
+		key, _, _ := strings.Cut(t, ":")
+		if !strings.Contains(msg, key+":") {
 			add = append(add, t)
 		}
 	}

@@ -162,10 +162,16 @@ func (r *Repo) fenceCommits(state map[string]*tasks.Task) ([]ledger.Finding, err
 	var out []ledger.Finding
 	err = r.Store.WalkCommits(starts, commitScanLimit, func(h gitstore.Hash, c *gitstore.Commit) bool {
 		tr := oplog.Trailers(c.Message)
-		if len(tr["Covenant-Task"]) != 1 || len(tr["Covenant-Lease"]) != 1 {
+		tasksNamed, leases := tr["Covenant-Task"], tr["Covenant-Lease"]
+		if len(leases) == 0 {
 			return true
 		}
-		id, ep := tr["Covenant-Task"][0], tr["Covenant-Lease"][0]
+		if len(tasksNamed) != 1 || len(leases) != 1 {
+			out = append(out, ledger.Finding{Kind: "stale-lease-commit", Commit: h.String(),
+				Reason: fmt.Sprintf("commit names %d task(s) and %d lease epoch(s); want exactly one of each", len(tasksNamed), len(leases))})
+			return true
+		}
+		id, ep := tasksNamed[0], leases[0]
 		bad := func(format string, args ...any) {
 			out = append(out, ledger.Finding{Kind: "stale-lease-commit", Commit: h.String(), Op: id, Reason: fmt.Sprintf(format, args...)})
 		}

@@ -169,7 +169,10 @@ func (k *Keystore) add(name string, role Role, priv ed25519.PrivateKey, now time
 		}
 		return nil, err
 	}
-	if _, err := k.Default(); errors.Is(err, ErrNoIdentity) {
+	// The first identity becomes the default, recorded so that later ones
+	// (even made within the same second) never displace it.
+	var c storeConfig
+	if _, err := toml.DecodeFile(filepath.Join(k.Dir, "config.toml"), &c); err != nil || c.Default == "" {
 		if err := k.SetDefault(name); err != nil {
 			return nil, err
 		}

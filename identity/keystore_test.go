@@ -116,3 +116,15 @@ func TestParsePublicKey(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultIsFirstCreatedEvenWithinOneSecond(t *testing.T) {
+	ks := &Keystore{Dir: filepath.Join(t.TempDir(), "ks")}
+	for _, n := range []string{"zed", "alice", "bob"} {
+		if _, err := ks.New(n, Human, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, _ := ks.Default(); d != "zed" {
+		t.Fatalf("default %q, want zed, the first created", d)
+	}
+}
