@@ -34,7 +34,7 @@ type Gate struct {
 type Workflow struct {
 	States      []string     `toml:"states" json:"states"`
 	Initial     string       `toml:"initial" json:"initial"`
-	Final       []string     `toml:"final" json:"final"`          // terminal states; the first is success
+	Final       []string     `toml:"final" json:"final"`           // terminal states; the first is success
 	ClaimFrom   []string     `toml:"claim_from" json:"claim_from"` // states a task can be claimed in
 	ClaimTo     string       `toml:"claim_to" json:"claim_to"`     // where a claim moves a task from an earlier claimable state
 	Blocked     string       `toml:"blocked" json:"blocked"`       // state for `task move <id> blocked`; "" for none
