@@ -210,10 +210,11 @@ func listTasks(w io.Writer, each func(func([]byte) error) error, state, label st
 	if asJSON {
 		bw.WriteString("[")
 	}
+	var s tasks.Summary // declared once: a per-row &s escapes and allocates
 	err := each(func(raw []byte) error {
-		var s tasks.Summary
 		filtered := state != "" || label != ""
 		if filtered || !asJSON {
+			s = tasks.Summary{}
 			if err := json.Unmarshal(raw, &s); err != nil {
 				return err
 			}

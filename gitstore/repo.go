@@ -36,7 +36,9 @@ func Open(dir string) (*Store, error) {
 	if err := s.checkFormat(); err != nil {
 		return nil, err
 	}
-	s.storage = filesystem.NewStorageWithOptions(osfs.New(s.CommonDir), cache.NewObjectLRU(16*cache.MiByte), filesystem.Options{})
+	// MaxOpenDescriptors keeps packfiles open between reads; without it
+	// go-git opens, stats and closes the pack for every object it reads.
+	s.storage = filesystem.NewStorageWithOptions(osfs.New(s.CommonDir), cache.NewObjectLRU(16*cache.MiByte), filesystem.Options{MaxOpenDescriptors: 16})
 	return s, nil
 }
 

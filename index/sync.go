@@ -108,9 +108,11 @@ func reset(btx *bolt.Tx, src Source) (*Tx, error) {
 		if err := btx.DeleteBucket(b); err != nil {
 			return nil, err
 		}
-		if _, err := btx.CreateBucket(b); err != nil {
+		nb, err := btx.CreateBucket(b)
+		if err != nil {
 			return nil, err
 		}
+		nb.FillPercent = appendFill // written in key order, see flush
 	}
 	m := &Meta{Version: FormatVersion, Config: src.Config, Feeds: map[string]ledger.Pos{}}
 	tx := newTx(btx, m)
