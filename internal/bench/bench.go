@@ -1,0 +1,350 @@
+// Package bench holds what `make bench` (internal/benchcmd) and the
+// `go test -bench` functions share: throwaway repositories, three writers
+// that append the same task.create op at different levels of the stack
+// (the covenant service, signed commits only, and a raw go-git floor), and
+// helpers to time whole processes.
+//
+// Nothing here asserts on time; it only measures.
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/index"
+	"github.com/git-covenant/git-covenant/ledger"
+	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/tasks"
+	"github.com/git-covenant/git-covenant/trust"
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+	"golang.org/x/crypto/ssh"
+)
+
+// IdentityName is the keystore identity every bench repository uses.
+const IdentityName = "bench"
+
+// Env returns the environment that isolates git and git-covenant from the
+// user's configuration: git reads no global or system config, and the
+// keystore lives under home.
+func Env(home string) map[string]string {
+	return map[string]string{
+		"HOME":                home,
+		"XDG_CONFIG_HOME":     filepath.Join(home, ".config"),
+		"GIT_CONFIG_GLOBAL":   filepath.Join(home, ".gitconfig"),
+		"GIT_CONFIG_NOSYSTEM": "1",
+		"GIT_AUTHOR_NAME":     "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+		"GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
+		"GIT_COVENANT_HOME": filepath.Join(home, "covenant"),
+		// Unset (empty) so they cannot redirect the bench.
+		"GIT_DIR": "", "GIT_WORK_TREE": "", "GIT_COVENANT_AS": "", "GIT_COVENANT_NOW": "",
+	}
+}
+
+// Isolate applies Env(home) with setenv (os.Setenv, or testing.B.Setenv).
+// covenant.Init runs the git binary with the process environment, so the
+// process environment itself must be isolated.
+func Isolate(home string, setenv func(k, v string) error) error {
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	for k, v := range Env(home) {
+		if v == "" {
+			os.Unsetenv(k)
+			continue
+		}
+		if err := setenv(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Git runs the git binary in dir and returns its trimmed stdout.
+func Git(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// InitGit makes a repository at dir with one commit on main.
+func InitGit(dir string) error {
+	if _, err := Git("", "init", "-q", "-b", "main", dir); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "README"), []byte("bench\n"), 0o644); err != nil {
+		return err
+	}
+	if _, err := Git(dir, "add", "README"); err != nil {
+		return err
+	}
+	_, err := Git(dir, "commit", "-q", "-m", "initial")
+	return err
+}
+
+// NewCovenantRepo makes a git repository at dir and initializes it as a
+// covenant repository with IdentityName as trust root (creating the identity
+// in the keystore the first time). The process environment must already be
+// isolated (see Isolate).
+func NewCovenantRepo(dir string) (*covenant.Repo, error) {
+	if err := InitGit(dir); err != nil {
+		return nil, err
+	}
+	r, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Init(IdentityName, false, os.Getenv); err != nil {
+		return nil, err
+	}
+	return Open(dir)
+}
+
+// Open opens a covenant repository acting as IdentityName.
+func Open(dir string) (*covenant.Repo, error) {
+	return covenant.Open(covenant.Options{Dir: dir, Getenv: os.Getenv, As: IdentityName})
+}
+
+// CreateDraft is the draft of the i-th benchmark task.
+func CreateDraft(i int) covenant.Draft {
+	b := tasks.CreateBody{Title: fmt.Sprintf("Benchmark task %d", i)}
+	if err := b.Check(); err != nil {
+		panic(err)
+	}
+	return covenant.Draft{Type: tasks.OpCreate, NewTask: true, Body: b, Summary: b.Title}
+}
+
+// CovenantWriter appends ops through the service layer: covenant.Repo.Write,
+// which per call loads the identity and key, takes the writer lock, opens the
+// index and catches it up, folds the op, signs and stores the commit, moves
+// the feed ref and commits the index.
+type CovenantWriter struct {
+	Repo *covenant.Repo
+	n    int
+}
+
+// Write appends n task.create ops in one Write call (one ref update).
+func (w *CovenantWriter) Write(n int) error {
+	start := w.n
+	w.n += n
+	_, err := w.Repo.Write(func(*index.Tx, *trust.Actor) ([]covenant.Draft, error) {
+		ds := make([]covenant.Draft, n)
+		for i := range ds {
+			ds[i] = CreateDraft(start + i)
+		}
+		return ds, nil
+	})
+	return err
+}
+
+// feedState tracks a feed's head and counters for the two lower-level
+// writers, which bypass the index.
+type feedState struct {
+	keyID   string
+	name    string
+	head    gitstore.Hash
+	seq     uint64
+	lamport uint64
+	n       int
+	now     func() time.Time
+}
+
+// next returns the op bytes, commit message and author of the next
+// task.create, built exactly as covenant.Repo.Write builds them.
+func (f *feedState) next() (raw []byte, msg string, author gitstore.Person, err error) {
+	d := CreateDraft(f.n)
+	f.n++
+	f.seq++
+	f.lamport++
+	op := &oplog.Op{V: oplog.Version, Type: d.Type, Actor: f.keyID, Seq: f.seq, Lamport: f.lamport,
+		Time: oplog.FormatTime(f.now()), Task: tasks.NewID(f.keyID, f.seq)}
+	if op.Body, err = json.Marshal(d.Body); err != nil {
+		return nil, "", gitstore.Person{}, err
+	}
+	if raw, err = op.Encode(); err != nil {
+		return nil, "", gitstore.Person{}, err
+	}
+	return raw, oplog.Message(op, d.Summary), ledger.Author(f.name, f.keyID, op.When()), nil
+}
+
+// SignedWriter appends signed feed commits with gitstore.BuildFeedCommits
+// and gitstore.UpdateRef only: the same objects and ref update as
+// CovenantWriter, without the keystore, writer lock, index and fold.
+type SignedWriter struct {
+	Store  *gitstore.Store
+	Signer ssh.Signer
+	Ref    string
+	f      feedState
+}
+
+// NewSignedWriter opens dir (a git repository) and writes to a feed ref of
+// the bench identity's key.
+func NewSignedWriter(dir string, keys *identity.Keystore) (*SignedWriter, error) {
+	st, err := gitstore.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	id, err := keys.Get(IdentityName)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := keys.Signer(IdentityName)
+	if err != nil {
+		return nil, err
+	}
+	return &SignedWriter{Store: st, Signer: signer, Ref: gitstore.FeedRef(id.KeyID()),
+		f: feedState{keyID: id.KeyID(), name: id.Name, now: time.Now}}, nil
+}
+
+// Write appends n ops with one ref update.
+func (w *SignedWriter) Write(n int) error {
+	recs := make([]gitstore.Record, n)
+	for i := range recs {
+		raw, msg, author, err := w.f.next()
+		if err != nil {
+			return err
+		}
+		recs[i] = gitstore.Record{Op: raw, Message: msg, Author: author}
+	}
+	hs, err := w.Store.BuildFeedCommits(w.f.head, recs, w.Signer)
+	if err != nil {
+		return err
+	}
+	head := hs[len(hs)-1]
+	if err := w.Store.UpdateRef(w.Ref, w.f.head, head); err != nil {
+		return err
+	}
+	w.f.head = head
+	return nil
+}
+
+// FloorWriter is the floor: the same blob, tree and (unsigned) commit per op
+// written as loose objects with go-git's filesystem storer, then the ref
+// moved with the storer's compare-and-swap. No signing, no index.
+type FloorWriter struct {
+	Storage *filesystem.Storage
+	Ref     plumbing.ReferenceName
+	f       feedState
+	old     *plumbing.Reference
+}
+
+// NewFloorWriter opens the git directory of the repository at dir with
+// go-git, configured like gitstore.Open configures it.
+func NewFloorWriter(dir, keyID string) *FloorWriter {
+	s := filesystem.NewStorageWithOptions(osfs.New(filepath.Join(dir, ".git")), cache.NewObjectLRU(16*cache.MiByte), filesystem.Options{})
+	return &FloorWriter{Storage: s, Ref: plumbing.ReferenceName(gitstore.FeedRef(keyID)),
+		f: feedState{keyID: keyID, name: IdentityName, now: time.Now}}
+}
+
+func (w *FloorWriter) put(t plumbing.ObjectType, content []byte) (plumbing.Hash, error) {
+	obj := w.Storage.NewEncodedObject()
+	obj.SetType(t)
+	obj.SetSize(int64(len(content)))
+	ow, err := obj.Writer()
+	if err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if _, err := ow.Write(content); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	if err := ow.Close(); err != nil {
+		return plumbing.ZeroHash, err
+	}
+	return w.Storage.SetEncodedObject(obj)
+}
+
+// Write appends n ops with one ref update.
+func (w *FloorWriter) Write(n int) error {
+	parent := w.f.head
+	for i := 0; i < n; i++ {
+		raw, msg, author, err := w.f.next()
+		if err != nil {
+			return err
+		}
+		blob, err := w.put(plumbing.BlobObject, raw)
+		if err != nil {
+			return err
+		}
+		tree, err := w.put(plumbing.TreeObject, gitstore.EncodeTree([]gitstore.TreeEntry{{Name: gitstore.OpFile, Mode: "100644", Hash: gitstore.Hash(blob)}}))
+		if err != nil {
+			return err
+		}
+		c := &gitstore.Commit{Tree: gitstore.Hash(tree), Author: author, Committer: author, Message: msg}
+		if !parent.IsZero() {
+			c.Parents = []gitstore.Hash{parent}
+		}
+		h, err := w.put(plumbing.CommitObject, c.EncodeUnsigned())
+		if err != nil {
+			return err
+		}
+		parent = gitstore.Hash(h)
+	}
+	ref := plumbing.NewHashReference(w.Ref, plumbing.Hash(parent))
+	if err := w.Storage.CheckAndSetReference(ref, w.old); err != nil {
+		return err
+	}
+	w.old, w.f.head = ref, parent
+	return nil
+}
+
+// Writer is one of the three writers.
+type Writer interface{ Write(n int) error }
+
+// Stats summarizes durations.
+type Stats struct {
+	N                int
+	Min, Median, Max time.Duration
+	Mean             time.Duration
+	Total            time.Duration
+	Samples          []time.Duration
+}
+
+// Summarize computes Stats of ds.
+func Summarize(ds []time.Duration) Stats {
+	s := Stats{N: len(ds), Samples: append([]time.Duration(nil), ds...)}
+	if len(ds) == 0 {
+		return s
+	}
+	sorted := append([]time.Duration(nil), ds...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	for _, d := range ds {
+		s.Total += d
+	}
+	s.Min, s.Max, s.Mean = sorted[0], sorted[len(sorted)-1], s.Total/time.Duration(len(ds))
+	if len(sorted)%2 == 1 {
+		s.Median = sorted[len(sorted)/2]
+	} else {
+		s.Median = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
+	}
+	return s
+}
+
+// MedianFloat is the median of xs.
+func MedianFloat(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

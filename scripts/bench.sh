@@ -1,0 +1,19 @@
+#!/bin/sh
+# make bench: times git-covenant against floors measured in the same run
+# (raw go-git, the git binary, cat) and prints a Markdown report; see
+# docs/perf.md. Run after `make build` (the Makefile target does).
+#
+# Knobs (environment):
+#   BENCH_TASKS=100000   tasks in the large repository (10000 for a quick run)
+#   BENCH_WRITES=2000    single-op writes per writer (figure 1)
+#   BENCH_RUNS=20        runs of each process timed for figure 2
+#   BENCH_REBUILDS=3     cold index rebuilds (figure 3)
+# Repositories are made in a temporary directory and removed afterwards.
+set -e
+cd "$(dirname "$0")/.."
+bin="${BIN:-bin/git-covenant}"
+if [ ! -x "$bin" ]; then
+	echo "bench: $bin not found; run make build first" >&2
+	exit 1
+fi
+exec "${GO:-go}" run ./internal/benchcmd -bin "$bin" "$@"
