@@ -3,8 +3,10 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
+	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/index"
 	"github.com/spf13/cobra"
@@ -90,7 +92,8 @@ fold ignored are marked with the reason.`,
 }
 
 func newCmdVerify(f *Factory, runF func() error) *cobra.Command {
-	var asJSON bool
+	var asJSON, full bool
+	var trustFile string
 	c := &cobra.Command{
 		Use:   "verify [--json]",
 		Short: "Verify every feed: signatures, linearity, well-formed and authorized ops",
@@ -100,16 +103,31 @@ sequence and rising Lamport clock, and, folding all ops in order, that each
 was made by a trusted key and was legal when made. Feeds rewritten since the
 last clean verify on this machine are reported too.
 
+By default only what is new since the last run is checked (the local index
+remembers what it verified; it is never trusted across clones); --full
+re-checks everything. In CI, pin the reviewed config so a clone cannot add
+its own roots: --trust <(git show origin/main:.covenant/config.toml).
+
 Each problem is one line naming its kind, feed and commit. Exit status 0 means
 no findings; 10 means findings (see 'git covenant help exit-codes').`,
-		Example: "  $ git covenant verify\n  $ git covenant verify --json | jq '.findings[] | .kind'",
+		Example: "  $ git covenant verify\n  $ git covenant verify --full --json | jq '.findings[] | .kind'\n  $ git show origin/main:.covenant/config.toml > /tmp/pinned.toml && git covenant verify --trust /tmp/pinned.toml",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
 			r, err := f.Repo()
 			if err != nil {
 				return err
 			}
-			rep, err := r.Verify()
+			opts := covenant.VerifyOptions{Full: full}
+			if trustFile != "" {
+				raw, err := os.ReadFile(trustFile)
+				if err != nil {
+					return usagef("--trust: %v", err)
+				}
+				if opts.Trust, err = config.Parse(raw); err != nil {
+					return err
+				}
+			}
+			rep, err := r.Verify(opts)
 			if err != nil {
 				return err
 			}
@@ -134,6 +152,7 @@ no findings; 10 means findings (see 'git covenant help exit-codes').`,
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
-	_ = covenant.ErrBusy
+	c.Flags().BoolVar(&full, "full", false, "re-check every feed from its root instead of only what is new")
+	c.Flags().StringVar(&trustFile, "trust", "", "verify against this pinned config (its roots and workflow), e.g. the reviewed one from main; implies --full")
 	return c
 }

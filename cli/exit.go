@@ -78,8 +78,10 @@ func classify(err error) (int, string) {
 	var vf verifyFailed
 	if kind, ok := covenant.IsRejection(err); ok {
 		switch kind {
-		case oplog.KindUntrustedKey, oplog.KindUnauthorized:
+		case oplog.KindUntrustedKey, oplog.KindRevokedKey, oplog.KindRotatedKey:
 			return ExitUnauthorized, ""
+		case oplog.KindUnauthorized:
+			return ExitUnauthorized, "ask a trust root for a grant: git covenant cap grant <identity> <scope>"
 		case oplog.KindNotFound:
 			return ExitNotFound, ""
 		case oplog.KindInvalidBody:
@@ -112,6 +114,8 @@ func classify(err error) (int, string) {
 		return ExitKey, "create one with 'git covenant id new <name>'"
 	case errors.Is(err, identity.ErrInsecure), errors.Is(err, identity.ErrBadKey):
 		return ExitKey, ""
+	case errors.Is(err, covenant.ErrNoSuchGrant):
+		return ExitNotFound, "list grants with 'git covenant cap list'"
 	case errors.Is(err, covenant.ErrNothingReady):
 		return ExitNotFound, "see 'git covenant task ready' and 'git covenant task list'"
 	case errors.Is(err, hooks.ErrForeignHook):

@@ -83,7 +83,8 @@ kept outside the repository under $GIT_COVENANT_HOME (default
 $XDG_CONFIG_HOME/git-covenant) as an OpenSSH private key file, mode 0600 in a
 0700 directory. Agents never borrow a human's key.`,
 	}
-	c.AddCommand(newCmdIDNew(f), newCmdIDList(f), newCmdIDShow(f), newCmdIDImport(f), newCmdIDRegister(f))
+	c.AddCommand(newCmdIDNew(f), newCmdIDList(f), newCmdIDShow(f), newCmdIDImport(f), newCmdIDRegister(f),
+		newCmdIDRotate(f), newCmdIDRevoke(f))
 	return c
 }
 
@@ -255,15 +256,19 @@ acting identity (--as, $GIT_COVENANT_AS, else the default).`,
 
 func newCmdIDRegister(f *Factory) *cobra.Command {
 	var role, key string
+	var grants []string
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "register <name> --key <pubkey-or-file> [--role human|agent|daemon]",
-		Short: "Trust another actor's key in this repository (trust roots only)",
+		Use:   "register <name> --key <pubkey-or-file> [--role human|agent|daemon] [--grant <scope>]...",
+		Short: "Trust another actor's key in this repository (needs identity.admin)",
 		Long: `Record, as a signed op in your feed, that a public key belongs to <name> with
-a role. Only a trust root may register identities. Once registered (and the
-refs shared), the key's ops are trusted on every clone.`,
-		Example: `  $ git covenant id register builder-1 --role agent --key "$(git covenant id show builder-1)"
-  $ git covenant id register bob --key bob.pub`,
+a role. Needs identity.admin (trust roots hold every scope). A registered
+identity can act only within the capabilities granted to it: --grant gives
+scopes in the same write (see 'git covenant cap grant' for limits). Once the
+refs are shared, every clone trusts the key.`,
+		Example: `  $ git covenant id register builder-1 --role agent --key "$(git covenant id show builder-1)" \
+      --grant task.create --grant task.claim --grant task.move --grant task.handoff
+  $ git covenant id register bob --role human --key bob.pub --grant review.code`,
 		Args: exactArgs(1, "one <name>"),
 		RunE: func(c *cobra.Command, args []string) error {
 			r, err := identity.ParseRole(role)
@@ -284,7 +289,7 @@ refs shared), the key's ops are trusted on every clone.`,
 			if err != nil {
 				return err
 			}
-			a, err := repo.RegisterIdentity(args[0], r, key)
+			a, err := repo.RegisterIdentity(args[0], r, key, grants)
 			if err != nil {
 				return err
 			}
@@ -297,6 +302,7 @@ refs shared), the key's ops are trusted on every clone.`,
 	}
 	c.Flags().StringVar(&role, "role", "agent", "human, agent or daemon")
 	c.Flags().StringVar(&key, "key", "", "OpenSSH public key line, or a file holding one")
+	c.Flags().StringArrayVar(&grants, "grant", nil, "scope to grant right away (repeatable)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the registered actor as JSON")
 	return c
 }

@@ -22,7 +22,7 @@ func TestConcurrentWriters(t *testing.T) {
 	f := newFixture(t)
 	f.initAlice()
 	f.mustCLI("id", "new", "bob", "--role", "agent")
-	f.mustCLI("id", "register", "bob", "--role", "agent", "--key", filepath.Join(f.home, "identities", "bob", "key.pub"))
+	f.mustCLI("id", "register", "bob", "--role", "agent", "--key", filepath.Join(f.home, "identities", "bob", "key.pub"), "--grant", "task.create")
 
 	var wg sync.WaitGroup
 	errs := make(chan string, workers*perWorker)
@@ -87,7 +87,7 @@ func TestConcurrentWriters(t *testing.T) {
 	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
-	const wantOps = workers*perWorker + 3
+	const wantOps = workers*perWorker + 4 // + 2 genesis, bob's registration and grant
 	if rep.Feeds != 2 || rep.Commits != wantOps || rep.Ops != wantOps || rep.Applied != wantOps || len(rep.Findings) != 0 {
 		t.Fatalf("verify report %+v, want 2 feeds and %d ops all applied", rep, wantOps)
 	}

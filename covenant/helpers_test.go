@@ -268,7 +268,7 @@ func (f *fixture) fsck() {
 // repository with no findings.
 func (f *fixture) verifyClean() *covenant.Report {
 	f.t.Helper()
-	rep, err := f.open().Verify()
+	rep, err := verifyBoth(f.t, f.open())
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -339,4 +339,29 @@ func tryGit(f *fixture, args ...string) (string, error) {
 	cmd.Env = f.env()
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// verifyBoth runs incremental and full verification and requires that they
+// report the same findings; it returns the full report.
+func verifyBoth(t testing.TB, r *covenant.Repo) (*covenant.Report, error) {
+	t.Helper()
+	inc, err := r.Verify(covenant.VerifyOptions{})
+	if err != nil {
+		return nil, err
+	}
+	full, err := r.Verify(covenant.VerifyOptions{Full: true})
+	if err != nil {
+		return nil, err
+	}
+	key := func(fs []ledger.Finding) string {
+		var b strings.Builder
+		for _, f := range fs {
+			fmt.Fprintf(&b, "%s %s %s %s\n", f.Kind, f.Feed, f.Commit, f.Op)
+		}
+		return b.String()
+	}
+	if a, b := key(inc.Findings), key(full.Findings); a != b {
+		t.Fatalf("incremental and full verification disagree:\nincremental:\n%s\nfull:\n%s", a, b)
+	}
+	return full, nil
 }

@@ -134,9 +134,9 @@ func (r *Repo) git(env []string, args ...string) error {
 	return nil
 }
 
-// RegisterIdentity records, as a trust root, that a key belongs to a named
-// identity with a role, so its ops are trusted.
-func (r *Repo) RegisterIdentity(name string, role identity.Role, key string) (*trust.Actor, error) {
+// RegisterIdentity records that a key belongs to a named identity with a
+// role (an identity.admin op), and grants it scopes in the same write.
+func (r *Repo) RegisterIdentity(name string, role identity.Role, key string, scopes []string) (*trust.Actor, error) {
 	if err := identity.CheckName(name); err != nil {
 		return nil, err
 	}
@@ -144,10 +144,24 @@ func (r *Repo) RegisterIdentity(name string, role identity.Role, key string) (*t
 	if err != nil {
 		return nil, err
 	}
+	req := GrantRequest{To: name, Scopes: scopes}
+	if len(scopes) > 0 {
+		if err := req.check(); err != nil {
+			return nil, err
+		}
+	}
 	keyID := identity.KeyID(pub)
 	_, err = r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
-		return []Draft{{Type: trust.OpRegister, Summary: name + " (" + string(role) + ")",
-			Body: trust.IdentityBody{Name: name, Role: string(role), Key: identity.FormatPublicKey(pub)}}}, nil
+		ds := []Draft{{Type: trust.OpRegister, Summary: name + " (" + string(role) + ")",
+			Body: trust.IdentityBody{Name: name, Role: string(role), Key: identity.FormatPublicKey(pub)}}}
+		if len(scopes) > 0 {
+			parent, err := parentFor(tx, me, req)
+			if err != nil {
+				return nil, err
+			}
+			ds = append(ds, Draft{Type: trust.OpGrant, Body: req.body(parent), Summary: name + ": " + strings.Join(scopes, " ")})
+		}
+		return ds, nil
 	})
 	if err != nil {
 		return nil, err

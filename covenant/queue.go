@@ -147,7 +147,7 @@ func (r *Repo) Trailers(idOrPrefix string) ([]string, error) {
 // fenceCommits reports code commits reachable from HEAD and local branches
 // whose Covenant-Lease trailer names a lease epoch that was not live when
 // the commit was made: the work of a stale worker.
-func (r *Repo) fenceCommits(state map[string]*tasks.Task) ([]ledger.Finding, error) {
+func (r *Repo) fenceCommits(lookup func(string) *tasks.Task) ([]ledger.Finding, error) {
 	starts := []gitstore.Hash{}
 	if h, _, err := r.Store.Head(); err == nil && !h.IsZero() {
 		starts = append(starts, h)
@@ -175,7 +175,7 @@ func (r *Repo) fenceCommits(state map[string]*tasks.Task) ([]ledger.Finding, err
 		bad := func(format string, args ...any) {
 			out = append(out, ledger.Finding{Kind: "stale-lease-commit", Commit: h.String(), Op: id, Reason: fmt.Sprintf(format, args...)})
 		}
-		t := state[id]
+		t := lookup(id)
 		if t == nil {
 			bad("commit names unknown task %s", id)
 			return true

@@ -2,7 +2,9 @@ package covenant
 
 import (
 	"encoding/json"
+
 	"errors"
+	"github.com/git-covenant/git-covenant/config"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -27,15 +29,64 @@ type Report struct {
 // OK reports whether verification found nothing.
 func (rep *Report) OK() bool { return len(rep.Findings) == 0 }
 
-// Verify checks every feed from its root: commit shape, signatures by the
-// feed's key, canonical ops, sequence and Lamport order; that no feed was
-// rewritten since the last clean verification on this machine; and, folding
-// every op in total order, that each was authorized and legal. Every
-// problem is a finding naming feed and commit.
-func (r *Repo) Verify() (*Report, error) {
+// VerifyOptions choose how Verify works.
+type VerifyOptions struct {
+	// Full re-checks every feed from its root instead of what is new since
+	// the index last caught up.
+	Full bool
+	// Trust, if set, is a pinned config (reviewed elsewhere) whose roots and
+	// workflow replace the repository's own; it implies Full.
+	Trust *config.Config
+}
+
+// Verify checks the feeds. Incrementally (the default) it catches the index
+// up, which verifies every commit that is new since the index last saw its
+// feed (signature, shape, canonical op, sequence, Lamport order) and folds
+// each new op (authority, legality), and reports every problem recorded so
+// far. With Full or Trust it does all of that from the roots, in memory.
+// Both also report feeds rewritten since the last clean verify on this
+// machine and code commits made under a stale lease.
+func (r *Repo) Verify(opts VerifyOptions) (*Report, error) {
 	if err := r.RequireConfig(); err != nil {
 		return nil, err
 	}
+	if opts.Full || opts.Trust != nil {
+		cfg := r.Config
+		if opts.Trust != nil {
+			cfg = opts.Trust
+		}
+		return r.verifyFull(cfg)
+	}
+	ix, done, err := r.Read()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	m, err := ix.Meta()
+	if err != nil {
+		return nil, err
+	}
+	fs, err := ix.Findings()
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Feeds: len(m.Feeds), Commits: m.Ops, Ops: m.Ops, Applied: m.Ops - m.Rejected, Findings: fs}
+	heads, err := r.Store.FeedHeads()
+	if err != nil {
+		return nil, err
+	}
+	lookup := func(id string) *tasks.Task {
+		t, err := ix.Task(id)
+		if err != nil {
+			return nil
+		}
+		return t
+	}
+	return r.finishVerify(rep, heads, lookup)
+}
+
+// verifyFull verifies every feed from its root under cfg, in memory.
+func (r *Repo) verifyFull(cfg *config.Config) (*Report, error) {
 	heads, err := r.Store.FeedHeads()
 	if err != nil {
 		return nil, err
@@ -59,6 +110,31 @@ func (r *Repo) Verify() (*Report, error) {
 		rep.Findings = append(rep.Findings, fs...)
 	}
 	rep.Commits = len(entries)
+	oplog.Sort(entries, func(e *oplog.Entry) oplog.OrderKey { return e.Op.Key() })
+	st := tasks.NewMemState()
+	if err := trust.SeedRoots(st, cfg.Trust.Roots); err != nil {
+		return nil, err
+	}
+	wf := cfg.Lifecycle()
+	for _, e := range entries {
+		rep.Ops++
+		if err := tasks.Apply(st, wf, e); err != nil {
+			rej, ok := oplog.AsRejection(err)
+			if !ok {
+				return nil, err
+			}
+			rep.Findings = append(rep.Findings, ledger.Finding{Kind: rej.Kind, Feed: e.Feed, Commit: e.Commit, Op: e.Op.Type, Reason: rej.Reason})
+			continue
+		}
+		rep.Applied++
+	}
+	return r.finishVerify(rep, heads, func(id string) *tasks.Task { return st.Tasks[id] })
+}
+
+// finishVerify adds what both modes check: feeds rewritten since the last
+// clean verify here, and code commits made under a stale lease; and, when
+// all is clean, remembers the heads.
+func (r *Repo) finishVerify(rep *Report, heads map[string]gitstore.Hash, lookup func(string) *tasks.Task) (*Report, error) {
 	seen, err := r.loadVerified()
 	if err != nil {
 		return nil, err
@@ -79,28 +155,21 @@ func (r *Repo) Verify() (*Report, error) {
 				Reason: "feed no longer contains " + old + ", the head verified before (history was rewritten or truncated)"})
 		}
 	}
-	oplog.Sort(entries, func(e *oplog.Entry) oplog.OrderKey { return e.Op.Key() })
-	st := tasks.NewMemState()
-	if err := trust.SeedRoots(st, r.Config.Trust.Roots); err != nil {
-		return nil, err
-	}
-	for _, e := range entries {
-		rep.Ops++
-		if err := tasks.Apply(st, r.Config.Lifecycle(), e); err != nil {
-			rej, ok := oplog.AsRejection(err)
-			if !ok {
-				return nil, err
-			}
-			rep.Findings = append(rep.Findings, ledger.Finding{Kind: rej.Kind, Feed: e.Feed, Commit: e.Commit, Op: e.Op.Type, Reason: rej.Reason})
-			continue
-		}
-		rep.Applied++
-	}
-	fence, err := r.fenceCommits(st.Tasks)
+	fence, err := r.fenceCommits(lookup)
 	if err != nil {
 		return nil, err
 	}
 	rep.Findings = append(rep.Findings, fence...)
+	sort.SliceStable(rep.Findings, func(i, j int) bool {
+		a, b := rep.Findings[i], rep.Findings[j]
+		if a.Feed != b.Feed {
+			return a.Feed < b.Feed
+		}
+		if a.Commit != b.Commit {
+			return a.Commit < b.Commit
+		}
+		return a.Kind < b.Kind
+	})
 	if rep.OK() {
 		cur := map[string]string{}
 		for k, h := range heads {

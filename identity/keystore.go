@@ -321,3 +321,54 @@ func (k *Keystore) Signer(name string) (ssh.Signer, error) {
 	}
 	return NewSigner(priv)
 }
+
+// Staged is a new key made for a rotation, not yet in use.
+type Staged struct {
+	Path      string // private key file
+	PublicKey ssh.PublicKey
+}
+
+// StageRotation makes a new key for name beside the current one.
+func (k *Keystore) StageRotation(name string, now time.Time) (*Staged, error) {
+	if _, err := k.Get(name); err != nil {
+		return nil, err
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, name)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(k.idDir(name), ".rotate-")
+	if err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dir, "key")
+	if err := os.WriteFile(p, pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, err
+	}
+	signer, err := NewSigner(priv)
+	if err != nil {
+		return nil, err
+	}
+	return &Staged{Path: p, PublicKey: signer.PublicKey()}, nil
+}
+
+// CommitRotation switches name to the staged key, keeping the old private
+// key as key.rotated-<unix time>.
+func (k *Keystore) CommitRotation(name string, s *Staged, now time.Time) error {
+	d := k.idDir(name)
+	old := filepath.Join(d, fmt.Sprintf("key.rotated-%d", now.Unix()))
+	if err := os.Rename(filepath.Join(d, "key"), old); err != nil {
+		return err
+	}
+	if err := os.Rename(s.Path, filepath.Join(d, "key")); err != nil {
+		os.Rename(old, filepath.Join(d, "key"))
+		return err
+	}
+	os.Remove(filepath.Dir(s.Path))
+	id := &Identity{Name: name, PublicKey: s.PublicKey}
+	return os.WriteFile(filepath.Join(d, "key.pub"), []byte(id.AuthorizedKey()+"\n"), 0o644)
+}

@@ -24,7 +24,7 @@ import (
 
 // FormatVersion changes whenever the fold or the index layout changes, and
 // forces a rebuild.
-const FormatVersion = 2
+const FormatVersion = 3
 
 var (
 	// ErrNotFound means no task has that id or prefix.
@@ -40,7 +40,10 @@ var (
 	bActors    = []byte("actors")
 	bLog       = []byte("log")
 	bReady     = []byte("ready")
-	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog, bReady}
+	bPrinc     = []byte("principals")
+	bGrants    = []byte("grants")
+	bFindings  = []byte("findings")
+	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog, bReady, bPrinc, bGrants, bFindings}
 )
 
 // Meta records what the index was folded from.
@@ -254,4 +257,103 @@ func (ix *Index) Actor(keyID string) (*trust.Actor, error) {
 // (highest priority, then oldest, first) until fn returns false.
 func (ix *Index) EachReady(fn func(raw []byte) (bool, error)) error {
 	return ix.db.View(func(tx *bolt.Tx) error { return eachReady(tx, fn) })
+}
+
+// Principals returns every named identity.
+func (ix *Index) Principals() ([]*trust.Principal, error) {
+	out := []*trust.Principal{}
+	err := ix.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bPrinc)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var p trust.Principal
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			out = append(out, &p)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Grants returns every capability grant, by id.
+func (ix *Index) Grants() ([]*trust.Grant, error) {
+	out := []*trust.Grant{}
+	err := ix.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bGrants)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var g trust.Grant
+			if err := json.Unmarshal(v, &g); err != nil {
+				return err
+			}
+			out = append(out, &g)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// State returns a read-only view of the folded trust state, for checks
+// made outside the fold (cap check).
+func (ix *Index) State() trust.State { return &viewState{ix} }
+
+type viewState struct{ ix *Index }
+
+func (v *viewState) Actor(k string) (*trust.Actor, error) { return v.ix.Actor(k) }
+func (v *viewState) PutActor(*trust.Actor) error          { return errReadOnly }
+func (v *viewState) Principal(name string) (*trust.Principal, error) {
+	var out *trust.Principal
+	err := v.ix.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bPrinc); b != nil {
+			if raw := b.Get([]byte(name)); raw != nil {
+				out = &trust.Principal{}
+				return json.Unmarshal(raw, out)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+func (v *viewState) PutPrincipal(*trust.Principal) error { return errReadOnly }
+func (v *viewState) Grant(id string) (*trust.Grant, error) {
+	var out *trust.Grant
+	err := v.ix.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bGrants); b != nil {
+			if raw := b.Get([]byte(id)); raw != nil {
+				out = &trust.Grant{}
+				return json.Unmarshal(raw, out)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+func (v *viewState) PutGrant(*trust.Grant) error { return errReadOnly }
+
+var errReadOnly = errors.New("index view is read-only")
+
+// Findings returns the problems the fold and feed verification recorded.
+func (ix *Index) Findings() ([]ledger.Finding, error) {
+	out := []ledger.Finding{}
+	err := ix.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bFindings)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var f ledger.Finding
+			if err := json.Unmarshal(v, &f); err != nil {
+				return err
+			}
+			out = append(out, f)
+			return nil
+		})
+	})
+	return out, err
 }

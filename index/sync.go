@@ -19,6 +19,9 @@ type Source struct {
 	Roots    []trust.Root
 	Workflow *tasks.Workflow
 	Config   string // digest of everything the fold reads from the config
+	// Heads, when not nil, replaces the feed refs as what to fold: a sync
+	// folds verified incoming heads before it moves any ref.
+	Heads map[string]gitstore.Hash
 }
 
 // CatchUp reports what bringing the index up to date did.
@@ -30,7 +33,7 @@ type CatchUp struct {
 
 // Heads lists the feed heads as strings.
 func Heads(st *gitstore.Store) (map[string]string, error) {
-	hs, err := st.FeedHeads()
+	hs, err := FoldHeads(st)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +56,7 @@ func (ix *Index) Update(src Source, force bool, fn func(*Tx) error) (*CatchUp, e
 				return err
 			}
 		}
-		heads, err := src.Store.FeedHeads()
+		heads, err := src.heads()
 		if err != nil {
 			return err
 		}
@@ -87,6 +90,11 @@ func (ix *Index) Update(src Source, force bool, fn func(*Tx) error) (*CatchUp, e
 			}
 		}
 		report.Applied = len(entries)
+		for _, f := range report.Findings {
+			if err := tx.AddFinding("feed/"+f.Feed+"/"+f.Kind+"/"+f.Commit, f); err != nil {
+				return err
+			}
+		}
 		if err := tx.flush(); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
@@ -22,7 +23,12 @@ type Tx struct {
 	actors   map[string]*trust.Actor
 	dirtyT   map[string]bool
 	dirtyA   map[string]bool
-	fresh    bool // buckets were just emptied: skip reads
+	// principals and grants, cached and written back at flush
+	princ  map[string]*trust.Principal
+	grants map[string]*trust.Grant
+	dirtyP map[string]bool
+	dirtyG map[string]bool
+	fresh  bool // buckets were just emptied: skip reads
 }
 
 // appendFill is how full bbolt fills pages when it splits nodes of a
@@ -39,7 +45,8 @@ func newTx(btx *bolt.Tx, m *Meta) *Tx {
 		}
 	}
 	return &Tx{btx: btx, Meta: m, tasks: map[string]*tasks.Task{}, actors: map[string]*trust.Actor{},
-		dirtyT: map[string]bool{}, dirtyA: map[string]bool{}}
+		dirtyT: map[string]bool{}, dirtyA: map[string]bool{},
+		princ: map[string]*trust.Principal{}, grants: map[string]*trust.Grant{}, dirtyP: map[string]bool{}, dirtyG: map[string]bool{}}
 }
 
 // Task implements tasks.State.
@@ -93,6 +100,69 @@ func (tx *Tx) PutActor(a *trust.Actor) error {
 	return nil
 }
 
+// Principal implements trust.State.
+func (tx *Tx) Principal(name string) (*trust.Principal, error) {
+	if p, ok := tx.princ[name]; ok {
+		return p, nil
+	}
+	if tx.fresh {
+		return nil, nil
+	}
+	v := tx.btx.Bucket(bPrinc).Get([]byte(name))
+	if v == nil {
+		return nil, nil
+	}
+	var p trust.Principal
+	if err := json.Unmarshal(v, &p); err != nil {
+		return nil, err
+	}
+	tx.princ[name] = &p
+	return &p, nil
+}
+
+// PutPrincipal implements trust.State.
+func (tx *Tx) PutPrincipal(p *trust.Principal) error {
+	tx.princ[p.Name] = p
+	tx.dirtyP[p.Name] = true
+	return nil
+}
+
+// Grant implements trust.State.
+func (tx *Tx) Grant(id string) (*trust.Grant, error) {
+	if g, ok := tx.grants[id]; ok {
+		return g, nil
+	}
+	if tx.fresh {
+		return nil, nil
+	}
+	v := tx.btx.Bucket(bGrants).Get([]byte(id))
+	if v == nil {
+		return nil, nil
+	}
+	var g trust.Grant
+	if err := json.Unmarshal(v, &g); err != nil {
+		return nil, err
+	}
+	tx.grants[id] = &g
+	return &g, nil
+}
+
+// PutGrant implements trust.State.
+func (tx *Tx) PutGrant(g *trust.Grant) error {
+	tx.grants[g.ID] = g
+	tx.dirtyG[g.ID] = true
+	return nil
+}
+
+// AddFinding records a problem found while verifying or folding.
+func (tx *Tx) AddFinding(key string, f any) error {
+	raw, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return tx.btx.Bucket(bFindings).Put([]byte(key), raw)
+}
+
 // Apply folds one entry and logs it. A rejection is recorded in the log and
 // returned; other errors abort the transaction.
 func (tx *Tx) Apply(e *oplog.Entry) (rejection *oplog.Rejection, err error) {
@@ -114,6 +184,9 @@ func (tx *Tx) Apply(e *oplog.Entry) (rejection *oplog.Rejection, err error) {
 		Actor: tasks.Ref{Name: actor.Name, Key: op.Actor}, Time: op.When(), Lamport: op.Lamport, Seq: op.Seq, Epoch: op.Epoch}
 	if rejection != nil {
 		le.Rejected = &RejectionSummary{Kind: rejection.Kind, Reason: rejection.Reason}
+		if err := tx.AddFinding("fold/"+le.Order, ledger.Finding{Kind: rejection.Kind, Feed: e.Feed, Commit: e.Commit, Op: op.Type, Reason: rejection.Reason}); err != nil {
+			return nil, err
+		}
 	}
 	raw, err := json.Marshal(le)
 	if err != nil {
@@ -174,7 +247,26 @@ func (tx *Tx) flush() error {
 			return err
 		}
 	}
-	tx.dirtyT, tx.dirtyA = map[string]bool{}, map[string]bool{}
+	pb, gb := tx.btx.Bucket(bPrinc), tx.btx.Bucket(bGrants)
+	for k := range tx.dirtyP {
+		raw, err := json.Marshal(tx.princ[k])
+		if err != nil {
+			return err
+		}
+		if err := pb.Put([]byte(k), raw); err != nil {
+			return err
+		}
+	}
+	for k := range tx.dirtyG {
+		raw, err := json.Marshal(tx.grants[k])
+		if err != nil {
+			return err
+		}
+		if err := gb.Put([]byte(k), raw); err != nil {
+			return err
+		}
+	}
+	tx.dirtyT, tx.dirtyA, tx.dirtyP, tx.dirtyG = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	m, err := json.Marshal(tx.Meta)
 	if err != nil {
 		return err

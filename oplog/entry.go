@@ -15,6 +15,8 @@ type Entry struct {
 // Rejection kinds, used by the fold, by writers refusing an op, and by verify.
 const (
 	KindUntrustedKey = "untrusted-key"
+	KindRevokedKey   = "revoked-key"
+	KindRotatedKey   = "rotated-key"
 	KindUnauthorized = "unauthorized"
 	KindIllegal      = "illegal-transition"
 	KindNotFound     = "not-found"

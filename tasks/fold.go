@@ -14,7 +14,7 @@ import (
 // State is what the fold reads and writes. Task returns nil for an unknown
 // id; Actor returns an untrusted empty actor for an unknown key.
 type State interface {
-	trust.Actors
+	trust.State
 	Task(id string) (*Task, error)
 	PutTask(*Task) error
 }
@@ -28,6 +28,34 @@ type folder struct {
 	actor *trust.Actor
 	who   Ref
 	at    time.Time
+	grant *trust.Grant // the grant that authorizes the op, counted on success
+}
+
+// scopes maps task op types to the capability they need; task.review
+// needs review.<gate>.
+var scopes = map[string]string{
+	OpCreate: trust.ScopeTaskCreate, OpClaim: trust.ScopeTaskClaim, OpHeartbeat: trust.ScopeTaskClaim,
+	OpRelease: trust.ScopeTaskClaim, OpMove: trust.ScopeTaskMove, OpHandoff: trust.ScopeTaskHandoff,
+	OpLink: trust.ScopeTaskLink, OpCheck: trust.ScopeTaskCheck, OpEscalate: trust.ScopeTaskEscalate,
+	OpResolve: trust.ScopeResolve, OpComment: trust.ScopeTaskComment,
+}
+
+// authorize finds the grant for the op's scope on a task with these labels.
+func (f *folder) authorize(labels []string) error {
+	scope, ok := scopes[f.op.Type]
+	if f.op.Type == OpReview {
+		var b struct {
+			Gate string `json:"gate"`
+		}
+		json.Unmarshal(f.op.Body, &b)
+		scope, ok = ReviewScope(b.Gate), true
+	}
+	if !ok {
+		return oplog.Reject(oplog.KindInvalidBody, "unknown op type %s", f.op.Type)
+	}
+	g, err := trust.Find(f.st, f.actor, trust.Need{Scope: scope, Labels: labels}, f.at)
+	f.grant = g
+	return err
 }
 
 // Apply folds one verified op into state under a workflow. It returns a
@@ -35,7 +63,7 @@ type folder struct {
 // then: every rule is checked before anything is changed.
 func Apply(st State, wf *Workflow, e *oplog.Entry) error {
 	op := e.Op
-	if strings.HasPrefix(op.Type, "actor.") || strings.HasPrefix(op.Type, "identity.") {
+	if strings.HasPrefix(op.Type, "actor.") || strings.HasPrefix(op.Type, "identity.") || strings.HasPrefix(op.Type, "cap.") {
 		return trust.Apply(st, e)
 	}
 	actor, err := trust.Authorize(st, op)
@@ -44,13 +72,19 @@ func Apply(st State, wf *Workflow, e *oplog.Entry) error {
 	}
 	f := &folder{st: st, wf: wf, e: e, op: op, actor: actor, who: Ref{Name: actor.Name, Key: actor.KeyID}, at: op.When()}
 	if op.Type == OpCreate {
-		return f.create()
+		if err := f.create(); err != nil {
+			return err
+		}
+		return trust.Use(st, f.grant)
 	}
 	if op.Task == "" {
 		return oplog.Reject(oplog.KindInvalidBody, "%s names no task", op.Type)
 	}
 	t, err := f.task(op.Task)
 	if err != nil {
+		return err
+	}
+	if err := f.authorize(t.Labels); err != nil {
 		return err
 	}
 	ev := Event{Op: e.Commit, Type: op.Type, Actor: f.who, Time: f.at, Lamport: op.Lamport, Epoch: op.Epoch}
@@ -91,6 +125,9 @@ func Apply(st State, wf *Workflow, e *oplog.Entry) error {
 			return err
 		}
 	}
+	if err := trust.Use(st, f.grant); err != nil {
+		return err
+	}
 	return st.PutTask(t)
 }
 
@@ -122,6 +159,9 @@ func (f *folder) create() error {
 	}
 	if err := b.Check(); err != nil {
 		return oplog.Reject(oplog.KindInvalidBody, "%v", err)
+	}
+	if err := f.authorize(b.Labels); err != nil {
+		return err
 	}
 	if want := NewID(op.Actor, op.Seq); op.Task != want {
 		return oplog.Reject(oplog.KindInvalidBody, "task.create names id %s, derived id is %s", op.Task, want)
@@ -583,4 +623,13 @@ func (f *folder) comment(t *Task) (string, error) {
 	}
 	t.Comments = append(t.Comments, Comment{Op: f.e.Commit, By: f.who, At: f.at, Text: b.Text})
 	return b.Text, nil
+}
+
+// ReviewScope is the capability an approval gate needs: the gate's own name
+// when it is already review.<something> (review.code), else review.<gate>.
+func ReviewScope(gate string) string {
+	if strings.HasPrefix(gate, trust.ScopeReviewPrefix) {
+		return gate
+	}
+	return trust.ScopeReviewPrefix + gate
 }

@@ -27,7 +27,12 @@ type world struct {
 func newWorld(t *testing.T) *world {
 	st := NewMemState()
 	st.PutActor(&trust.Actor{KeyID: alice, Name: "alice", Root: true})
-	st.PutActor(&trust.Actor{KeyID: bob, Name: "bob", RegisteredBy: alice})
+	st.PutActor(&trust.Actor{KeyID: bob, Name: "bob", Role: "agent", RegisteredBy: alice})
+	st.PutPrincipal(&trust.Principal{Name: "alice", Root: true, Key: alice, Keys: []string{alice}})
+	st.PutPrincipal(&trust.Principal{Name: "bob", Role: "agent", Key: bob, Keys: []string{bob}, Grants: []string{"cap-bob"}})
+	st.PutGrant(&trust.Grant{ID: "cap-bob", To: "bob", By: "alice", Scopes: []string{
+		trust.ScopeTaskCreate, trust.ScopeTaskClaim, trust.ScopeTaskMove, trust.ScopeTaskHandoff, trust.ScopeTaskLink,
+		trust.ScopeTaskComment, trust.ScopeTaskCheck, trust.ScopeTaskEscalate, "review.code"}})
 	return &world{t: t, st: st, seq: map[string]uint64{}}
 }
 

@@ -5,13 +5,16 @@ import "github.com/git-covenant/git-covenant/trust"
 // MemState is an in-memory State, used by verify to fold a whole history
 // without touching the index.
 type MemState struct {
-	Tasks  map[string]*Task
-	Actors map[string]*trust.Actor
+	Tasks      map[string]*Task
+	Actors     map[string]*trust.Actor
+	Principals map[string]*trust.Principal
+	Grants     map[string]*trust.Grant
 }
 
 // NewMemState returns an empty state.
 func NewMemState() *MemState {
-	return &MemState{Tasks: map[string]*Task{}, Actors: map[string]*trust.Actor{}}
+	return &MemState{Tasks: map[string]*Task{}, Actors: map[string]*trust.Actor{},
+		Principals: map[string]*trust.Principal{}, Grants: map[string]*trust.Grant{}}
 }
 
 // Task implements State.
@@ -30,3 +33,15 @@ func (m *MemState) Actor(k string) (*trust.Actor, error) {
 
 // PutActor implements trust.Actors.
 func (m *MemState) PutActor(a *trust.Actor) error { m.Actors[a.KeyID] = a; return nil }
+
+// Principal implements trust.State.
+func (m *MemState) Principal(name string) (*trust.Principal, error) { return m.Principals[name], nil }
+
+// PutPrincipal implements trust.State.
+func (m *MemState) PutPrincipal(p *trust.Principal) error { m.Principals[p.Name] = p; return nil }
+
+// Grant implements trust.State.
+func (m *MemState) Grant(id string) (*trust.Grant, error) { return m.Grants[id], nil }
+
+// PutGrant implements trust.State.
+func (m *MemState) PutGrant(g *trust.Grant) error { m.Grants[g.ID] = g; return nil }
