@@ -71,6 +71,9 @@ func (r *Repo) Write(plan Planner) (*Written, error) {
 			return err
 		}
 		if !me.Trusted() {
+			if me.Retired != "" {
+				return fmt.Errorf("%w: identity %s's key %s was %s", ErrUntrusted, id.Name, keyID, me.Retired)
+			}
 			return fmt.Errorf("%w: identity %s (key %s) is neither a trust root nor registered", ErrUntrusted, id.Name, keyID)
 		}
 		drafts, err := plan(tx, me)
