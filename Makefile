@@ -16,7 +16,9 @@ build:
 install: build
 	mkdir -p $(PREFIX)/bin
 	install -m 0755 $(BIN) $(PREFIX)/bin/git-covenant
-	@echo "installed $(PREFIX)/bin/git-covenant; make sure $(PREFIX)/bin is on PATH, then run: git covenant --help"
+	mkdir -p $(PREFIX)/share/man/man1
+	$(BIN) gen-man $(PREFIX)/share/man/man1
+	@echo "installed $(PREFIX)/bin/git-covenant and its man pages; with $(PREFIX)/bin on PATH, run: git covenant --help"
 
 ## deps: install the tools tests need (git, ssh-keygen) when missing
 deps:

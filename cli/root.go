@@ -143,6 +143,7 @@ Start with 'git covenant init', then 'git covenant task create' and
 		c.GroupID = "audit"
 		root.AddCommand(c)
 	}
+	root.AddCommand(newCmdGenMan(root))
 	root.AddCommand(&cobra.Command{
 		Use:   "exit-codes",
 		Short: "List the exit statuses (also: git covenant help exit-codes)",
