@@ -39,6 +39,19 @@ func (f *Factory) Repo() (*covenant.Repo, error) {
 		return nil, err
 	}
 	r.Progress = f.Err
+	if isTerminal(f.Err) {
+		r.Bar = func(done, total int, what string) {
+			const width = 30
+			n := 0
+			if total > 0 {
+				n = done * width / total
+			}
+			fmt.Fprintf(f.Err, "\r[%s%s] %d/%d %s\x1b[K", strings.Repeat("#", n), strings.Repeat(".", width-n), done, total, what)
+			if done >= total {
+				fmt.Fprint(f.Err, "\r\x1b[K")
+			}
+		}
+	}
 	return r, nil
 }
 
@@ -174,4 +187,14 @@ func maxArgs(n int, names string) cobra.PositionalArgs {
 		}
 		return nil
 	}
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

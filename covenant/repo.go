@@ -38,6 +38,9 @@ type Repo struct {
 	Now      func() time.Time
 	As       string    // identity chosen by --as or GIT_COVENANT_AS; "" means the default
 	Progress io.Writer // status lines for long work; may be nil
+	// Bar, when set, draws a one-line progress bar for long work (the CLI
+	// sets it only when stderr is a terminal).
+	Bar func(done, total int, what string)
 }
 
 // Options configure Open.

@@ -2,6 +2,7 @@ package covenant
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"errors"
 	"github.com/git-covenant/git-covenant/config"
@@ -99,8 +100,8 @@ func (r *Repo) verifyFull(cfg *config.Config) (*Report, error) {
 	}
 	sort.Strings(keys)
 	for i, k := range keys {
-		if len(keys) > 20 && i%20 == 0 {
-			r.progressf("verifying feed %d of %d", i+1, len(keys))
+		if r.Bar != nil {
+			r.Bar(i, len(keys), fmt.Sprintf("verifying feeds (%d commits)", len(entries)))
 		}
 		es, _, fs, err := ledger.Read(r.Store, k, heads[k], ledger.Pos{})
 		if err != nil {
@@ -116,7 +117,10 @@ func (r *Repo) verifyFull(cfg *config.Config) (*Report, error) {
 		return nil, err
 	}
 	wf := cfg.Lifecycle()
-	for _, e := range entries {
+	for i, e := range entries {
+		if r.Bar != nil && i%4096 == 0 {
+			r.Bar(i, len(entries), "folding ops")
+		}
 		rep.Ops++
 		if err := tasks.Apply(st, wf, e); err != nil {
 			rej, ok := oplog.AsRejection(err)
@@ -127,6 +131,9 @@ func (r *Repo) verifyFull(cfg *config.Config) (*Report, error) {
 			continue
 		}
 		rep.Applied++
+	}
+	if r.Bar != nil {
+		r.Bar(len(entries), len(entries), "")
 	}
 	return r.finishVerify(rep, heads, func(id string) *tasks.Task { return st.Tasks[id] })
 }
