@@ -218,20 +218,29 @@ func (s *Store) acquireLock(lockPath string, value Hash) (*os.File, error) {
 // killed writer from one held by a live git process.
 func (s *Store) SetIntentPath(p string) { s.intentPath = p }
 
+// The intent file is rewritten in place and never truncated or removed on
+// the write path: freeing and reallocating its data block (or creating the
+// file) on every write was a large part of an op write's cost on the disks
+// we measured (docs/perf.md), while overwriting a block in place is cheap.
+// A record is "<lock path>\n<value>\n" at offset 0; bytes after it are left
+// over from a longer earlier record. A newline at offset 0, or an empty
+// file, means no intent.
 func (s *Store) writeIntent(lockPath string, value Hash) {
+	s.writeIntentAt([]byte(lockPath + "\n" + value.String() + "\n"))
+}
+
+func (s *Store) clearIntent() { s.writeIntentAt([]byte("\n")) }
+
+func (s *Store) writeIntentAt(b []byte) {
 	if s.intentPath == "" {
 		return
 	}
-	os.WriteFile(s.intentPath, []byte(lockPath+"\n"+value.String()+"\n"), 0o644)
-}
-
-// clearIntent empties the intent file rather than removing it: an empty
-// file records no intent, and rewriting an existing file is much cheaper
-// than creating one on every write (see docs/perf.md).
-func (s *Store) clearIntent() {
-	if s.intentPath != "" {
-		os.Truncate(s.intentPath, 0)
+	f, err := os.OpenFile(s.intentPath, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return
 	}
+	f.WriteAt(b, 0)
+	f.Close()
 }
 
 // RecoverStaleLock removes a ref lock abandoned by a writer that was killed
@@ -249,7 +258,7 @@ func (s *Store) RecoverStaleLock() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if len(b) == 0 {
+	if len(b) == 0 || b[0] == '\n' {
 		return "", nil // no intent recorded
 	}
 	lines := strings.Split(string(b), "\n")
