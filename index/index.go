@@ -24,7 +24,7 @@ import (
 
 // FormatVersion changes whenever the fold or the index layout changes, and
 // forces a rebuild.
-const FormatVersion = 3
+const FormatVersion = 4
 
 var (
 	// ErrNotFound means no task has that id or prefix.
@@ -43,7 +43,7 @@ var (
 	bPrinc     = []byte("principals")
 	bGrants    = []byte("grants")
 	bFindings  = []byte("findings")
-	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog, bReady, bPrinc, bGrants, bFindings}
+	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog, bReady, bPrinc, bGrants, bFindings, bRejected}
 )
 
 // Meta records what the index was folded from.

@@ -195,6 +195,11 @@ func (tx *Tx) Apply(e *oplog.Entry) (rejection *oplog.Rejection, err error) {
 	if err := tx.btx.Bucket(bLog).Put([]byte(le.Order), raw); err != nil {
 		return nil, err
 	}
+	if rejection != nil {
+		if err := tx.noteRejected(&le, raw); err != nil {
+			return nil, err
+		}
+	}
 	tx.Meta.Ops++
 	tx.Meta.Last = le.Order
 	if op.Lamport > tx.Meta.MaxLamport {
