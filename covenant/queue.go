@@ -21,16 +21,20 @@ import (
 // ErrNothingReady means the ready queue has no claimable task.
 var ErrNothingReady = errors.New("no ready task")
 
-// readyFilter keeps a queued row if it has the label and no active lease.
-func readyFilter(raw []byte, label string, now time.Time) (*tasks.Summary, error) {
+// readyFilter keeps a queued row if its lease is not active and it has the
+// label; rows are decoded only to filter by label or to return the id.
+func readyFilter(until int64, raw []byte, label string, now time.Time) (bool, error) {
+	if until > now.Unix() {
+		return false, nil
+	}
+	if label == "" {
+		return true, nil
+	}
 	var s tasks.Summary
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return nil, err
+		return false, err
 	}
-	if s.Lease.ActiveAt(now) || (label != "" && !contains(s.Labels, label)) {
-		return nil, nil
-	}
-	return &s, nil
+	return contains(s.Labels, label), nil
 }
 
 // Ready calls fn with each ready task's JSON row: unclaimed (no active
@@ -43,9 +47,9 @@ func (r *Repo) Ready(label string, fn func(raw []byte) error) error {
 	}
 	defer done()
 	now := r.Now()
-	return ix.EachReady(func(raw []byte) (bool, error) {
-		s, err := readyFilter(raw, label, now)
-		if err != nil || s == nil {
+	return ix.EachReady(func(until int64, raw []byte) (bool, error) {
+		ok, err := readyFilter(until, raw, label, now)
+		if err != nil || !ok {
 			return true, err
 		}
 		return true, fn(raw)
@@ -61,10 +65,14 @@ func (r *Repo) StartNext(label string, ttl time.Duration) (*tasks.Task, error) {
 	var id string
 	_, err := r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
 		now := r.Now()
-		err := tx.EachReady(func(raw []byte) (bool, error) {
-			s, err := readyFilter(raw, label, now)
-			if err != nil || s == nil {
+		err := tx.EachReady(func(until int64, raw []byte) (bool, error) {
+			ok, err := readyFilter(until, raw, label, now)
+			if err != nil || !ok {
 				return true, err
+			}
+			var s tasks.Summary
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return false, err
 			}
 			id = s.ID
 			return false, nil

@@ -24,7 +24,7 @@ import (
 
 // FormatVersion changes whenever the fold or the index layout changes, and
 // forces a rebuild.
-const FormatVersion = 4
+const FormatVersion = 5
 
 var (
 	// ErrNotFound means no task has that id or prefix.
@@ -253,9 +253,10 @@ func (ix *Index) Actor(keyID string) (*trust.Actor, error) {
 	return a, err
 }
 
-// EachReady calls fn with the JSON row of each task in the ready queue
-// (highest priority, then oldest, first) until fn returns false.
-func (ix *Index) EachReady(fn func(raw []byte) (bool, error)) error {
+// EachReady calls fn with the lease expiry (unix seconds, 0 for none) and
+// the JSON row of each task in the ready queue (highest priority, then
+// oldest, first) until fn returns false.
+func (ix *Index) EachReady(fn func(leaseUntil int64, row []byte) (bool, error)) error {
 	return ix.db.View(func(tx *bolt.Tx) error { return eachReady(tx, fn) })
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
@@ -232,7 +233,7 @@ func (tx *Tx) flush() error {
 		}
 		listKV = append(listKV, kv{[]byte(t.Order), row})
 		if tx.Workflow != nil && ReadyEligible(tx.Workflow, t) {
-			readyKV = append(readyKV, kv{readyKey(t), row})
+			readyKV = append(readyKV, kv{readyKey(t), readyValue(t, row)})
 		} else {
 			readyKV = append(readyKV, kv{readyKey(t), nil})
 		}
@@ -319,20 +320,37 @@ func readyKey(t *tasks.Task) []byte {
 	return []byte(fmt.Sprintf("%d/%s", 9-tasks.PriorityRank(t.Priority), t.Order))
 }
 
-// EachReady calls fn with the JSON row of each task in the ready queue, in
-// queue order, until fn returns false.
-func (tx *Tx) EachReady(fn func(raw []byte) (bool, error)) error {
+// readyValue prefixes a ready row with its lease expiry (16 hex digits of
+// unix seconds, 0 for none), so readers skip leased tasks without decoding.
+func readyValue(t *tasks.Task, row []byte) []byte {
+	var until int64
+	if t.Lease != nil {
+		until = t.Lease.ExpiresAt.Unix()
+	}
+	return append([]byte(fmt.Sprintf("%016x", until)), row...)
+}
+
+// EachReady calls fn with the lease expiry and JSON row of each task in the
+// ready queue, in queue order, until fn returns false.
+func (tx *Tx) EachReady(fn func(leaseUntil int64, row []byte) (bool, error)) error {
 	return eachReady(tx.btx, fn)
 }
 
-func eachReady(btx *bolt.Tx, fn func(raw []byte) (bool, error)) error {
+func eachReady(btx *bolt.Tx, fn func(leaseUntil int64, row []byte) (bool, error)) error {
 	b := btx.Bucket(bReady)
 	if b == nil {
 		return nil
 	}
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		more, err := fn(v)
+		if len(v) < 16 {
+			return fmt.Errorf("index: malformed ready entry %q", k)
+		}
+		until, err := strconv.ParseInt(string(v[:16]), 16, 64)
+		if err != nil {
+			return fmt.Errorf("index: malformed ready entry %q", k)
+		}
+		more, err := fn(until, v[16:])
 		if err != nil || !more {
 			return err
 		}
