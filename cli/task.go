@@ -70,8 +70,9 @@ func newCmdTaskStart(f *Factory) *cobra.Command {
 	var ttl, label string
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "start [<id>] [--ttl <duration>] [--label <l>]",
-		Short: "Claim a task (or the top ready task) under a lease and print what the worker needs",
+		Use:     "start [<id>] [--ttl <duration>] [--label <l>]",
+		Aliases: []string{"claim"},
+		Short:   "Claim a task (or the top ready task) under a lease and print what the worker needs",
 		Long: `Claim a task under a lease (default 2h, at most 168h) and move it to
 in_progress. Without an id, atomically claim the top of the ready queue
 (highest priority, then oldest; see 'task ready'): two workers starting at
