@@ -92,6 +92,11 @@ func (r *Repo) verifyFull(cfg *config.Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	forks, err := ledger.Forks(r.Store, heads)
+	if err != nil {
+		return nil, err
+	}
+	folded := ledger.CapHeads(heads, forks) // an equivocating key counts up to its fork
 	rep := &Report{Feeds: len(heads), Findings: []ledger.Finding{}}
 	var entries []*oplog.Entry
 	keys := make([]string, 0, len(heads))
@@ -103,7 +108,11 @@ func (r *Repo) verifyFull(cfg *config.Config) (*Report, error) {
 		if r.Bar != nil {
 			r.Bar(i, len(keys), fmt.Sprintf("verifying feeds (%d commits)", len(entries)))
 		}
-		es, _, fs, err := ledger.Read(r.Store, k, heads[k], ledger.Pos{})
+		h, ok := folded[k]
+		if !ok {
+			continue
+		}
+		es, _, fs, err := ledger.Read(r.Store, k, h, ledger.Pos{})
 		if err != nil {
 			return nil, err
 		}
@@ -167,6 +176,13 @@ func (r *Repo) finishVerify(rep *Report, heads map[string]gitstore.Hash, lookup 
 		return nil, err
 	}
 	rep.Findings = append(rep.Findings, fence...)
+	forks, err := ledger.Forks(r.Store, heads)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range forks {
+		rep.Findings = append(rep.Findings, f.Finding())
+	}
 	sort.SliceStable(rep.Findings, func(i, j int) bool {
 		a, b := rep.Findings[i], rep.Findings[j]
 		if a.Feed != b.Feed {

@@ -41,7 +41,13 @@ type Written struct {
 // (refusing what the fold would ignore), signs and stores the commits,
 // moves the feed ref with compare-and-swap, and commits the index. A new
 // feed starts with the actor's genesis op in the same ref update.
-func (r *Repo) Write(plan Planner) (*Written, error) {
+func (r *Repo) Write(plan Planner) (*Written, error) { return r.write(plan, nil) }
+
+// write is Write with a publish step: when not nil it runs after the ops
+// are signed and checked by the fold and before the feed ref moves, and an
+// error from it leaves nothing written (a strong claim pushes its lease
+// marker there).
+func (r *Repo) write(plan Planner, publish func(old, new gitstore.Hash) error) (*Written, error) {
 	if err := r.RequireConfig(); err != nil {
 		return nil, err
 	}
@@ -134,6 +140,11 @@ func (r *Repo) Write(plan Planner) (*Written, error) {
 			out.Entries = append(out.Entries, e)
 		}
 		newHead := hashes[len(hashes)-1]
+		if publish != nil {
+			if err := publish(old, newHead); err != nil {
+				return err
+			}
+		}
 		if err := r.Store.UpdateRef(gitstore.FeedRef(keyID), old, newHead); err != nil {
 			return err
 		}

@@ -1,0 +1,111 @@
+package remote
+
+import (
+	"fmt"
+
+	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/trust"
+)
+
+// opClaim is the op type a lease marker must point at.
+const opClaim = "task.claim"
+
+// PullForClaim brings the remote's feeds in (verified and applied, as sync
+// does, without pushing) together with the task's lease marker, so that a
+// strong claim is planned against the remote's state. It returns the
+// marker's value, ZeroHash when the remote has none. With task "" it only
+// brings the feeds in.
+func (e *Engine) PullForClaim(task string) (gitstore.Hash, *Report, error) {
+	url, err := e.Git.URL(e.Remote)
+	if err != nil {
+		return gitstore.ZeroHash, nil, err
+	}
+	rep := &Report{Remote: e.Remote, URL: url, Attempts: 1}
+	var extra []string
+	if task != "" {
+		extra = append(extra, stageOf(e.Remote).leaseSpec(task))
+	}
+	if _, err := e.pull(rep, extra...); err != nil {
+		return gitstore.ZeroHash, nil, err
+	}
+	if task == "" {
+		return gitstore.ZeroHash, rep, nil
+	}
+	m, _, err := e.Store.ReadRef(stageOf(e.Remote).lease(task))
+	return m, rep, err
+}
+
+// MarkerClaim reads the claim a lease marker points at. ok is false when
+// the marker proves nothing: missing objects, not a claim of this task, or
+// not signed by a trusted key.
+func MarkerClaim(st *gitstore.Store, actors ActorLookup, task string, marker gitstore.Hash) (op *oplog.Op, holder *trust.Actor, ok bool) {
+	if marker.IsZero() {
+		return nil, nil, false
+	}
+	fc, err := st.ReadFeedCommit(marker)
+	if err != nil || fc.Problem != nil {
+		return nil, nil, false
+	}
+	op, err = oplog.Decode(fc.Op)
+	if err != nil || op.Type != opClaim || op.Task != task {
+		return nil, nil, false
+	}
+	holder, err = actors.Actor(op.Actor)
+	if err != nil || !holder.Trusted() || holder.Key == "" {
+		return nil, nil, false
+	}
+	pub, err := identity.ParsePublicKey(holder.Key)
+	if err != nil || gitstore.VerifyCommit(fc.Commit, pub) != nil {
+		return nil, nil, false
+	}
+	return op, holder, true
+}
+
+// PushClaim publishes a strong claim: in one atomic push, the task's lease
+// marker moves to the claim commit only if the remote still has expected
+// there (git push --force-with-lease, ZeroHash meaning no marker), and the
+// claimant's feed fast-forwards to the claim. If another claim got there
+// first it returns the marker the remote now has; the caller then keeps
+// nothing. The caller holds the writer lock.
+func (e *Engine) PushClaim(task string, expected, claim gitstore.Hash, feed string) (taken gitstore.Hash, err error) {
+	ref := LeasePrefix + task
+	lease := "--force-with-lease=" + ref + ":"
+	if !expected.IsZero() {
+		lease += expected.String()
+	}
+	updates := []RefUpdate{{Ref: ref, To: claim.String()}, {Ref: gitstore.FeedRef(feed), To: claim.String()}}
+	out, why, err := e.push(updates, true, lease)
+	if err == nil && out == pushNoAtoms {
+		// Without atomic pushes the marker alone decides; the feed
+		// follows with the next sync.
+		out, why, err = e.push(updates[:1], false, lease)
+	}
+	if err == nil && out == pushed {
+		return gitstore.ZeroHash, nil
+	}
+	// Refused, or failed: see whether another claim took the marker.
+	if ferr := fetch(e.Store, e.Git, e.Remote, stageOf(e.Remote).leaseSpec(task)); ferr != nil {
+		if err != nil {
+			return gitstore.ZeroHash, err
+		}
+		return gitstore.ZeroHash, ferr
+	}
+	now, _, rerr := e.Store.ReadRef(stageOf(e.Remote).lease(task))
+	if rerr != nil {
+		return gitstore.ZeroHash, rerr
+	}
+	if now != expected && now != claim {
+		return now, nil
+	}
+	if err != nil {
+		return gitstore.ZeroHash, err
+	}
+	return gitstore.ZeroHash, fmt.Errorf("%w: %s", ErrLeaseMarker, why)
+}
+
+// ActorLookup finds what the fold knows about a key.
+type ActorLookup interface {
+	Actor(keyID string) (*trust.Actor, error)
+}
