@@ -149,6 +149,7 @@ func figure1(cfg config, tmp string, rp *report) {
 	}
 	rounds := max(1, cfg.writes/chunk)
 	totals := make([]time.Duration, len(writers))
+	perRound := make([][]time.Duration, len(writers)) // per-op time of each round
 	var ratios []float64
 	for round := 0; round < rounds; round++ {
 		per := make([]time.Duration, len(writers))
@@ -160,19 +161,26 @@ func figure1(cfg config, tmp string, rp *report) {
 			}
 			per[i] = time.Since(t)
 			totals[i] += per[i]
+			perRound[i] = append(perRound[i], per[i]/chunk)
 		}
 		ratios = append(ratios, float64(per[0])/float64(per[2]))
 	}
 	n := time.Duration(rounds * chunk)
 	cov, sig, floor := totals[0]/n, totals[1]/n, totals[2]/n
-	met := "missed"
-	if float64(cov) <= 2*float64(floor) {
-		met = "met"
+	within2x := func(a, b time.Duration) string {
+		if float64(a) <= 2*float64(b) {
+			return "met"
+		}
+		return "missed"
 	}
 	floorName := "go-git storer: blob+tree+unsigned commit, CheckAndSetReference"
 	rp.add(row{figure: "1. op write, in-process (covenant Write of 1 task.create)", target: "≤ 2x floor",
-		measured: cov, floorName: floorName, floor: floor, met: met,
-		note: fmt.Sprintf("mean of %d writes; median per-round ratio %.2fx", rounds*chunk, bench.MedianFloat(ratios))})
+		measured: cov, floorName: floorName, floor: floor, met: within2x(cov, floor),
+		note: fmt.Sprintf("mean of %d writes each, interleaved in %d rounds of %d", rounds*chunk, rounds, chunk)})
+	covMed, floorMed := bench.Summarize(perRound[0]).Median, bench.Summarize(perRound[2]).Median
+	rp.add(row{figure: "1. same, typical round", target: "≤ 2x floor",
+		measured: covMed, floorName: floorName, floor: floorMed, met: within2x(covMed, floorMed),
+		note: fmt.Sprintf("median per-op time over the %d rounds; median of per-round ratios %.2fx", rounds, bench.MedianFloat(ratios))})
 	rp.add(row{figure: "1a. signed commit only (BuildFeedCommits + UpdateRef)", target: "—",
 		measured: sig, floorName: floorName, floor: floor, met: "—", note: "same objects, signed, git's <ref>.lock protocol; no keystore, lock, index or fold"})
 	rp.add(row{figure: "1b. covenant Write minus signed-commit-only", target: "—",
