@@ -12,6 +12,7 @@ import (
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/remote"
 	"github.com/git-covenant/git-covenant/tasks"
 )
 
@@ -40,12 +41,12 @@ var exitTable = []struct {
 	{ExitError, "error", "an unexpected failure (I/O, a git error); the message says which"},
 	{ExitUsage, "usage", "bad command line: unknown flag, missing or malformed argument or value"},
 	{ExitNotRepo, "not-a-repository", "not inside a git repository, a bare repository where a working tree is needed, or no .covenant/config.toml (run 'git covenant init')"},
-	{ExitNotFound, "not-found", "no such task or identity"},
-	{ExitConflict, "conflict", "the state does not allow it: task leased by someone else, stale lease epoch, expired lease, illegal transition, name taken, or another process changed the ref or holds the lock"},
+	{ExitNotFound, "not-found", "no such task, identity, remote or quarantined feed version"},
+	{ExitConflict, "conflict", "the state does not allow it: task leased by someone else, stale lease epoch, expired lease, illegal transition, name taken, another process changed the ref or holds the lock, or the remote kept changing during sync"},
 	{ExitUnauthorized, "unauthorized", "the acting identity is not trusted or lacks the authority for the op"},
 	{ExitKey, "key", "no identity yet, or a key file that is missing, unreadable, malformed or readable by others"},
 	{ExitInvalid, "invalid-data", ".covenant/config.toml or other input data fails validation"},
-	{ExitVerifyFailed, "verify-failed", "verification found problems; each is printed with its feed, commit and reason"},
+	{ExitVerifyFailed, "verify-failed", "verification found problems; each is printed with its feed, commit and reason (sync: something that came in was refused)"},
 	{ExitInterrupted, "interrupted", "interrupted by a signal before finishing; nothing partial was written"},
 }
 
@@ -135,6 +136,16 @@ func classify(err error) (int, string) {
 		return ExitConflict, "another process changed the repository at the same time; run the command again"
 	case errors.Is(err, covenant.ErrFeedBroken):
 		return ExitVerifyFailed, ""
+	case errors.Is(err, remote.ErrUnknownRemote):
+		return ExitNotFound, "name a remote of this repository (git remote -v lists them), or add one with git remote add"
+	case errors.Is(err, remote.ErrBadRemoteName):
+		return ExitUsage, ""
+	case errors.Is(err, remote.ErrNotQuarantined):
+		return ExitNotFound, "see 'git covenant quarantine list'"
+	case errors.Is(err, remote.ErrRemoteMoved):
+		return ExitConflict, "other clones kept pushing; run 'git covenant sync' again"
+	case errors.Is(err, covenant.ErrNotAdmin):
+		return ExitUnauthorized, ""
 	}
 	return ExitError, ""
 }

@@ -156,6 +156,7 @@ Start with 'git covenant init', then 'git covenant task create' and
 		c.GroupID = "audit"
 		root.AddCommand(c)
 	}
+	root.AddCommand(newCmdsSync(f)...)
 	root.AddCommand(newCmdGenMan(root))
 	root.AddCommand(&cobra.Command{
 		Use:   "exit-codes",

@@ -67,10 +67,10 @@ func newCmdTaskCreate(f *Factory) *cobra.Command {
 }
 
 func newCmdTaskStart(f *Factory) *cobra.Command {
-	var ttl, label string
+	var ttl, label, via string
 	var asJSON bool
 	c := &cobra.Command{
-		Use:     "start [<id>] [--ttl <duration>] [--label <l>]",
+		Use:     "start [<id>] [--ttl <duration>] [--label <l>] [--via <remote>]",
 		Aliases: []string{"claim"},
 		Short:   "Claim a task (or the top ready task) under a lease and print what the worker needs",
 		Long: `Claim a task under a lease (default 2h, at most 168h) and move it to
@@ -83,8 +83,17 @@ Prints the task, its latest handoff and next steps: the same context pack as
 can fence them; 'git covenant hooks install' adds the trailers for you:
 
   Covenant-Task: <id>
-  Covenant-Lease: <epoch>`,
+  Covenant-Lease: <epoch>
+
+Claims are local-first: another clone may claim the same task until the
+clones sync, and the fold's total order then decides. With --via <remote>
+the claim is strong: it is kept only if an atomic push of the lease marker
+refs/covenant/leases/<id> (and the claim) to the remote succeeds against the
+marker's expected old value, so two clones never both believe they hold the
+task; if another clone got there first, nothing is kept and the exit status
+is 5, naming the holder.`,
 		Example: `  $ git covenant task start tk-3f2a --ttl 90m
+  $ git covenant task start tk-3f2a --via origin
   $ git covenant task start --label backend --json | jq -r .task.id`,
 		Args: maxArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -97,13 +106,20 @@ can fence them; 'git covenant hooks install' adds the trailers for you:
 				return err
 			}
 			var t *tasks.Task
+			if len(args) == 0 && via != "" {
+				return usagef("--via needs a task <id>")
+			}
 			if len(args) == 0 {
 				t, err = r.StartNext(label, d)
 			} else {
 				if label != "" {
 					return usagef("--label only applies without an <id>")
 				}
-				t, err = r.StartTask(args[0], d)
+				if via != "" {
+					t, err = r.StartTaskVia(args[0], d, via)
+				} else {
+					t, err = r.StartTask(args[0], d)
+				}
 			}
 			if err != nil {
 				return err
@@ -123,6 +139,7 @@ can fence them; 'git covenant hooks install' adds the trailers for you:
 	}
 	c.Flags().StringVar(&ttl, "ttl", covenant.DefaultTTL.String(), "lease length (Go duration: 30m, 2h)")
 	c.Flags().StringVar(&label, "label", "", "without <id>: only take a ready task with this label")
+	c.Flags().StringVar(&via, "via", "", "claim only if the lease marker can be pushed to this remote first")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the context pack as JSON")
 	return c
 }
@@ -148,7 +165,18 @@ func newCmdTaskShow(f *Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var t tasks.Task
+			if err := json.Unmarshal(raw, &t); err != nil {
+				return err
+			}
+			ignored, err := ix.RejectedOps(t.ID, "")
+			if err != nil {
+				return err
+			}
 			if asJSON {
+				if raw, err = withIgnored(raw, &t, ignored); err != nil {
+					return err
+				}
 				var buf bytes.Buffer
 				if err := json.Indent(&buf, raw, "", "  "); err != nil {
 					return err
@@ -157,11 +185,8 @@ func newCmdTaskShow(f *Factory) *cobra.Command {
 				_, err := f.Out.Write(buf.Bytes())
 				return err
 			}
-			var t tasks.Task
-			if err := json.Unmarshal(raw, &t); err != nil {
-				return err
-			}
 			printTask(f.Out, &t, f.Now())
+			printIgnored(f.Out, &t, ignored)
 			return nil
 		},
 	}

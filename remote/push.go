@@ -134,7 +134,7 @@ func (e *Engine) push(updates []RefUpdate, atomic bool, extra ...string) (pushOu
 // retriable reports whether a refusal means the remote ref moved since it
 // was fetched, rather than a hook or policy saying no.
 func retriable(summary string) bool {
-	for _, s := range []string{"fetch first", "non-fast-forward", "stale info", "failed to update ref", "cannot lock ref", "incorrect old value", "failed to lock"} {
+	for _, s := range []string{"fetch first", "non-fast-forward", "stale info", "failed to update ref", "cannot lock ref", "incorrect old value", "failed to lock", "atomic transaction failed"} {
 		if strings.Contains(summary, s) {
 			return true
 		}
