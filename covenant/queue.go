@@ -155,20 +155,20 @@ func (r *Repo) Trailers(idOrPrefix string) ([]string, error) {
 // fenceCommits reports code commits reachable from HEAD and local branches
 // whose Covenant-Lease trailer names a lease epoch that was not live when
 // the commit was made: the work of a stale worker.
-func (r *Repo) fenceCommits(lookup func(string) *tasks.Task) ([]ledger.Finding, error) {
+func (r *Repo) fenceCommits(lookup func(string) *tasks.Task, checked []gitstore.Hash) ([]ledger.Finding, []gitstore.Hash, error) {
 	starts := []gitstore.Hash{}
 	if h, _, err := r.Store.Head(); err == nil && !h.IsZero() {
 		starts = append(starts, h)
 	}
 	branches, err := r.Store.ListRefs("refs/heads/")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, h := range branches {
 		starts = append(starts, h)
 	}
 	var out []ledger.Finding
-	err = r.Store.WalkCommits(starts, commitScanLimit, func(h gitstore.Hash, c *gitstore.Commit) bool {
+	err = r.Store.WalkCommitsExcept(starts, checked, commitScanLimit, func(h gitstore.Hash, c *gitstore.Commit) bool {
 		tr := oplog.Trailers(c.Message)
 		tasksNamed, leases := tr["Covenant-Task"], tr["Covenant-Lease"]
 		if len(leases) == 0 {
@@ -212,5 +212,5 @@ func (r *Repo) fenceCommits(lookup func(string) *tasks.Task) ([]ledger.Finding, 
 		}
 		return true
 	})
-	return out, err
+	return out, starts, err
 }

@@ -150,9 +150,9 @@ func (r *Repo) AcceptVersion(key, commit string) (*remote.Accepted, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := seen[key]; ok {
-		seen[key] = h.String()
-		if err := r.saveVerified(seen); err != nil {
+	if _, ok := seen.Feeds[key]; ok {
+		seen.Feeds[key] = h.String()
+		if err := r.saveVerified(*seen); err != nil {
 			return nil, err
 		}
 	}

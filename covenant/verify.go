@@ -83,7 +83,7 @@ func (r *Repo) Verify(opts VerifyOptions) (*Report, error) {
 		}
 		return t
 	}
-	return r.finishVerify(rep, heads, lookup)
+	return r.finishVerify(rep, heads, lookup, false)
 }
 
 // verifyFull verifies every feed from its root under cfg, in memory.
@@ -144,18 +144,18 @@ func (r *Repo) verifyFull(cfg *config.Config) (*Report, error) {
 	if r.Bar != nil {
 		r.Bar(len(entries), len(entries), "")
 	}
-	return r.finishVerify(rep, heads, func(id string) *tasks.Task { return st.Tasks[id] })
+	return r.finishVerify(rep, heads, func(id string) *tasks.Task { return st.Tasks[id] }, true)
 }
 
 // finishVerify adds what both modes check: feeds rewritten since the last
 // clean verify here, and code commits made under a stale lease; and, when
 // all is clean, remembers the heads.
-func (r *Repo) finishVerify(rep *Report, heads map[string]gitstore.Hash, lookup func(string) *tasks.Task) (*Report, error) {
-	seen, err := r.loadVerified()
+func (r *Repo) finishVerify(rep *Report, heads map[string]gitstore.Hash, lookup func(string) *tasks.Task, full bool) (*Report, error) {
+	memory, err := r.loadVerified()
 	if err != nil {
 		return nil, err
 	}
-	for k, old := range seen {
+	for k, old := range memory.Feeds {
 		h, ok := heads[k]
 		if !ok {
 			rep.Findings = append(rep.Findings, ledger.Finding{Kind: ledger.KindRewritten, Feed: k, Commit: old,
@@ -171,7 +171,15 @@ func (r *Repo) finishVerify(rep *Report, heads map[string]gitstore.Hash, lookup 
 				Reason: "feed no longer contains " + old + ", the head verified before (history was rewritten or truncated)"})
 		}
 	}
-	fence, err := r.fenceCommits(lookup)
+	var checked []gitstore.Hash
+	if !full {
+		for _, c := range memory.Code {
+			if h, err := gitstore.ParseHash(c); err == nil {
+				checked = append(checked, h)
+			}
+		}
+	}
+	fence, codeHeads, err := r.fenceCommits(lookup, checked)
 	if err != nil {
 		return nil, err
 	}
@@ -194,9 +202,12 @@ func (r *Repo) finishVerify(rep *Report, heads map[string]gitstore.Hash, lookup 
 		return a.Kind < b.Kind
 	})
 	if rep.OK() {
-		cur := map[string]string{}
+		cur := verified{Feeds: map[string]string{}, Code: []string{}}
 		for k, h := range heads {
-			cur[k] = h.String()
+			cur.Feeds[k] = h.String()
+		}
+		for _, h := range codeHeads {
+			cur.Code = append(cur.Code, h.String())
 		}
 		if err := r.saveVerified(cur); err != nil {
 			return nil, err
@@ -212,26 +223,35 @@ func (r *Repo) verifiedPath() (string, error) {
 
 // loadVerified returns the feed heads of the last clean verification on
 // this machine. It is local memory, never trusted across clones.
-func (r *Repo) loadVerified() (map[string]string, error) {
+// verified is the memory of the last clean verification on this machine:
+// feed heads (to catch rewrites) and the code commits whose lease trailers
+// were checked (so incremental runs walk only new commits). It is local,
+// never trusted across clones.
+type verified struct {
+	Feeds map[string]string `json:"feeds"`
+	Code  []string          `json:"code"`
+}
+
+func (r *Repo) loadVerified() (*verified, error) {
+	v := &verified{Feeds: map[string]string{}}
 	p, err := r.verifiedPath()
 	if err != nil {
 		return nil, err
 	}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]string{}, nil
+		return v, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	m := map[string]string{}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return map[string]string{}, nil
+	if err := json.Unmarshal(b, v); err != nil || v.Feeds == nil {
+		return &verified{Feeds: map[string]string{}}, nil
 	}
-	return m, nil
+	return v, nil
 }
 
-func (r *Repo) saveVerified(m map[string]string) error {
+func (r *Repo) saveVerified(m verified) error {
 	p, err := r.verifiedPath()
 	if err != nil {
 		return err

@@ -214,7 +214,16 @@ func (s *Store) TreeFile(tree Hash, path string) (Hash, bool, error) {
 // WalkCommits visits commits reachable from starts, newest first by
 // committer time, at most limit of them, until fn returns false.
 func (s *Store) WalkCommits(starts []Hash, limit int, fn func(Hash, *Commit) bool) error {
+	return s.WalkCommitsExcept(starts, nil, limit, fn)
+}
+
+// WalkCommitsExcept is WalkCommits that neither visits nor walks past the
+// commits in except (for example, those already checked).
+func (s *Store) WalkCommitsExcept(starts, except []Hash, limit int, fn func(Hash, *Commit) bool) error {
 	seen := map[Hash]bool{}
+	for _, h := range except {
+		seen[h] = true
+	}
 	type item struct {
 		h Hash
 		c *Commit

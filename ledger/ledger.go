@@ -148,6 +148,10 @@ func Read(st *gitstore.Store, feed string, head gitstore.Hash, pos Pos) ([]*oplo
 type sigResult struct {
 	key ssh.PublicKey
 	err error
+	// the op, decoded in the same worker
+	op      *oplog.Op
+	opErr   error
+	decoded bool
 }
 
 // verifySignatures checks the commits' signatures on all cores. The key is
@@ -175,9 +179,12 @@ func verifySignatures(commits []*gitstore.FeedCommit, pub ssh.PublicKey) []*sigR
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				r := &sigResult{decoded: true}
+				r.op, r.opErr = oplog.Decode(commits[i].Op)
 				if len(commits[i].Commit.Signature) > 0 {
-					out[i] = &sigResult{key: pub, err: gitstore.VerifyCommit(commits[i].Commit, pub)}
+					r.key, r.err = pub, gitstore.VerifyCommit(commits[i].Commit, pub)
 				}
+				out[i] = r
 			}
 		}()
 	}
@@ -216,7 +223,13 @@ func check(fc *gitstore.FeedCommit, feed string, pos Pos, pub *ssh.PublicKey, pr
 			return nil, f
 		}
 	}
-	op, err := oplog.Decode(fc.Op)
+	var op *oplog.Op
+	var err error
+	if pre != nil && pre.decoded {
+		op, err = pre.op, pre.opErr
+	} else {
+		op, err = oplog.Decode(fc.Op)
+	}
 	if errors.Is(err, oplog.ErrNotCanonical) {
 		return bad(KindNotCanonical, "", "%v", err)
 	}
