@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/cgi"
@@ -289,7 +291,8 @@ func serveGit(t testing.TB, root string) string {
 	t.Helper()
 	execPath := git(t, "", "--exec-path")
 	h := &cgi.Handler{
-		Path: filepath.Join(execPath, "git-http-backend"),
+		Path:   filepath.Join(execPath, "git-http-backend"),
+		Logger: log.New(io.Discard, "", 0), // killed clients make it complain
 		Env: []string{"GIT_PROJECT_ROOT=" + root, "GIT_HTTP_EXPORT_ALL=1", "HOME=" + gitHome,
 			"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=" + filepath.Join(gitHome, ".gitconfig")},
 	}

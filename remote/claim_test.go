@@ -1,0 +1,145 @@
+package remote_test
+
+import (
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/tasks"
+)
+
+func (c *clone) key() string {
+	c.t.Helper()
+	id, err := c.repo().Identity()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return id.KeyID()
+}
+
+func (c *clone) task(id string) *tasks.Task {
+	c.t.Helper()
+	var tk tasks.Task
+	if err := json.Unmarshal([]byte(c.mustCLI("task", "show", id, "--json")), &tk); err != nil {
+		c.t.Fatal(err)
+	}
+	return &tk
+}
+
+// claimsBy counts the task.claim ops of a clone's own feed on a task.
+func (c *clone) claimsBy(id string) int {
+	c.t.Helper()
+	ref := gitstore.FeedRef(c.key())
+	if c.git("for-each-ref", ref) == "" {
+		return 0
+	}
+	return strings.Count(c.git("log", "--format=%B", ref), "Covenant-Op: task.claim\nCovenant-Task: "+id)
+}
+
+// TestStrongClaimRace: two clones claim the same task with --via origin at
+// the same time, for several tasks. Exactly one wins each time; the loser
+// exits 5 naming the winner and keeps nothing, so after syncing every
+// clone agrees on the holder and verify finds no rejected claim at all.
+func TestStrongClaimRace(t *testing.T) {
+	cl := newCluster(t, "file", "alice", "bob", "carol")
+	alice, bob, carol := cl.clones[0], cl.clones[1], cl.clones[2]
+	var ids []string
+	for i := 0; i < 3; i++ {
+		ids = append(ids, alice.create("contended"))
+	}
+	alice.sync()
+	bob.sync()
+	carol.sync()
+	for _, id := range ids {
+		var wg sync.WaitGroup
+		results := make([]result, 2)
+		for i, c := range []*clone{bob, carol} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = run(c.dir, c.env(), binPath, "task", "start", id, "--via", "origin", "--ttl", "1h")
+			}()
+		}
+		wg.Wait()
+		var winner, loser *clone
+		var lost result
+		switch {
+		case results[0].code == 0 && results[1].code == 5:
+			winner, loser, lost = bob, carol, results[1]
+		case results[1].code == 0 && results[0].code == 5:
+			winner, loser, lost = carol, bob, results[0]
+		default:
+			t.Fatalf("want exactly one winner and one exit 5:\nbob: %s\ncarol: %s", results[0], results[1])
+		}
+		if !strings.Contains(lost.stderr, "leased to "+winner.name) {
+			t.Fatalf("the loser is not told who holds the task: %s", lost)
+		}
+		if n := loser.claimsBy(id); n != 0 {
+			t.Fatalf("%s kept %d claim(s) after losing", loser.name, n)
+		}
+		if n := winner.claimsBy(id); n != 1 {
+			t.Fatalf("%s has %d claim(s), want 1", winner.name, n)
+		}
+		if got := git(t, cl.bare, "rev-parse", "refs/covenant/leases/"+id); got != winner.git("rev-parse", gitstore.FeedRef(winner.key())) {
+			t.Fatalf("lease marker %s is not the winner's claim", got)
+		}
+	}
+	cl.converge()
+	cl.assertConverged()
+	for _, c := range cl.clones {
+		if res := c.cli("verify"); res.code != 0 {
+			t.Fatalf("%s: verify: %s", c.name, res)
+		}
+	}
+}
+
+// TestStrongClaimMarker: a lease marker on the remote whose claim the
+// clone's fold does not know (its feed was not pushed) still refuses a
+// strong claim while its lease lasts, naming the holder; after it
+// expired, the claim replaces the marker.
+func TestStrongClaimMarker(t *testing.T) {
+	cl := newCluster(t, "file", "alice", "bob", "carol")
+	alice, bob, carol := cl.clones[0], cl.clones[1], cl.clones[2]
+	id := alice.create("contended")
+	alice.sync()
+	bob.sync()
+	carol.sync()
+	// Bob claims locally and pushes only the marker.
+	bob.mustCLI("task", "start", id, "--ttl", "1h")
+	claim := bob.git("rev-parse", gitstore.FeedRef(bob.key()))
+	bob.git("push", "-q", "origin", claim+":refs/covenant/leases/"+id)
+
+	res := carol.cli("task", "start", id, "--via", "origin")
+	if res.code != 5 || !strings.Contains(res.stderr, "leased to bob via origin") {
+		t.Fatalf("strong claim against a live marker: want exit 5 naming bob, got %s", res)
+	}
+	if n := carol.claimsBy(id); n != 0 {
+		t.Fatalf("carol kept a claim")
+	}
+	// Two hours later bob's lease has expired.
+	later := time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
+	res = run(carol.dir, carol.env("GIT_COVENANT_NOW="+later), binPath, "task", "start", id, "--via", "origin")
+	if res.code != 0 {
+		t.Fatalf("strong claim after the marker's lease expired: %s", res)
+	}
+	if got := git(t, cl.bare, "rev-parse", "refs/covenant/leases/"+id); got == claim {
+		t.Fatal("the marker was not replaced")
+	}
+	// Without --via nothing is pushed: claims stay local-first.
+	id2 := alice.create("local first")
+	alice.sync()
+	bob.sync()
+	bob.mustCLI("task", "start", id2)
+	if out := git(t, cl.bare, "for-each-ref", "refs/covenant/leases/"+id2); out != "" {
+		t.Fatalf("a local claim pushed a marker: %s", out)
+	}
+	if res := bob.cli("task", "start", "--via", "origin"); res.code != 2 {
+		t.Fatalf("--via without an id: want exit 2, got %s", res)
+	}
+	if res := bob.cli("task", "start", id2, "--via", "nowhere"); res.code != 4 {
+		t.Fatalf("--via an unknown remote: want exit 4, got %s", res)
+	}
+}
