@@ -141,7 +141,7 @@ func figure1(cfg config, tmp string, rp *report) {
 		signed,
 		bench.NewFloorWriter(filepath.Join(tmp, "f1-floor"), id.KeyID()),
 	}
-	const chunk = 50
+	const chunk = 20
 	for _, w := range writers { // warm up: first writes create object directories
 		for i := 0; i < chunk; i++ {
 			must(w.Write(1))
