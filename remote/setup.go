@@ -69,10 +69,10 @@ func wantedSpecs(name string) (fetch, push []string) {
 	fetch = []string{
 		"+" + gitstore.FeedPrefix + "*:" + s.feeds() + "*",
 		"+" + LeasePrefix + "*:" + s.leases() + "*",
-		"+" + NotesRef + ":" + s.notes(),
+		"+" + NotesRef + "*:" + s.notes() + "*",
 	}
-	// A pattern for notes: an exact source that does not exist yet would
-	// make every plain `git push` fail.
+	// Patterns for notes: an exact source that does not exist (yet) would
+	// make every plain `git fetch` and `git push` fail.
 	push = []string{gitstore.FeedPrefix + "*:" + gitstore.FeedPrefix + "*", NotesRef + "*:" + NotesRef + "*"}
 	return fetch, push
 }
