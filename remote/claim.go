@@ -18,7 +18,7 @@ const opClaim = "task.claim"
 // marker's value, ZeroHash when the remote has none. With task "" it only
 // brings the feeds in.
 func (e *Engine) PullForClaim(task string) (gitstore.Hash, *Report, error) {
-	url, err := e.Git.URL(e.Remote)
+	url, err := e.remoteURL()
 	if err != nil {
 		return gitstore.ZeroHash, nil, err
 	}

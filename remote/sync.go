@@ -2,7 +2,10 @@ package remote
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/git-covenant/git-covenant/gitstore"
@@ -64,7 +67,7 @@ func (r *Report) OK() bool { return len(r.Findings) == 0 }
 // remote moved while pushing, it starts again from the fetch, at most
 // MaxAttempts times.
 func (e *Engine) Sync() (*Report, error) {
-	url, err := e.Git.URL(e.Remote)
+	url, err := e.remoteURL()
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +150,7 @@ func (e *Engine) pull(rep *Report, extra ...string) (*pulled, error) {
 		return nil, err
 	}
 	defer ix.Close()
-	if _, err := ix.Update(e.Source, false, nil); err != nil {
+	if err := e.catchUp(ix); err != nil {
 		return nil, err
 	}
 	p := &pulled{staged: staged, broken: map[string]bool{}, lostBefore: map[string]bool{}}
@@ -176,7 +179,7 @@ func (e *Engine) pull(rep *Report, extra ...string) (*pulled, error) {
 		rep.Notes.Received = got
 	}
 	// What is broken here is not pushed; names are for the report.
-	if _, err := ix.Update(e.Source, false, nil); err != nil {
+	if err := e.catchUp(ix); err != nil {
 		return nil, err
 	}
 	m, err := ix.Meta()
@@ -222,4 +225,63 @@ func mergeFindings(have, fs []ledger.Finding) []ledger.Finding {
 	}
 	sort.SliceStable(have, func(i, j int) bool { return have[i].Feed < have[j].Feed })
 	return have
+}
+
+// catchUp brings the index up to date with the feeds, skipping the write
+// transaction when it already is.
+func (e *Engine) catchUp(ix *index.Index) error {
+	m, err := ix.Meta()
+	if err != nil {
+		return err
+	}
+	heads, err := index.Heads(e.Store)
+	if err != nil {
+		return err
+	}
+	if m.Fresh(heads, e.Source.Config) {
+		return nil
+	}
+	_, err = ix.Update(e.Source, false, nil)
+	return err
+}
+
+// remoteURL finds the remote's URL in the repository's own config file
+// without starting git; a remote defined elsewhere (global config,
+// includes) is asked of git.
+func (e *Engine) remoteURL() (string, error) {
+	if err := CheckName(e.Remote); err != nil {
+		return "", err
+	}
+	if url := configURL(filepath.Join(e.Store.CommonDir, "config"), e.Remote); url != "" {
+		return url, nil
+	}
+	return e.Git.URL(e.Remote)
+}
+
+// configURL reads remote.<name>.url from a git config file, or "".
+func configURL(path, name string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			in = line == `[remote "`+name+`"]`
+			continue
+		}
+		if !in {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "url") {
+			v = strings.TrimSpace(v)
+			if strings.ContainsAny(v, "\"\\;#") { // quoting or escapes: let git read it
+				return ""
+			}
+			return v
+		}
+	}
+	return ""
 }
