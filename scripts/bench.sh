@@ -16,4 +16,12 @@ if [ ! -x "$bin" ]; then
 	echo "bench: $bin not found; run make build first" >&2
 	exit 1
 fi
-exec "${GO:-go}" run ./internal/benchcmd -bin "$bin" "$@"
+"${GO:-go}" run ./internal/benchcmd -bin "$bin" "$@"
+
+# Sync: whole `git covenant sync` runs next to git fetch of the same remote
+# (BENCH_SYNC_OPS=10000 new ops), then the randomized convergence test at a
+# large size (BENCH_SYNC_SEEDS seeds of BENCH_SYNC_RANDOM random ops).
+echo
+"${GO:-go}" run ./internal/syncbench -bin "$bin"
+GIT_COVENANT_SYNC_SEEDS="${BENCH_SYNC_SEEDS:-10}" GIT_COVENANT_SYNC_OPS="${BENCH_SYNC_RANDOM:-150}" \
+	"${GO:-go}" test -count=1 -run '^TestRandomConvergence$' ./remote/
