@@ -8,6 +8,7 @@
 #   BENCH_WRITES=2000    single-op writes per writer (figure 1)
 #   BENCH_RUNS=20        runs of each process timed for figure 2
 #   BENCH_REBUILDS=3     cold index rebuilds (figure 3)
+#   BENCH_TMPFS=0        skip repeating figure 1 on /dev/shm
 # Repositories are made in a temporary directory and removed afterwards.
 set -e
 cd "$(dirname "$0")/.."
