@@ -71,6 +71,9 @@ func Forks(st *gitstore.Store, heads map[string]gitstore.Hash) (map[string]*Fork
 		if h, ok := heads[key]; ok {
 			set[h] = true
 		}
+		if len(set) < 2 {
+			continue // one history only: nothing forked
+		}
 		f := &Fork{Key: key}
 		for h := range set {
 			f.Versions = append(f.Versions, h)

@@ -46,7 +46,9 @@ func (e *Engine) divergent(in *inbound, k string, l, r gitstore.Hash) error {
 		}
 		return nil
 	}
-	for _, v := range []gitstore.Hash{l, r} {
+	// The remote's version first: the local head counts as a version
+	// anyway, so a kill between the two leaves a complete fork.
+	for _, v := range []gitstore.Hash{r, l} {
 		if err := keepVersion(st, k, v); err != nil {
 			return err
 		}
