@@ -94,6 +94,18 @@ func TestStrongClaimRace(t *testing.T) {
 			t.Fatalf("%s: verify: %s", c.name, res)
 		}
 	}
+	// Once the holder releases (and syncs), the marker still names its
+	// claim, but the fold knows that lease ended: a strong claim goes on.
+	id := ids[0]
+	holder, other := bob, carol
+	if holder.task(id).Lease.Holder != bob.name {
+		holder, other = carol, bob
+	}
+	holder.mustCLI("task", "release", id)
+	holder.sync()
+	if res := other.cli("task", "start", id, "--via", "origin"); res.code != 0 {
+		t.Fatalf("strong claim after the holder released: %s", res)
+	}
 }
 
 // TestStrongClaimMarker: a lease marker on the remote whose claim the

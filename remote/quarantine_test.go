@@ -116,6 +116,12 @@ func TestRewrittenFeedQuarantined(t *testing.T) {
 	if got := alice.git("rev-parse", "refs/covenant/rejected/"+key+"/"+forged); got != forged {
 		t.Fatalf("rejected version not remembered: %s", got)
 	}
+	// Mallet goes on writing on the rejected history: still not quarantined.
+	mallet.create("more forgery")
+	mallet.git("push", "-q", "--force", "origin", gitstore.FeedRef(key))
+	if res := alice.cli("sync"); res.code != 0 || strings.Contains(res.stdout, "Quarantined") {
+		t.Fatalf("a descendant of the rejected version was quarantined again: %s", res)
+	}
 }
 
 // TestTamperedRemoteFeed: someone without the key replaces a feed on the

@@ -333,3 +333,20 @@ func forgeChild(c *clone, parent, from string) string {
 	os.WriteFile(tmp, []byte(raw), 0o644)
 	return c.git("hash-object", "-t", "commit", "-w", tmp)
 }
+
+// TestPushDeclined: a remote hook that refuses the push is an error at
+// once (exit 1 with git's reason), not a retry loop, and nothing is forced.
+func TestPushDeclined(t *testing.T) {
+	cl := newCluster(t, "file", "alice", "bob")
+	alice := cl.clones[0]
+	before := git(t, cl.bare, "for-each-ref", "refs/covenant/")
+	os.WriteFile(filepath.Join(cl.bare, "hooks", "pre-receive"), []byte("#!/bin/sh\necho policy says no >&2\nexit 1\n"), 0o755)
+	alice.create("refused")
+	res := alice.cli("sync", "--json")
+	if res.code != 1 || !strings.Contains(res.stderr, "pre-receive hook declined") {
+		t.Fatalf("sync to a remote that declines: %s", res)
+	}
+	if got := git(t, cl.bare, "for-each-ref", "refs/covenant/"); got != before {
+		t.Fatalf("the remote changed:\n%s", got)
+	}
+}
