@@ -25,6 +25,19 @@ func hooksDir(dir string) (string, error) {
 	return p, nil
 }
 
+// repoHooksDir finds the hooks directory of the repository f works in.
+func repoHooksDir(f *Factory) (string, error) {
+	r, err := f.Repo()
+	if err != nil {
+		return "", err
+	}
+	base := r.Store.WorkTree
+	if base == "" {
+		base = r.Store.GitDir
+	}
+	return hooksDir(base)
+}
+
 func newCmdHooks(f *Factory) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "hooks <command>",
@@ -42,15 +55,7 @@ it back. core.hooksPath and worktrees are honoured.`,
 		Example: "  $ git covenant hooks install",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
-			if err != nil {
-				return err
-			}
-			base := r.Store.WorkTree
-			if base == "" {
-				base = r.Store.GitDir
-			}
-			dir, err := hooksDir(base)
+			dir, err := repoHooksDir(f)
 			if err != nil {
 				return err
 			}
@@ -68,15 +73,7 @@ it back. core.hooksPath and worktrees are honoured.`,
 		Short: "Remove the hooks and restore the ones they chained to",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
-			if err != nil {
-				return err
-			}
-			base := r.Store.WorkTree
-			if base == "" {
-				base = r.Store.GitDir
-			}
-			dir, err := hooksDir(base)
+			dir, err := repoHooksDir(f)
 			if err != nil {
 				return err
 			}

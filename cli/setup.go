@@ -102,72 +102,63 @@ func toIDJSON(id *identity.Identity, def string) idJSON {
 		Created: id.Created.Format("2006-01-02T15:04:05Z07:00"), Default: id.Name == def}
 }
 
-func newCmdIDNew(f *Factory) *cobra.Command {
+// newIdentityCmd builds a command that adds an identity to the keystore.
+func newIdentityCmd(f *Factory, c *cobra.Command, add func(ks *identity.Keystore, role identity.Role, args []string) (*identity.Identity, string, error)) *cobra.Command {
 	var role string
 	var asJSON bool
-	c := &cobra.Command{
-		Use:     "new <name> [--role human|agent|daemon]",
-		Short:   "Create an identity with a fresh ed25519 key",
-		Example: "  $ git covenant id new alice\n  $ git covenant id new builder-1 --role agent",
-		Args:    exactArgs(1, "one <name>"),
-		RunE: func(c *cobra.Command, args []string) error {
-			r, err := identity.ParseRole(role)
-			if err != nil {
-				return usageError{err}
-			}
-			ks, err := f.Keystore()
-			if err != nil {
-				return err
-			}
-			id, err := ks.New(args[0], r, f.Now())
-			if err != nil {
-				return err
-			}
-			def, _ := ks.Default()
-			if asJSON {
-				return f.printJSON(toIDJSON(id, def))
-			}
-			fmt.Fprintf(f.Out, "Created %s identity %s (key %s).\n%s\n", id.Role, id.Name, id.KeyID(), id.AuthorizedKey())
-			return nil
-		},
+	c.RunE = func(c *cobra.Command, args []string) error {
+		r, err := identity.ParseRole(role)
+		if err != nil {
+			return usageError{err}
+		}
+		ks, err := f.Keystore()
+		if err != nil {
+			return err
+		}
+		id, msg, err := add(ks, r, args)
+		if err != nil {
+			return err
+		}
+		def, _ := ks.Default()
+		if asJSON {
+			return f.printJSON(toIDJSON(id, def))
+		}
+		fmt.Fprintln(f.Out, msg)
+		return nil
 	}
 	c.Flags().StringVar(&role, "role", "human", "human, agent or daemon")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the identity as JSON")
 	return c
 }
 
+func newCmdIDNew(f *Factory) *cobra.Command {
+	return newIdentityCmd(f, &cobra.Command{
+		Use:     "new <name> [--role human|agent|daemon]",
+		Short:   "Create an identity with a fresh ed25519 key",
+		Example: "  $ git covenant id new alice\n  $ git covenant id new builder-1 --role agent",
+		Args:    exactArgs(1, "one <name>"),
+	}, func(ks *identity.Keystore, role identity.Role, args []string) (*identity.Identity, string, error) {
+		id, err := ks.New(args[0], role, f.Now())
+		if err != nil {
+			return nil, "", err
+		}
+		return id, fmt.Sprintf("Created %s identity %s (key %s).\n%s", id.Role, id.Name, id.KeyID(), id.AuthorizedKey()), nil
+	})
+}
+
 func newCmdIDImport(f *Factory) *cobra.Command {
-	var role string
-	var asJSON bool
-	c := &cobra.Command{
-		Use:     "import <name> <path>",
+	return newIdentityCmd(f, &cobra.Command{
+		Use:     "import <name> <path> [--role human|agent|daemon]",
 		Short:   "Bring an existing OpenSSH ed25519 private key in as an identity",
 		Example: "  $ git covenant id import alice ~/.ssh/id_ed25519",
 		Args:    exactArgs(2, "<name> and <path>"),
-		RunE: func(c *cobra.Command, args []string) error {
-			r, err := identity.ParseRole(role)
-			if err != nil {
-				return usageError{err}
-			}
-			ks, err := f.Keystore()
-			if err != nil {
-				return err
-			}
-			id, err := ks.Import(args[0], r, args[1], f.Now())
-			if err != nil {
-				return err
-			}
-			def, _ := ks.Default()
-			if asJSON {
-				return f.printJSON(toIDJSON(id, def))
-			}
-			fmt.Fprintf(f.Out, "Imported %s as %s identity %s (key %s).\n", args[1], id.Role, id.Name, id.KeyID())
-			return nil
-		},
-	}
-	c.Flags().StringVar(&role, "role", "human", "human, agent or daemon")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the identity as JSON")
-	return c
+	}, func(ks *identity.Keystore, role identity.Role, args []string) (*identity.Identity, string, error) {
+		id, err := ks.Import(args[0], role, args[1], f.Now())
+		if err != nil {
+			return nil, "", err
+		}
+		return id, fmt.Sprintf("Imported %s as %s identity %s (key %s).", args[1], id.Role, id.Name, id.KeyID()), nil
+	})
 }
 
 func newCmdIDList(f *Factory) *cobra.Command {
