@@ -40,12 +40,7 @@ fold ignored are marked with the reason.`,
 				}
 				task = t.ID
 			}
-			bw := newBufWriter(f.Out)
-			defer bw.Flush()
-			n := 0
-			if asJSON {
-				bw.WriteString("[")
-			}
+			bw := newRows(f.Out, asJSON)
 			err = ix.EachLog(func(raw []byte) error {
 				var e index.LogEntry
 				if err := json.Unmarshal(raw, &e); err != nil {
@@ -55,11 +50,7 @@ fold ignored are marked with the reason.`,
 					return nil
 				}
 				if asJSON {
-					if n > 0 {
-						bw.WriteString(",")
-					}
-					bw.WriteString("\n  ")
-					bw.Write(raw)
+					bw.raw(raw)
 				} else {
 					name := e.Actor.Name
 					if name == "" {
@@ -71,19 +62,12 @@ fold ignored are marked with the reason.`,
 					}
 					bw.WriteString("\n")
 				}
-				n++
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				if n > 0 {
-					bw.WriteString("\n")
-				}
-				bw.WriteString("]\n")
-			}
-			return nil
+			return bw.close()
 		},
 	}
 	c.Flags().StringVar(&task, "task", "", "only ops on this task")

@@ -14,6 +14,43 @@ import (
 
 func newBufWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 256<<10) }
 
+// rows streams a list: a JSON array of stored rows copied as they are, or
+// text lines. An empty JSON list prints [].
+type rows struct {
+	*bufio.Writer
+	json bool
+	n    int
+}
+
+func newRows(w io.Writer, asJSON bool) *rows {
+	r := &rows{Writer: newBufWriter(w), json: asJSON}
+	if asJSON {
+		r.WriteString("[")
+	}
+	return r
+}
+
+// raw adds one JSON row.
+func (r *rows) raw(row []byte) {
+	if r.n > 0 {
+		r.WriteString(",")
+	}
+	r.WriteString("\n  ")
+	r.Write(row)
+	r.n++
+}
+
+// close ends the array and flushes.
+func (r *rows) close() error {
+	if r.json {
+		if r.n > 0 {
+			r.WriteString("\n")
+		}
+		r.WriteString("]\n")
+	}
+	return r.Flush()
+}
+
 func printTask(w io.Writer, t *tasks.Task, now time.Time) {
 	fmt.Fprintf(w, "%s  %s\n", t.ID, t.Title)
 	fmt.Fprintf(w, "state:    %s\npriority: %s\n", t.State, t.Priority)

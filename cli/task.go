@@ -230,12 +230,7 @@ func newCmdTaskList(f *Factory) *cobra.Command {
 // listTasks streams rows; with --json and no filter, the stored JSON rows
 // are copied as they are, without decoding.
 func listTasks(w io.Writer, each func(func([]byte) error) error, state, label string, asJSON bool) error {
-	bw := newBufWriter(w)
-	defer bw.Flush()
-	n := 0
-	if asJSON {
-		bw.WriteString("[")
-	}
+	bw := newRows(w, asJSON)
 	var s tasks.Summary // declared once: a per-row &s escapes and allocates
 	err := each(func(raw []byte) error {
 		filtered := state != "" || label != ""
@@ -252,11 +247,7 @@ func listTasks(w io.Writer, each func(func([]byte) error) error, state, label st
 			}
 		}
 		if asJSON {
-			if n > 0 {
-				bw.WriteString(",")
-			}
-			bw.WriteString("\n  ")
-			bw.Write(raw)
+			bw.raw(raw)
 		} else {
 			holder := ""
 			if s.Lease != nil {
@@ -264,19 +255,12 @@ func listTasks(w io.Writer, each func(func([]byte) error) error, state, label st
 			}
 			fmt.Fprintf(bw, "%s  %-11s %-8s %-10s %s\n", s.ID, s.State, s.Priority, holder, s.Title)
 		}
-		n++
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		if n > 0 {
-			bw.WriteString("\n")
-		}
-		bw.WriteString("]\n")
-	}
-	return nil
+	return bw.close()
 }
 
 func contains(xs []string, x string) bool {
