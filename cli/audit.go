@@ -76,7 +76,7 @@ fold ignored are marked with the reason.`,
 }
 
 func newCmdVerify(f *Factory, runF func() error) *cobra.Command {
-	var asJSON, full bool
+	var asJSON, full, strict bool
 	var trustFile string
 	c := &cobra.Command{
 		Use:   "verify [--json]",
@@ -92,8 +92,12 @@ remembers what it verified; it is never trusted across clones); --full
 re-checks everything. In CI, pin the reviewed config so a clone cannot add
 its own roots: --trust <(git show origin/main:.covenant/config.toml).
 
-Each problem is one line naming its kind, feed and commit. Exit status 0 means
-no findings; 10 means findings (see 'git covenant help exit-codes').`,
+Each problem is one line naming its kind, feed and commit. Ops that lost a
+race with concurrent work (a claim made offline while another clone claimed
+the task: lease-conflict, stale-epoch, lease-expired, illegal-transition,
+duplicate) are conflicts: listed and ignored by the fold, failing only with
+--strict. Exit status 0 means no errors; 10 means errors (see
+'git covenant help exit-codes').`,
 		Example: "  $ git covenant verify\n  $ git covenant verify --full --json | jq '.findings[] | .kind'\n  $ git show origin/main:.covenant/config.toml > /tmp/pinned.toml && git covenant verify --trust /tmp/pinned.toml",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -123,13 +127,19 @@ no findings; 10 means findings (see 'git covenant help exit-codes').`,
 				for _, fd := range rep.Findings {
 					fmt.Fprintln(f.Out, fd.String())
 				}
+				conflicts := len(rep.Findings) - rep.Errors()
 				status := "ok"
-				if !rep.OK() {
-					status = fmt.Sprintf("FAILED: %d problem(s)", len(rep.Findings))
+				switch {
+				case !rep.OK():
+					status = fmt.Sprintf("FAILED: %d problem(s)", rep.Errors())
+				case conflicts > 0 && strict:
+					status = fmt.Sprintf("FAILED (--strict): %d conflict(s)", conflicts)
+				case conflicts > 0:
+					status = fmt.Sprintf("ok, %d op(s) ignored as conflicts with concurrent work", conflicts)
 				}
 				fmt.Fprintf(f.Err, "verified %d feed(s), %d commit(s), %d op(s) applied: %s\n", rep.Feeds, rep.Commits, rep.Applied, status)
 			}
-			if !rep.OK() {
+			if !rep.OK() || (strict && len(rep.Findings) > 0) {
 				return verifyFailed{len(rep.Findings)}
 			}
 			return nil
@@ -137,6 +147,7 @@ no findings; 10 means findings (see 'git covenant help exit-codes').`,
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	c.Flags().BoolVar(&full, "full", false, "re-check every feed from its root instead of only what is new")
+	c.Flags().BoolVar(&strict, "strict", false, "fail on conflicts too (ops ignored because they lost a race with concurrent work)")
 	c.Flags().StringVar(&trustFile, "trust", "", "verify against this pinned config (its roots and workflow), e.g. the reviewed one from main; implies --full")
 	return c
 }

@@ -27,8 +27,20 @@ type Report struct {
 	Findings []ledger.Finding `json:"findings"`
 }
 
-// OK reports whether verification found nothing.
-func (rep *Report) OK() bool { return len(rep.Findings) == 0 }
+// OK reports whether verification found no errors (conflicts from
+// concurrent work aside).
+func (rep *Report) OK() bool { return rep.Errors() == 0 }
+
+// Errors counts the findings of severity error.
+func (rep *Report) Errors() int {
+	n := 0
+	for _, f := range rep.Findings {
+		if f.Severity != "conflict" {
+			n++
+		}
+	}
+	return n
+}
 
 // VerifyOptions choose how Verify works.
 type VerifyOptions struct {
@@ -190,6 +202,12 @@ func (r *Repo) finishVerify(rep *Report, heads map[string]gitstore.Hash, lookup 
 	}
 	for _, f := range forks {
 		rep.Findings = append(rep.Findings, f.Finding())
+	}
+	for i := range rep.Findings {
+		rep.Findings[i].Severity = "error"
+		if ledger.ConflictKinds[rep.Findings[i].Kind] {
+			rep.Findings[i].Severity = "conflict"
+		}
 	}
 	sort.SliceStable(rep.Findings, func(i, j int) bool {
 		a, b := rep.Findings[i], rep.Findings[j]

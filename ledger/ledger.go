@@ -45,6 +45,16 @@ type Finding struct {
 	Commit string `json:"commit,omitempty"`
 	Op     string `json:"op,omitempty"`
 	Reason string `json:"reason"`
+	// Severity is "error" (tampering, forgery, missing authority: verify
+	// fails) or "conflict" (an op that lost a race with concurrent work, such
+	// as a claim made offline while another clone claimed the same task: it
+	// is ignored and listed, and fails verify only with --strict).
+	Severity string `json:"severity,omitempty"`
+}
+
+// ConflictKinds are the rejections honest concurrent work produces.
+var ConflictKinds = map[string]bool{
+	"lease-conflict": true, "stale-epoch": true, "lease-expired": true, "illegal-transition": true, "duplicate": true,
 }
 
 func (f Finding) String() string {
