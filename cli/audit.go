@@ -78,8 +78,10 @@ fold ignored are marked with the reason.`,
 func newCmdVerify(f *Factory, runF func() error) *cobra.Command {
 	var asJSON, full, strict bool
 	var trustFile string
+	var requireProv, fromStdin bool
+	var format, targetRef string
 	c := &cobra.Command{
-		Use:   "verify [--json]",
+		Use:   "verify [<revision-range>...] [--require-provenance] [--format {text | json | github}] [--json]",
 		Short: "Verify every feed: signatures, linearity, well-formed and authorized ops",
 		Long: `Verify every feed from its root: each commit's SSHSIG signature by the feed's
 own key, linear history, canonical and well-formed ops with an unbroken
@@ -97,10 +99,30 @@ race with concurrent work (a claim made offline while another clone claimed
 the task: lease-conflict, stale-epoch, lease-expired, illegal-transition,
 duplicate) are conflicts: listed and ignored by the fold, failing only with
 --strict. Exit status 0 means no errors; 10 means errors (see
-'git covenant help exit-codes').`,
-		Example: "  $ git covenant verify\n  $ git covenant verify --full --json | jq '.findings[] | .kind'\n  $ git show origin/main:.covenant/config.toml > /tmp/pinned.toml && git covenant verify --trust /tmp/pinned.toml",
-		Args:    exactArgs(0, "no arguments"),
+'git covenant help exit-codes').
+
+With a revision range (or --stdin), verify checks the provenance of those
+commits instead: each needs a note on refs/notes/covenant whose bundles all
+verify (DSSE signature by a known identity that held provenance.record,
+subjects matching the real commit, tree and blobs, a valid task and lease)
+and at least one recording a passing validation; a commit with no note of
+its own passes by the tree rule (an attested commit has the same tree) or,
+with blob_rule in the policy, the blob rule. Provenance is required with
+--require-provenance or when the [provenance] policy's require list names
+the ref (--ref, else the range's right side). --format github prints
+workflow annotations. Exit 10 if any commit fails.`,
+		Example: "  $ git covenant verify\n  $ git covenant verify --full --json | jq '.findings[] | .kind'\n  $ git show origin/main:.covenant/config.toml > /tmp/pinned.toml && git covenant verify --trust /tmp/pinned.toml\n  $ git covenant verify origin/main..HEAD --require-provenance --format github",
 		RunE: func(c *cobra.Command, args []string) error {
+			if format != "text" && format != "json" && format != "github" {
+				return usagef("--format %q: want text, json or github", format)
+			}
+			if asJSON {
+				format = "json"
+			}
+			if len(args) > 0 || fromStdin {
+				return runProvenanceVerify(f, provenanceVerify{revs: args, stdin: fromStdin, require: requireProv, ref: targetRef, format: format})
+			}
+			asJSON = format == "json"
 			r, err := f.Repo()
 			if err != nil {
 				return err
@@ -148,6 +170,10 @@ duplicate) are conflicts: listed and ignored by the fold, failing only with
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	c.Flags().BoolVar(&full, "full", false, "re-check every feed from its root instead of only what is new")
 	c.Flags().BoolVar(&strict, "strict", false, "fail on conflicts too (ops ignored because they lost a race with concurrent work)")
+	c.Flags().BoolVar(&requireProv, "require-provenance", false, "with revisions: every commit needs valid provenance (else the [provenance] policy decides)")
+	c.Flags().StringVar(&format, "format", "text", "output: text, json or github (workflow annotations)")
+	c.Flags().BoolVar(&fromStdin, "stdin", false, "with provenance: read the commits to check from standard input, one id per line")
+	c.Flags().StringVar(&targetRef, "ref", "", "with provenance: the ref the commits are bound for, matched against the policy's require list")
 	c.Flags().StringVar(&trustFile, "trust", "", "verify against this pinned config (its roots and workflow), e.g. the reviewed one from main; implies --full")
 	return c
 }

@@ -146,6 +146,10 @@ func classify(err error) (int, string) {
 		return ExitConflict, "other clones kept pushing; run 'git covenant sync' again"
 	case errors.Is(err, covenant.ErrNotAdmin):
 		return ExitUnauthorized, ""
+	case errors.Is(err, covenant.ErrBadRevision):
+		return ExitUsage, "name a commit or a range such as origin/main..HEAD"
+	case errors.Is(err, errNoProvenance):
+		return ExitNotFound, "record some with: git covenant provenance record <commit> -- <command>"
 	}
 	return ExitError, ""
 }

@@ -35,6 +35,8 @@ type Config struct {
 	Trust   Trust `toml:"trust"`
 	// Workflow is the task lifecycle; nil in the file means the default.
 	Workflow *tasks.Workflow `toml:"workflow,omitempty"`
+	// Provenance is the optional provenance policy (see provenance.go).
+	Provenance *Provenance `toml:"provenance,omitempty"`
 }
 
 // Lifecycle returns the configured workflow, or the default one.
@@ -98,6 +100,11 @@ func Parse(b []byte) (*Config, error) {
 	if c.Workflow != nil {
 		if err := c.Workflow.Check(func(name string) string { return locate(b, name) }); err != nil {
 			return nil, fmt.Errorf("%w: %s%v", ErrInvalid, Path, err)
+		}
+	}
+	if c.Provenance != nil {
+		if err := c.Provenance.check(); err != nil {
+			return nil, fmt.Errorf("%w: %s%s: %v", ErrInvalid, Path, locate(b, "provenance"), err)
 		}
 	}
 	return &c, nil
