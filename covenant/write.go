@@ -90,6 +90,9 @@ func (r *Repo) write(plan Planner, publish func(old, new gitstore.Hash) error) (
 		if pos.Broken != nil {
 			return fmt.Errorf("%w: your feed is broken at %s (%s); run 'git covenant verify'", ErrFeedBroken, pos.Broken.Commit, pos.Broken.Reason)
 		}
+		if len(drafts) == 0 && pos.Seq > 0 {
+			return nil // nothing to write: the feed exists already
+		}
 		if pos.Seq == 0 {
 			drafts = append([]Draft{{Type: trust.OpGenesis, Summary: id.Name,
 				Body: trust.IdentityBody{Name: id.Name, Role: string(id.Role), Key: identity.FormatPublicKey(id.PublicKey)}}}, drafts...)

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/internal/testgit"
 	"github.com/git-covenant/git-covenant/tasks"
+	"github.com/git-covenant/git-covenant/trust"
 )
 
 func open(t *testing.T, dir, home string) *covenant.Repo {
@@ -100,4 +102,21 @@ func TestIndexFollowsPlainGit(t *testing.T) {
 }
 func writeGarbage(p string) error {
 	return os.WriteFile(p, []byte("this is not a bbolt file, not at all"), 0o644)
+}
+
+// A write with nothing to write is a no-op, also when the feed exists.
+func TestEmptyWrite(t *testing.T) {
+	dir := testgit.Init(t)
+	r := open(t, dir, filepath.Join(t.TempDir(), "home"))
+	if _, err := r.Init("alice", false, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	before := testgit.Run(t, dir, "for-each-ref", "refs/covenant/")
+	w, err := r.Write(func(*index.Tx, *trust.Actor) ([]covenant.Draft, error) { return nil, nil })
+	if err != nil || len(w.Entries) != 0 {
+		t.Fatalf("empty write: %v %+v", err, w)
+	}
+	if after := testgit.Run(t, dir, "for-each-ref", "refs/covenant/"); after != before {
+		t.Fatalf("refs moved:\n%s\n%s", before, after)
+	}
 }
