@@ -32,6 +32,7 @@ var Scripts = map[string]string{
 if [ -x "$0` + chainSuffix + `" ]; then "$0` + chainSuffix + `" "$@" || exit $?; fi
 git covenant task trailers --hook "$1" >/dev/null 2>&1 || true
 `,
+	"pre-push": prePush,
 }
 
 // Result says what Install or Uninstall did to one hook.
