@@ -8,6 +8,7 @@
 #   BENCH_WRITES=2000    single-op writes per writer (figure 1)
 #   BENCH_RUNS=20        runs of each process timed for figure 2
 #   BENCH_REBUILDS=3     cold index rebuilds (figure 3)
+#   BENCH_LINKS=50000    blocking links in the workflow repository (default BENCH_TASKS/2)
 #   BENCH_TMPFS=0        skip repeating figure 1 on /dev/shm
 # Repositories are made in a temporary directory and removed afterwards.
 set -e
@@ -26,3 +27,9 @@ echo
 "${GO:-go}" run ./internal/syncbench -bin "$bin"
 GIT_COVENANT_SYNC_SEEDS="${BENCH_SYNC_SEEDS:-10}" GIT_COVENANT_SYNC_OPS="${BENCH_SYNC_RANDOM:-150}" \
 	"${GO:-go}" test -count=1 -run '^TestRandomConvergence$' ./remote/
+
+# Workflow and trust: task ready / task show over BENCH_TASKS tasks with
+# BENCH_LINKS blocking links, full verification throughput against raw
+# ed25519 on the same cores, and incremental verify of 10 new ops.
+echo
+"${GO:-go}" run ./internal/workbench -bin "$bin"
