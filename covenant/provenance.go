@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -196,7 +197,11 @@ func (r *Repo) RecordProvenance(ctx context.Context, o RecordOptions) (*Recorded
 	if err != nil {
 		return nil, err
 	}
-	if err := provenance.AppendNote(r.gitWorkDir(), nil, commit, bundle); err != nil {
+	// The notes commit is made by the signer, as feed commits are, so it
+	// needs no git identity configured.
+	env := append(os.Environ(), "GIT_AUTHOR_NAME="+id.Name, "GIT_AUTHOR_EMAIL="+keyID+"@covenant.invalid",
+		"GIT_COMMITTER_NAME="+id.Name, "GIT_COMMITTER_EMAIL="+keyID+"@covenant.invalid")
+	if err := provenance.AppendNote(r.gitWorkDir(), env, commit, bundle); err != nil {
 		return nil, err
 	}
 	return &Recorded{Commit: commit.String(), Result: pred.Result, Evidence: *ev, Task: ext.Task, Epoch: ext.LeaseEpoch, Bundle: len(bundle)}, nil

@@ -1,0 +1,298 @@
+package covenant_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/git-covenant/git-covenant/attest"
+	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/provenance"
+	"golang.org/x/crypto/ssh"
+)
+
+// commitFile writes a file and commits it, returning the commit id.
+func (f *fixture) commitFile(name, content, msg string) string {
+	f.t.Helper()
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(f.dir, name)), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, name), []byte(content), 0o644); err != nil {
+		f.t.Fatal(err)
+	}
+	f.git("add", name)
+	f.git("commit", "-q", "-m", msg)
+	return f.git("rev-parse", "HEAD")
+}
+
+// verifyProv checks one commit with provenance required.
+func (f *fixture) verifyProv(commit string) provenance.CommitResult {
+	f.t.Helper()
+	h, err := gitstore.ParseHash(commit)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	rep, err := f.open().VerifyProvenance(covenant.ProvenanceOptions{Commits: []gitstore.Hash{h}, Require: true})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return rep.Commits[0]
+}
+
+func (f *fixture) note(commit string) string {
+	f.t.Helper()
+	return f.git("notes", "--ref=covenant", "show", commit)
+}
+
+func (f *fixture) setNote(commit, content string) {
+	f.t.Helper()
+	f.gitIn([]byte(content), "notes", "--ref=covenant", "add", "-f", "-F", "-", commit)
+}
+
+// aliceKey parses alice's private key from the keystore.
+func (f *fixture) alicePrivateKey() ed25519.PrivateKey {
+	f.t.Helper()
+	b, err := os.ReadFile(filepath.Join(f.home, "identities", "alice", "key"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	k, err := ssh.ParseRawPrivateKey(b)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if p, ok := k.(*ed25519.PrivateKey); ok {
+		return *p
+	}
+	return k.(ed25519.PrivateKey)
+}
+
+func wantProblem(t *testing.T, res provenance.CommitResult, status, kind string) {
+	t.Helper()
+	if res.Status != status || len(res.Problems) == 0 || res.Problems[0].Kind != kind {
+		t.Fatalf("got status %s problems %+v, want %s with %s", res.Status, res.Problems, status, kind)
+	}
+}
+
+func TestProvenanceRecordVerifyAndNotes(t *testing.T) {
+	f := newFixture(t)
+	f.initAlice()
+	c := f.commitFile("src/a.go", "package a\n", "add a")
+	if res := f.verifyProv(c); res.Status != provenance.StatusMissing {
+		t.Fatalf("unattested commit: %+v", res)
+	}
+	out := f.mustCLI("provenance", "record", "--", "sh", "-c", "test -f src/a.go && echo ok")
+	if !strings.HasPrefix(out, "PASSED "+c[:12]) {
+		t.Fatalf("record: %q", out)
+	}
+	res := f.verifyProv(c)
+	if res.Status != provenance.StatusOK || res.Rule != "note" || res.Bundles[0].Signer != "alice" {
+		t.Fatalf("attested commit: %+v", res)
+	}
+	// Stock git shows it; the user's tree has no worktree left behind.
+	if log := f.git("log", "--notes=covenant", "-1"); !strings.Contains(log, attest.BundleMediaType) {
+		t.Fatalf("git log --notes=covenant: %s", log)
+	}
+	if wts := f.git("worktree", "list"); strings.Count(wts, "\n") != 0 {
+		t.Fatalf("worktree left behind:\n%s", wts)
+	}
+	// A second bundle is appended, not replacing the first.
+	f.mustCLI("provenance", "record", "--", "true")
+	if n := len(f.verifyProv(c).Bundles); n != 2 {
+		t.Fatalf("%d bundles after a second record, want 2", n)
+	}
+}
+
+func TestProvenanceFailedIsFailedNotMissing(t *testing.T) {
+	f := newFixture(t)
+	f.initAlice()
+	c := f.commitFile("a.txt", "a\n", "add a")
+	res := f.cli("provenance", "record", "--", "sh", "-c", "echo boom; exit 3")
+	if res.code != 10 || !strings.HasPrefix(res.stdout, "FAILED ") {
+		t.Fatalf("record of a failing command: %s", res)
+	}
+	wantProblem(t, f.verifyProv(c), provenance.StatusFailed, provenance.KindFailed)
+}
+
+func TestProvenanceTamper(t *testing.T) {
+	f := newFixture(t)
+	f.initAlice()
+	f.mustCLI("id", "new", "bob", "--role", "agent")
+	bobKey := strings.TrimSpace(f.mustCLI("id", "show", "bob"))
+	f.mustCLI("id", "register", "bob", "--role", "agent", "--key", bobKey, "--grant", "task.create")
+	c := f.commitFile("a.txt", "a\n", "add a")
+	other := f.commitFile("b.txt", "b\n", "add b")
+	f.mustCLI("provenance", "record", c, "--", "true")
+	good := f.note(c)
+	if res := f.verifyProv(c); res.Status != provenance.StatusOK {
+		t.Fatalf("untampered: %+v", res)
+	}
+	edit := func(fn func(b map[string]any)) string {
+		var b map[string]any
+		if err := json.Unmarshal([]byte(good), &b); err != nil {
+			t.Fatal(err)
+		}
+		fn(b)
+		out, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	env := func(b map[string]any) map[string]any { return b["dsseEnvelope"].(map[string]any) }
+	t.Run("payload", func(t *testing.T) {
+		f.setNote(c, edit(func(b map[string]any) {
+			p, _ := base64.StdEncoding.DecodeString(env(b)["payload"].(string))
+			p = bytes.Replace(p, []byte(`"PASSED"`), []byte(`"FAILED"`), 1)
+			env(b)["payload"] = base64.StdEncoding.EncodeToString(p)
+		}))
+		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindBadSignature)
+	})
+	t.Run("signature", func(t *testing.T) {
+		f.setNote(c, edit(func(b map[string]any) {
+			sig := env(b)["signatures"].([]any)[0].(map[string]any)
+			raw, _ := base64.StdEncoding.DecodeString(sig["sig"].(string))
+			raw[0] ^= 1
+			sig["sig"] = base64.StdEncoding.EncodeToString(raw)
+		}))
+		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindBadSignature)
+	})
+	t.Run("signer-unknown", func(t *testing.T) {
+		f.setNote(c, edit(func(b map[string]any) {
+			b["verificationMaterial"].(map[string]any)["publicKey"].(map[string]any)["hint"] = "00000000000000000000000000000000"
+		}))
+		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindUnknownSigner)
+	})
+	t.Run("signer-swapped", func(t *testing.T) {
+		id, err := f.open().Keys.Get("bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.setNote(c, edit(func(b map[string]any) {
+			b["verificationMaterial"].(map[string]any)["publicKey"].(map[string]any)["hint"] = id.KeyID()
+		}))
+		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindBadSignature)
+	})
+	t.Run("moved-to-another-commit", func(t *testing.T) {
+		f.setNote(other, good)
+		wantProblem(t, f.verifyProv(other), provenance.StatusInvalid, provenance.KindSubject)
+		f.git("notes", "--ref=covenant", "remove", other)
+	})
+	t.Run("subject-digest", func(t *testing.T) {
+		// Validly signed by alice, but a blob digest that is not the real one.
+		payload := resignedStatement(t, f, good, func(st map[string]any) {
+			for _, s := range st["subject"].([]any) {
+				d := s.(map[string]any)["digest"].(map[string]any)
+				if _, ok := d["sha256"]; ok {
+					d["sha256"] = strings.Repeat("0", 64)
+				}
+			}
+		})
+		f.setNote(c, payload)
+		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindSubject)
+	})
+	t.Run("tree-digest", func(t *testing.T) {
+		payload := resignedStatement(t, f, good, func(st map[string]any) {
+			for _, s := range st["subject"].([]any) {
+				d := s.(map[string]any)["digest"].(map[string]any)
+				if _, ok := d["gitTree"]; ok {
+					d["gitTree"] = strings.Repeat("1", 40)
+				}
+			}
+		})
+		f.setNote(c, payload)
+		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindSubject)
+	})
+	t.Run("unauthorized-signer", func(t *testing.T) {
+		// bob may create tasks but not record provenance.
+		res := f.cli("--as", "bob", "provenance", "record", c, "--", "true")
+		if res.code != 6 || !strings.Contains(res.stderr, "lacks provenance.record") {
+			t.Fatalf("bob records: %s", res)
+		}
+		f.setNote(c, good)
+		if f.note(c) != good {
+			t.Fatal("refused record wrote a note")
+		}
+	})
+	f.setNote(c, good)
+	if res := f.verifyProv(c); res.Status != provenance.StatusOK {
+		t.Fatalf("restored: %+v", res)
+	}
+}
+
+// resignedStatement edits the statement inside a bundle and signs it again
+// with alice's key.
+func resignedStatement(t *testing.T, f *fixture, bundle string, fn func(map[string]any)) string {
+	t.Helper()
+	env, err := attest.Parse([]byte(bundle))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(env.Payload, &st); err != nil {
+		t.Fatal(err)
+	}
+	fn(st)
+	payload, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := attest.Sign(payload, f.alicePrivateKey(), env.KeyHint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func TestProvenanceSquashAndRebaseRules(t *testing.T) {
+	f := newFixture(t)
+	f.initAlice()
+	base := f.git("rev-parse", "HEAD")
+	f.git("checkout", "-q", "-b", "feature")
+	f.commitFile("f.txt", "one\n", "feature 1")
+	f.mustCLI("provenance", "record", "--", "true")
+	f.commitFile("f.txt", "two\n", "feature 2")
+	f.mustCLI("provenance", "record", "--", "true")
+	f.git("checkout", "-q", "main")
+	f.git("merge", "-q", "--squash", "feature")
+	f.git("commit", "-q", "-m", "squashed feature")
+	squash := f.git("rev-parse", "HEAD")
+	res := f.verifyProv(squash)
+	if res.Status != provenance.StatusOK || res.Rule != "tree" {
+		t.Fatalf("squash merge: %+v", res)
+	}
+	unrelated := f.commitFile("g.txt", "g\n", "unrelated")
+	wantProblem(t, f.verifyProv(unrelated), provenance.StatusMissing, provenance.KindMissing)
+
+	// Rebase of the last feature commit onto a main with other work: the
+	// tree differs, so only the blob rule (policy blob_rule) covers it.
+	f.git("checkout", "-q", "-b", "rebased", base)
+	f.commitFile("h.txt", "h\n", "other work")
+	f.mustCLI("provenance", "record", "--", "true")
+	f.git("cherry-pick", "feature~1")
+	picked := f.git("rev-parse", "HEAD")
+	if res := f.verifyProv(picked); res.Status != provenance.StatusMissing {
+		t.Fatalf("cherry-pick without blob rule: %+v", res)
+	}
+	// The pick adds f.txt with the blob feature 1 attested.
+	cfg := filepath.Join(f.dir, ".covenant", "config.toml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, append(b, []byte("\n[provenance]\nblob_rule = true\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res = f.verifyProv(picked)
+	if res.Status != provenance.StatusOK || res.Rule != "blob" {
+		t.Fatalf("cherry-pick with blob rule: %+v", res)
+	}
+	if res := f.verifyProv(unrelated); res.Status != provenance.StatusMissing {
+		t.Fatalf("unrelated commit with blob rule: %+v", res)
+	}
+}
