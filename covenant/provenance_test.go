@@ -3,6 +3,8 @@ package covenant_test
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
 	"encoding/base64"
 	"encoding/json"
 	"os"
@@ -294,5 +296,44 @@ func TestProvenanceSquashAndRebaseRules(t *testing.T) {
 	}
 	if res := f.verifyProv(unrelated); res.Status != provenance.StatusMissing {
 		t.Fatalf("unrelated commit with blob rule: %+v", res)
+	}
+}
+
+func TestProvenanceExportPEMVerifies(t *testing.T) {
+	f := newFixture(t)
+	f.initAlice()
+	c := f.commitFile("a.txt", "a\n", "add a")
+	f.mustCLI("provenance", "record", "--", "true")
+	out := t.TempDir()
+	f.mustCLI("provenance", "export", "HEAD", "--out", out)
+	b, err := os.ReadFile(filepath.Join(out, c+"-1.sigstore.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := attest.Parse(bytes.TrimSpace(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := os.ReadFile(filepath.Join(out, env.KeyHint+".pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(p)
+	if blk == nil || blk.Type != "PUBLIC KEY" {
+		t.Fatalf("not a PKIX PEM: %s", p)
+	}
+	pub, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Verify(pub.(ed25519.PublicKey)); err != nil {
+		t.Fatalf("exported bundle does not verify under the exported key: %v", err)
+	}
+	st, err := attest.ParseStatement(env.Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Subjects[0].Digest["gitCommit"] != c || st.PredicateType != provenance.PredicateType {
+		t.Fatalf("statement: %+v", st)
 	}
 }
