@@ -3,8 +3,10 @@ package gitstore
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -116,6 +118,12 @@ func (s *Store) ReadFeedCommit(h Hash) (*FeedCommit, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.completeFeedCommit(h, c)
+}
+
+// completeFeedCommit reads the tree and op of a parsed feed commit.
+func (s *Store) completeFeedCommit(h Hash, c *Commit) (*FeedCommit, error) {
+	var err error
 	fc := &FeedCommit{Hash: h, Commit: c}
 	problems := []string{}
 	if len(c.Parents) > 1 {
@@ -177,27 +185,61 @@ func (e *FeedCommitError) Unwrap() error { return e.Err }
 // WalkFeed returns the commits after stop up to head along first parents,
 // oldest first. stop == ZeroHash walks to the root. If stop is not found,
 // the feed was rewritten and ErrNotAncestor is returned with the commits read.
+// The chain is read in order; trees and ops of long chains are then read on
+// all cores, each worker with its own object storage.
 func (s *Store) WalkFeed(head, stop Hash) ([]*FeedCommit, error) {
-	var rev []*FeedCommit
+	var hs []Hash
+	var cs []*Commit
+	var walkErr error
 	for h := head; h != stop; {
 		if h.IsZero() {
-			reverse(rev)
-			return rev, fmt.Errorf("%w %s", ErrNotAncestor, stop.Short())
+			walkErr = fmt.Errorf("%w %s", ErrNotAncestor, stop.Short())
+			break
 		}
-		fc, err := s.ReadFeedCommit(h)
+		c, err := s.ReadCommit(h)
 		if err != nil {
 			return nil, &FeedCommitError{Commit: h, Err: err}
 		}
-		rev = append(rev, fc)
-		if len(fc.Commit.Parents) == 0 {
+		hs, cs = append(hs, h), append(cs, c)
+		if len(c.Parents) == 0 {
 			h = ZeroHash
 		} else {
-			h = fc.Commit.Parents[0]
+			h = c.Parents[0]
 		}
 	}
-	reverse(rev)
-	return rev, nil
+	reverse(hs)
+	reverse(cs)
+	out := make([]*FeedCommit, len(hs))
+	errs := make([]error, len(hs))
+	fill := func(st *Store, i int) { out[i], errs[i] = st.completeFeedCommit(hs[i], cs[i]) }
+	if workers := runtime.GOMAXPROCS(0); len(hs) < parallelFeedRead || workers < 2 {
+		for i := range hs {
+			fill(s, i)
+		}
+	} else {
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(st *Store) {
+				defer wg.Done()
+				for i := w; i < len(hs); i += workers {
+					fill(st, i)
+				}
+			}(s.fork())
+		}
+		wg.Wait()
+	}
+	// Report the damaged commit nearest the head, as a walk from it would.
+	for i := len(hs) - 1; i >= 0; i-- {
+		if errs[i] != nil {
+			return nil, &FeedCommitError{Commit: hs[i], Err: errs[i]}
+		}
+	}
+	return out, walkErr
 }
+
+// parallelFeedRead is the chain length from which WalkFeed reads in parallel.
+const parallelFeedRead = 256
 
 func reverse[T any](s []T) {
 	for i, j := 0, len(s)-1; i < j; i, j = i+1, j-1 {

@@ -36,10 +36,24 @@ func Open(dir string) (*Store, error) {
 	if err := s.checkFormat(); err != nil {
 		return nil, err
 	}
-	// MaxOpenDescriptors keeps packfiles open between reads; without it
-	// go-git opens, stats and closes the pack for every object it reads.
-	s.storage = filesystem.NewStorageWithOptions(osfs.New(s.CommonDir), cache.NewObjectLRU(16*cache.MiByte), filesystem.Options{MaxOpenDescriptors: 16})
+	s.storage = newStorage(s.CommonDir)
 	return s, nil
+}
+
+// newStorage opens go-git's object storage on a common git directory.
+// MaxOpenDescriptors keeps packfiles open between reads; without it go-git
+// opens, stats and closes the pack for every object it reads.
+func newStorage(commonDir string) *filesystem.Storage {
+	return filesystem.NewStorageWithOptions(osfs.New(commonDir), cache.NewObjectLRU(16*cache.MiByte), filesystem.Options{MaxOpenDescriptors: 16})
+}
+
+// fork returns a Store on the same repository with object storage of its
+// own, for reading objects in parallel (go-git's storage is not safe for
+// concurrent use). It writes no refs.
+func (s *Store) fork() *Store {
+	f := &Store{WorkTree: s.WorkTree, GitDir: s.GitDir, CommonDir: s.CommonDir}
+	f.storage = newStorage(s.CommonDir)
+	return f
 }
 
 func discover(dir string) (*Store, error) {
