@@ -57,10 +57,12 @@ func (f *fixture) setNote(commit, content string) {
 	f.gitIn([]byte(content), "notes", "--ref=covenant", "add", "-f", "-F", "-", commit)
 }
 
-// aliceKey parses alice's private key from the keystore.
-func (f *fixture) alicePrivateKey() ed25519.PrivateKey {
+// alicePrivateKey parses alice's private key from the keystore.
+func (f *fixture) alicePrivateKey() ed25519.PrivateKey { return f.privateKey("alice") }
+
+func (f *fixture) privateKey(name string) ed25519.PrivateKey {
 	f.t.Helper()
-	b, err := os.ReadFile(filepath.Join(f.home, "identities", "alice", "key"))
+	b, err := os.ReadFile(filepath.Join(f.home, "identities", name, "key"))
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -210,6 +212,44 @@ func TestProvenanceTamper(t *testing.T) {
 		f.setNote(c, payload)
 		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindSubject)
 	})
+	bob, err := f.open().Keys.Get("bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := func(st map[string]any) map[string]any {
+		return st["predicate"].(map[string]any)["covenant"].(map[string]any)
+	}
+	t.Run("signer-mismatch", func(t *testing.T) {
+		f.setNote(c, resignedStatement(t, f, good, func(st map[string]any) {
+			ext(st)["actor"] = map[string]any{"name": "bob", "key": bob.KeyID()}
+		}))
+		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindSignerMismatch)
+	})
+	t.Run("signed-by-unauthorized", func(t *testing.T) {
+		payload := resignedStatement(t, f, good, func(st map[string]any) {
+			ext(st)["actor"] = map[string]any{"name": "bob", "key": bob.KeyID()}
+		})
+		e, _ := attest.Parse([]byte(payload))
+		out, err := attest.Sign(e.Payload, f.privateKey("bob"), bob.KeyID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.setNote(c, string(out))
+		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindUnauthorized)
+	})
+	t.Run("unknown-task", func(t *testing.T) {
+		f.setNote(c, resignedStatement(t, f, good, func(st map[string]any) {
+			ext(st)["task"] = "tk-000000000000"
+			ext(st)["leaseEpoch"] = 1
+		}))
+		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindBadLease)
+	})
+	t.Run("result-exit-mismatch", func(t *testing.T) {
+		f.setNote(c, resignedStatement(t, f, good, func(st map[string]any) {
+			ext(st)["evidence"].(map[string]any)["exitCode"] = 1
+		}))
+		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindBadBundle)
+	})
 	t.Run("unauthorized-signer", func(t *testing.T) {
 		// bob may create tasks but not record provenance.
 		res := f.cli("--as", "bob", "provenance", "record", c, "--", "true")
@@ -335,5 +375,40 @@ func TestProvenanceExportPEMVerifies(t *testing.T) {
 	}
 	if st.Subjects[0].Digest["gitCommit"] != c || st.PredicateType != provenance.PredicateType {
 		t.Fatalf("statement: %+v", st)
+	}
+}
+
+func TestProvenancePolicyCommandsAndPaths(t *testing.T) {
+	f := newFixture(t)
+	f.initAlice()
+	cfg := filepath.Join(f.dir, ".covenant", "config.toml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, append(b, []byte("\n[provenance]\nrequire = [\"refs/heads/*\"]\npaths = [\"src/**\"]\ncommands = [\"make test\"]\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	docs := f.commitFile("docs/x.md", "x\n", "docs only")
+	code := f.commitFile("src/x.go", "package x\n", "code")
+	f.mustCLI("provenance", "record", "--", "true")
+	check := func(commit, ref string) provenance.CommitResult {
+		h, _ := gitstore.ParseHash(commit)
+		rep, err := f.open().VerifyProvenance(covenant.ProvenanceOptions{Commits: []gitstore.Hash{h}, Ref: ref})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep.Commits[0]
+	}
+	if res := check(docs, "refs/heads/main"); res.Status != provenance.StatusUnattested {
+		t.Fatalf("docs-only commit outside paths: %+v", res)
+	}
+	wantProblem(t, check(code, "refs/heads/main"), provenance.StatusMissing, provenance.KindCommand)
+	if res := check(code, "refs/tags/v1"); res.Status != provenance.StatusMissing || res.Problems[0].Kind != provenance.KindCommand {
+		// a bundle with a command the policy does not count never passes
+		t.Fatalf("other ref: %+v", res)
+	}
+	if res := check(f.commitFile("src/y.go", "package x\n", "more code"), "refs/tags/v1"); res.Status != provenance.StatusUnattested {
+		t.Fatalf("ref outside require: %+v", res)
 	}
 }
