@@ -44,7 +44,11 @@ func newCmdHooks(f *Factory) *cobra.Command {
 		Short: "Install or remove git-covenant's git hooks",
 		Long: `Install or remove git-covenant's git hooks. The prepare-commit-msg hook adds
 Covenant-Task and Covenant-Lease trailers for the task started in this
-working tree. An existing hook is kept and chained to (moved to
+working tree. The pre-push hook verifies the provenance of the commits
+being pushed (git covenant verify --stdin --ref <remote ref>, so the
+[provenance] policy decides; GIT_COVENANT_REQUIRE_PROVENANCE=1 requires it
+for every ref) and refuses the push listing each failing commit. An
+existing hook is kept and chained to (moved to
 <hook>.covenant-chained), never overwritten unless --force; uninstall puts
 it back. core.hooksPath and worktrees are honoured.`,
 	}
