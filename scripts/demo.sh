@@ -46,15 +46,22 @@ run git covenant task handoff "$id" --summary "Div added; zero check still missi
 	--next "return an error when b == 0" --next "add table tests" \
 	--question "panic or error on zero?" --file calc.go --validation not-run
 
-step "Share code and covenant refs through the ordinary remote"
-run git push -q origin main "refs/covenant/*:refs/covenant/*"
+step "Share code and covenant state through the ordinary remote"
+run git covenant remote setup
+run git push -q origin main
+run git covenant sync
 
 step "A fresh session on another machine: new clone, new keystore, no chat history"
 export GIT_COVENANT_HOME="$demo/home/covenant-b"
 run git clone -q "$demo/remote.git" "$demo/b"
 cd "$demo/b"
-run git fetch -q origin "refs/covenant/*:refs/covenant/*"
+run git covenant remote setup
+run git covenant sync
 run git covenant task resume "$id"
+
+step "Both clones compute the same state"
+run git covenant state digest
+(cd "$demo/a" && GIT_COVENANT_HOME="$demo/home/covenant" git covenant state digest)
 
 step "Audit: every op in order, verification, and stock git checking a signature"
 cd "$demo/a"
