@@ -127,7 +127,7 @@ func ParseStatement(payload []byte) (*Statement, error) {
 }
 
 // Sign signs payload as DSSE with an ed25519 key and packs it as a
-// sigstore bundle v0.3 whose public-key hint (and DSSE keyid) is keyHint.
+// sigstore bundle v0.3 whose public-key hint is keyHint.
 // The result is one line of JSON.
 func Sign(payload []byte, priv ed25519.PrivateKey, keyHint string) ([]byte, error) {
 	return SignWith(payload, keyHint, func(m []byte) ([]byte, error) { return ed25519.Sign(priv, m), nil })
@@ -151,7 +151,11 @@ func SignWith(payload []byte, keyHint string, sign func(msg []byte) ([]byte, err
 		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
 			Payload:     payload,
 			PayloadType: PayloadType,
-			Signatures:  []*protodsse.Signature{{Sig: sig, Keyid: keyHint}},
+			// keyid stays empty: DSSE verifiers (cosign's among them) skip
+			// a signature whose keyid differs from the one they derive from
+			// the key, and they derive a different one. The key id travels
+			// in verificationMaterial.publicKey.hint.
+			Signatures: []*protodsse.Signature{{Sig: sig}},
 		}},
 	}
 	out, err := protojson.MarshalOptions{Multiline: false}.Marshal(b)

@@ -39,4 +39,11 @@ printf '{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"
 "$cosign" verify-blob-attestation --bundle "$bundle" --key "$key" --insecure-ignore-tlog \
 	--trusted-root "$tmp/trusted_root.json" \
 	--type https://in-toto.io/attestation/test-result/v0.1 --digest "$commit" --digestAlg gitCommit
-echo "interop: cosign verified the bundle of $commit"
+# And it must refuse the bundle for another commit.
+if "$cosign" verify-blob-attestation --bundle "$bundle" --key "$key" --insecure-ignore-tlog \
+	--trusted-root "$tmp/trusted_root.json" \
+	--type https://in-toto.io/attestation/test-result/v0.1 --digest "$(git rev-parse HEAD~1)" --digestAlg gitCommit 2>/dev/null; then
+	echo "interop: cosign accepted the bundle for the wrong commit" >&2
+	exit 1
+fi
+echo "interop: cosign verified the bundle of $commit and refused it for another commit"
