@@ -97,6 +97,8 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.As(err, &vf):
 		return ExitVerifyFailed, ""
+	case strings.HasPrefix(err.Error(), "unknown command "): // cobra, at the top level
+		return ExitUsage, "see 'git covenant help'"
 	case errors.As(err, &ue):
 		return ExitUsage, "see 'git covenant help' or add --help to the command"
 	case errors.Is(err, gitstore.ErrNotRepository):

@@ -123,8 +123,9 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // NewCmdRoot builds the command tree.
 func NewCmdRoot(f *Factory) *cobra.Command {
 	root := &cobra.Command{
-		Use:   "git covenant <command> [flags]",
-		Short: "Govern software agents and the humans who direct them, with all state in git",
+		Use:         "git-covenant <command> [flags]",
+		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "git covenant"},
+		Short:       "Govern software agents and the humans who direct them, with all state in git",
 		Long: `git-covenant keeps task lifecycle, leases, handoffs, identities and the audit
 chain as signed commits under refs/covenant/* in your repository. Every actor
 signs its own operation feed; state is a deterministic fold of all feeds, so
@@ -158,6 +159,7 @@ Start with 'git covenant init', then 'git covenant task create' and
 	}
 	root.AddCommand(newCmdsSync(f)...)
 	root.AddCommand(newCmdGenMan(root))
+	defer rejectUnknownSubcommands(root)
 	root.AddCommand(&cobra.Command{
 		Use:   "exit-codes",
 		Short: "List the exit statuses (also: git covenant help exit-codes)",
@@ -198,4 +200,23 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// rejectUnknownSubcommands makes a command group (task, id, cap, …) fail
+// with a usage error on an unknown subcommand, instead of printing its help
+// and succeeding; with no arguments it prints its help.
+func rejectUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		rejectUnknownSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Run != nil || c.RunE != nil || !c.HasParent() {
+		return
+	}
+	c.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("unknown command %q for %q; see '%s --help'", args[0], c.CommandPath(), c.CommandPath())
+		}
+		return nil
+	}
+	c.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
 }
