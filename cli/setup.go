@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/git-covenant/git-covenant/identity"
-	"github.com/git-covenant/git-covenant/index"
 	"github.com/spf13/cobra"
 )
 
@@ -369,6 +368,5 @@ to recover from a damaged disk.`,
 	}
 	rebuild.Flags().BoolVar(&asJSON, "json", false, "print counts as JSON")
 	c.AddCommand(rebuild)
-	_ = index.FormatVersion
 	return c
 }
