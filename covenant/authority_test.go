@@ -345,6 +345,46 @@ func TestModifiedClient(t *testing.T) {
 		}
 	})
 
+	t.Run("StaleEpochAfterLeaseLost", func(t *testing.T) {
+		t.Parallel()
+		tm := newTeam(t, "task.claim", "task.move")
+		id := strings.TrimSpace(tm.mustCLI("task", "create", "contended"))
+		// bob claims for 1 s; alice claims after it expired (epoch 2).
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		tm.mustCLIEnv([]string{"GIT_COVENANT_NOW=" + t0.Format(time.RFC3339)}, "--as", "bob", "task", "start", id, "--ttl", "1s")
+		later := t0.Add(5 * time.Second).Format(time.RFC3339)
+		tm.mustCLIEnv([]string{"GIT_COVENANT_NOW=" + later}, "task", "start", id)
+		// bob's honest client refuses his late move; his modified one
+		// writes it under the old epoch.
+		if res := tm.cliEnv([]string{"GIT_COVENANT_NOW=" + later}, "--as", "bob", "task", "move", id, "self_review"); res.code != 5 {
+			t.Fatalf("late move by the old holder: %s", res)
+		}
+		op := mkOp(t, tasks.OpMove, id, tasks.MoveBody{To: "self_review"})
+		op.Epoch = 1
+		c := tm.forge("bob", tm.signer("bob"), op, t0.Add(6*time.Second))
+		rep, err := verifyBoth(t, tm.open())
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, fd := range rep.Findings {
+			found = found || (fd.Kind == oplog.KindStaleEpoch && fd.Commit == c && fd.Severity == "conflict")
+		}
+		if !found {
+			t.Fatalf("forged stale-epoch op not flagged: %+v", rep.Findings)
+		}
+		if res := tm.cli("verify", "--strict"); res.code != 10 || !strings.Contains(res.stdout, c) {
+			t.Fatalf("verify --strict: %s", res)
+		}
+		tk, err := tm.open().Task(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tk.State != "in_progress" || tk.Lease == nil || tk.Lease.Holder != "alice" || tk.Lease.Epoch != 2 {
+			t.Fatalf("the forged move was applied: state %s lease %+v", tk.State, tk.Lease)
+		}
+	})
+
 	t.Run("RootAddedInCloneConfig", func(t *testing.T) {
 		t.Parallel()
 		tm := newTeam(t)
@@ -369,4 +409,19 @@ func TestModifiedClient(t *testing.T) {
 			t.Fatalf("verify --trust: want untrusted-key findings for mallory's genesis and task, got %s", res)
 		}
 	})
+}
+
+// cliEnv runs the CLI with extra environment variables.
+func (f *fixture) cliEnv(extra []string, args ...string) result {
+	f.t.Helper()
+	return runIn(f.t, f.dir, f.env(extra...), args...)
+}
+
+func (f *fixture) mustCLIEnv(extra []string, args ...string) string {
+	f.t.Helper()
+	res := f.cliEnv(extra, args...)
+	if res.code != 0 {
+		f.t.Fatalf("git-covenant %s: %s", strings.Join(args, " "), res)
+	}
+	return res.stdout
 }
