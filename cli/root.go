@@ -153,7 +153,7 @@ Start with 'git covenant init', then 'git covenant task create' and
 	t := newCmdTask(f)
 	t.GroupID = "work"
 	root.AddCommand(t)
-	for _, c := range []*cobra.Command{newCmdLog(f, nil), newCmdVerify(f, nil), newCmdProvenance(f)} {
+	for _, c := range []*cobra.Command{newCmdLog(f, nil), newCmdVerify(f, nil), newCmdProvenance(f), newCmdAttest(f)} {
 		c.GroupID = "audit"
 		root.AddCommand(c)
 	}

@@ -358,3 +358,23 @@ func (ix *Index) Findings() ([]ledger.Finding, error) {
 	})
 	return out, err
 }
+
+// LogEntryOf returns the op log entry of an op by its commit id; nil if the
+// log has none.
+func (ix *Index) LogEntryOf(commit string) (*LogEntry, error) {
+	var out *LogEntry
+	err := ix.EachLog(func(raw []byte) error {
+		if out != nil || !bytes.Contains(raw, []byte(commit)) {
+			return nil
+		}
+		var le LogEntry
+		if err := json.Unmarshal(raw, &le); err != nil {
+			return err
+		}
+		if le.Op == commit {
+			out = &le
+		}
+		return nil
+	})
+	return out, err
+}

@@ -357,3 +357,23 @@ func eachReady(btx *bolt.Tx, fn func(leaseUntil int64, row []byte) (bool, error)
 	}
 	return nil
 }
+
+// LastOp returns the newest op of a type the fold accepted (its commit id),
+// searching the op log backwards; "" if there is none.
+func (tx *Tx) LastOp(opType string) (string, error) {
+	b := tx.btx.Bucket(bLog)
+	if b == nil {
+		return "", nil
+	}
+	c := b.Cursor()
+	for k, v := c.Last(); k != nil; k, v = c.Prev() {
+		var le LogEntry
+		if err := json.Unmarshal(v, &le); err != nil {
+			return "", err
+		}
+		if le.Type == opType && le.Rejected == nil {
+			return le.Op, nil
+		}
+	}
+	return "", nil
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/git-covenant/git-covenant/attest/checkpoint"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/trust"
 )
@@ -69,6 +70,17 @@ func Apply(st State, wf *Workflow, e *oplog.Entry) error {
 	actor, err := trust.Authorize(st, op)
 	if err != nil {
 		return err
+	}
+	if op.Type == checkpoint.OpType {
+		// An audit-root checkpoint needs only a trusted actor; it changes
+		// no task, but its body must have the right shape.
+		if op.Task != "" {
+			return oplog.Reject(oplog.KindInvalidBody, "%s names a task", op.Type)
+		}
+		if _, err := checkpoint.Parse(op.Body); err != nil {
+			return oplog.Reject(oplog.KindInvalidBody, "%s %v", op.Type, err)
+		}
+		return nil
 	}
 	f := &folder{st: st, wf: wf, e: e, op: op, actor: actor, who: Ref{Name: actor.Name, Key: actor.KeyID}, at: op.When()}
 	if op.Type == OpCreate {

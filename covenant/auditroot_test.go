@@ -1,0 +1,90 @@
+package covenant_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/git-covenant/git-covenant/attest"
+	"github.com/git-covenant/git-covenant/attest/checkpoint"
+	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/index"
+	"github.com/git-covenant/git-covenant/trust"
+)
+
+func TestAuditRootRoundTripAndTamper(t *testing.T) {
+	f := newFixture(t)
+	f.initAlice()
+	r := f.open()
+	ar, err := r.SignAuditRoot(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := checkpoint.Root(ar.Predicate.Heads); got != ar.Predicate.Root {
+		t.Fatalf("root %s, recomputed %s", ar.Predicate.Root, got)
+	}
+	res, err := r.VerifyAuditRoot("", ar.Bundle, nil)
+	if err != nil || !res.OK() {
+		t.Fatalf("verify: %v %v", err, res.Reasons())
+	}
+
+	// A statement re-signed by the same key with another root digest names
+	// a real checkpoint but does not match it.
+	signer, err := r.Keys.Signer("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Repeat("ab", 32)
+	st, err := attest.NewStatement([]attest.Subject{{Name: checkpoint.RootSubject, Digest: map[string]string{"sha256": bad}}},
+		checkpoint.PredicateType, ar.Predicate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := attest.SignWith(st, ar.Predicate.Feed, func(m []byte) ([]byte, error) {
+		s, err := signer.Sign(nil, m)
+		if err != nil {
+			return nil, err
+		}
+		return s.Blob, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err = r.VerifyAuditRoot("", b, nil)
+	if err != nil || res.OK() || !strings.Contains(strings.Join(res.Reasons(), "\n"), "root-mismatch") {
+		t.Fatalf("re-signed wrong root: %v %v", err, res.Reasons())
+	}
+
+	// A predicate naming an op that is not a checkpoint is refused.
+	p := ar.Predicate
+	p.Checkpoint = ar.Predicate.Prev
+	if p.Checkpoint == "" {
+		p.Checkpoint = strings.SplitN(ar.Predicate.Heads[0], " ", 2)[1]
+	}
+	st, _ = attest.NewStatement([]attest.Subject{{Name: checkpoint.RootSubject, Digest: map[string]string{"sha256": p.Root}}}, checkpoint.PredicateType, p)
+	b, _ = attest.SignWith(st, p.Feed, func(m []byte) ([]byte, error) { s, err := signer.Sign(nil, m); return s.Blob, err })
+	res, err = r.VerifyAuditRoot("", b, nil)
+	if err != nil || res.OK() || !strings.Contains(strings.Join(res.Reasons(), "\n"), "missing-checkpoint") {
+		t.Fatalf("not a checkpoint: %v %v", err, res.Reasons())
+	}
+}
+
+func TestFoldChecksCheckpointShape(t *testing.T) {
+	f := newFixture(t)
+	f.initAlice()
+	r := f.open()
+	for name, body := range map[string]any{
+		"no heads":   checkpoint.Body{Root: checkpoint.Root(nil)},
+		"bad root":   checkpoint.Body{Root: strings.Repeat("0", 64), Heads: []string{"k " + strings.Repeat("a", 40)}},
+		"bad head":   checkpoint.Body{Root: checkpoint.Root([]string{"k zz"}), Heads: []string{"k zz"}},
+		"bad sha256": checkpoint.New(map[string]string{"k": strings.Repeat("a", 40)}, 1, "", []checkpoint.Artifact{{Name: "x", SHA256: "nope"}}),
+		"unknown":    json.RawMessage(`{"root":"x","extra":1}`),
+	} {
+		_, err := r.Write(func(tx *index.Tx, me *trust.Actor) ([]covenant.Draft, error) {
+			return []covenant.Draft{{Type: checkpoint.OpType, Body: body}}, nil
+		})
+		if _, ok := covenant.IsRejection(err); !ok {
+			t.Errorf("%s: want a rejection, got %v", name, err)
+		}
+	}
+}
