@@ -126,4 +126,3 @@ reported absent and not checked. Exit 10 when a check fails.`,
 	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return c
 }
-
