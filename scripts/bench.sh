@@ -10,6 +10,8 @@
 #   BENCH_REBUILDS=3     cold index rebuilds (figure 3)
 #   BENCH_LINKS=50000    blocking links in the workflow repository (default BENCH_TASKS/2)
 #   BENCH_TMPFS=0        skip repeating figure 1 on /dev/shm
+#   BENCH_PROV_COMMITS=10000  attested commits under the pushed ones (provenance)
+#   BENCH_PROV_RANGE=1000     attested commits for the verify throughput figure
 # Repositories are made in a temporary directory and removed afterwards.
 set -e
 cd "$(dirname "$0")/.."
@@ -33,3 +35,9 @@ GIT_COVENANT_SYNC_SEEDS="${BENCH_SYNC_SEEDS:-10}" GIT_COVENANT_SYNC_OPS="${BENCH
 # ed25519 on the same cores, and incremental verify of 10 new ops.
 echo
 "${GO:-go}" run ./internal/workbench -bin "$bin"
+
+# Provenance: pre-push verification of 10 new commits on BENCH_PROV_COMMITS
+# (10000) attested commits, by `verify <range>` and by the installed hook,
+# and verify throughput over BENCH_PROV_RANGE (1000) attested commits.
+echo
+"${GO:-go}" run ./internal/provbench -bin "$bin"
