@@ -32,7 +32,10 @@ const (
 	ScopeA2A           = "a2a.send"
 )
 
-// Scopes lists every scope with what it allows.
+// Scopes lists every scope with what it allows. An attest.checkpoint op
+// (an audit root, package attest/checkpoint) needs none: any trusted actor
+// may sign a checkpoint over the feed heads, since it asserts nothing about
+// tasks or code beyond what the feeds already hold.
 var Scopes = []struct{ Name, Allows string }{
 	{ScopeTaskCreate, "create tasks"},
 	{ScopeTaskClaim, "claim tasks, heartbeat and release leases"},
