@@ -108,22 +108,12 @@ func (r *Repo) SignAuditRoot(releases []string) (*AuditRoot, error) {
 	if err != nil {
 		return nil, err
 	}
-	bundle, err := attest.SignWith(st, w.Actor.KeyID, func(msg []byte) ([]byte, error) {
-		sig, err := signer.Sign(nil, msg)
-		if err != nil {
-			return nil, err
-		}
-		if sig.Format != ssh.KeyAlgoED25519 {
-			return nil, fmt.Errorf("%w: %s is not an ed25519 key", identity.ErrBadKey, id.Name)
-		}
-		return sig.Blob, nil
-	})
+	bundle, err := attest.SignWith(st, w.Actor.KeyID, ed25519Signer(signer, id.Name))
 	if err != nil {
 		return nil, err
 	}
 	return &AuditRoot{Predicate: pred, Bundle: bundle}, nil
 }
-
 
 // AuditRootCheck is the result of VerifyAuditRoot.
 type AuditRootCheck struct {

@@ -184,16 +184,7 @@ func (r *Repo) RecordProvenance(ctx context.Context, o RecordOptions) (*Recorded
 	ext.RecordedAt = oplog.FormatTime(r.Now())
 	pred := &provenance.Predicate{Result: provenance.ResultOf(ev.ExitCode),
 		Configuration: []provenance.Descriptor{{Name: provenance.CommandLine(o.Argv)}}, Covenant: ext}
-	bundle, err := provenance.Sign(r.Store, commit, pred, keyID, func(msg []byte) ([]byte, error) {
-		sig, err := signer.Sign(nil, msg)
-		if err != nil {
-			return nil, err
-		}
-		if sig.Format != ssh.KeyAlgoED25519 {
-			return nil, fmt.Errorf("%w: %s is not an ed25519 key", identity.ErrBadKey, id.Name)
-		}
-		return sig.Blob, nil
-	})
+	bundle, err := provenance.Sign(r.Store, commit, pred, keyID, ed25519Signer(signer, id.Name))
 	if err != nil {
 		return nil, err
 	}
@@ -357,4 +348,19 @@ func (r *Repo) SymbolicRef(rev string) string {
 		return ""
 	}
 	return s
+}
+
+// ed25519Signer signs DSSE payloads with an identity's key: the raw
+// ed25519 signature, as DSSE wants it.
+func ed25519Signer(signer ssh.Signer, name string) func([]byte) ([]byte, error) {
+	return func(msg []byte) ([]byte, error) {
+		sig, err := signer.Sign(nil, msg)
+		if err != nil {
+			return nil, err
+		}
+		if sig.Format != ssh.KeyAlgoED25519 {
+			return nil, fmt.Errorf("%w: %s is not an ed25519 key", identity.ErrBadKey, name)
+		}
+		return sig.Blob, nil
+	}
 }
