@@ -40,11 +40,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binPath = filepath.Join(tmp, "git-covenant")
-	// -buildvcs=false: stamping would run git with the user's configuration.
-	build := exec.Command("go", "build", "-buildvcs=false", "-o", binPath, "github.com/git-covenant/git-covenant/cmd/git-covenant")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+	if binPath, err = testgit.BuildBinary(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(tmp)
 		os.Exit(1)
 	}

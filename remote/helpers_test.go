@@ -20,6 +20,7 @@ import (
 
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/internal/testgit"
 	"github.com/git-covenant/git-covenant/remote"
 )
 
@@ -38,10 +39,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	// Built before HOME changes below, so the go build cache is found.
-	binPath = filepath.Join(tmp, "git-covenant")
-	build := exec.Command("go", "build", "-buildvcs=false", "-o", binPath, "github.com/git-covenant/git-covenant/cmd/git-covenant")
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+	if binPath, err = testgit.BuildBinary(tmp); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.RemoveAll(tmp)
 		os.Exit(1)
 	}

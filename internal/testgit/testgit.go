@@ -3,6 +3,7 @@
 package testgit
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,4 +64,16 @@ func Try(t testing.TB, dir string, args ...string) (string, error) {
 	cmd.Env = Env(home)
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
+}
+
+// BuildBinary builds git-covenant into dir for tests that run it as a
+// process, and returns its path. -buildvcs=false: stamping would run git
+// with the user's configuration.
+func BuildBinary(dir string) (string, error) {
+	bin := filepath.Join(dir, "git-covenant")
+	build := exec.Command("go", "build", "-buildvcs=false", "-o", bin, "github.com/git-covenant/git-covenant/cmd/git-covenant")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
 }
