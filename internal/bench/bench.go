@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -347,4 +348,32 @@ func MedianFloat(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// EnvInt reads a positive integer knob from the environment, or def.
+func EnvInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// Workspace makes a temporary directory with an isolated home (see
+// Isolate) and a covenant repository at <tmp>/repo. Call cleanup when done.
+func Workspace(prefix string) (tmp, dir string, r *covenant.Repo, cleanup func(), err error) {
+	tmp, err = os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", "", nil, nil, err
+	}
+	cleanup = func() { os.RemoveAll(tmp) }
+	if err = Isolate(filepath.Join(tmp, "home"), os.Setenv); err != nil {
+		cleanup()
+		return "", "", nil, nil, err
+	}
+	dir = filepath.Join(tmp, "repo")
+	if r, err = NewCovenantRepo(dir); err != nil {
+		cleanup()
+		return "", "", nil, nil, err
+	}
+	return tmp, dir, r, cleanup, nil
 }

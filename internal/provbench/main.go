@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -31,13 +30,6 @@ import (
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/provenance"
 )
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
 
 func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "provbench: "+format+"\n", args...) }
 
@@ -51,26 +43,18 @@ func main() {
 }
 
 func run(binPath string) error {
-	n := envInt("BENCH_PROV_COMMITS", 10000)
-	through := envInt("BENCH_PROV_RANGE", 1000)
-	runs := envInt("BENCH_RUNS", 20)
+	n := bench.EnvInt("BENCH_PROV_COMMITS", 10000)
+	through := bench.EnvInt("BENCH_PROV_RANGE", 1000)
+	runs := bench.EnvInt("BENCH_RUNS", 20)
 	bin, err := filepath.Abs(binPath)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "git-covenant-provbench-")
+	_, dir, r, cleanup, err := bench.Workspace("git-covenant-provbench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	if err := bench.Isolate(filepath.Join(tmp, "home"), os.Setenv); err != nil {
-		return err
-	}
-	dir := filepath.Join(tmp, "repo")
-	r, err := bench.NewCovenantRepo(dir)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	start := time.Now()
 	// n attested commits, then 10 more: the push.
 	if err := commits(dir, n+10); err != nil {

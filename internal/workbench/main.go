@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -24,13 +23,6 @@ import (
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
 )
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
 
 func main() {
 	bin := flag.String("bin", "bin/git-covenant", "git-covenant binary")
@@ -44,26 +36,18 @@ func main() {
 func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "workbench: "+format+"\n", args...) }
 
 func run(binPath string) error {
-	n := envInt("BENCH_TASKS", 100000)
-	links := envInt("BENCH_LINKS", n/2)
-	runs := envInt("BENCH_RUNS", 20)
+	n := bench.EnvInt("BENCH_TASKS", 100000)
+	links := bench.EnvInt("BENCH_LINKS", n/2)
+	runs := bench.EnvInt("BENCH_RUNS", 20)
 	bin, err := filepath.Abs(binPath)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.MkdirTemp("", "git-covenant-workbench-")
+	tmp, dir, r, cleanup, err := bench.Workspace("git-covenant-workbench-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	if err := bench.Isolate(filepath.Join(tmp, "home"), os.Setenv); err != nil {
-		return err
-	}
-	dir := filepath.Join(tmp, "repo")
-	r, err := bench.NewCovenantRepo(dir)
-	if err != nil {
-		return err
-	}
+	defer cleanup()
 	start := time.Now()
 	w := &bench.CovenantWriter{Repo: r}
 	for left := n; left > 0; left -= 1000 {
