@@ -98,7 +98,7 @@ func Open(path string, readOnly bool) (*Index, error) {
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
 	ix := &Index{db: db}
-	if !readOnly {
+	if !readOnly && !ix.hasBuckets() {
 		err = db.Update(func(tx *bolt.Tx) error {
 			for _, b := range allBuckets {
 				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -377,4 +377,17 @@ func (ix *Index) LogEntryOf(commit string) (*LogEntry, error) {
 		return nil
 	})
 	return out, err
+}
+
+// hasBuckets reports whether every bucket exists already, so that opening
+// an index for writing commits no transaction of its own.
+func (ix *Index) hasBuckets() bool {
+	ok := true
+	ix.db.View(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			ok = ok && tx.Bucket(b) != nil
+		}
+		return nil
+	})
+	return ok
 }
