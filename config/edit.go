@@ -252,24 +252,17 @@ func valueEnd(lines []string, i int) int {
 		if j > i {
 			s = lines[j]
 		}
-		for p := 0; p < len(s); p++ {
-			ch := s[p]
-			switch {
-			case inStr == '"' && ch == '\\':
-				p++
-			case inStr != 0 && ch == inStr:
-				inStr = 0
-			case inStr != 0:
-			case ch == '"' || ch == '\'':
-				inStr = ch
-			case ch == '#':
-				p = len(s)
-			case ch == '[':
+		scanTOML(s, &inStr, func(_ int, ch byte) bool {
+			switch ch {
+			case '#':
+				return true
+			case '[':
 				depth++
-			case ch == ']':
+			case ']':
 				depth--
 			}
-		}
+			return false
+		})
 		if depth <= 0 {
 			return j + 1
 		}
@@ -279,21 +272,36 @@ func valueEnd(lines []string, i int) int {
 
 func stripComment(l string) string {
 	inStr := byte(0)
-	for p := 0; p < len(l); p++ {
-		ch := l[p]
+	cut := len(l)
+	scanTOML(l, &inStr, func(p int, ch byte) bool {
+		if ch == '#' {
+			cut = p
+			return true
+		}
+		return false
+	})
+	return l[:cut]
+}
+
+// scanTOML calls visit with each byte of s that is outside a string,
+// keeping string state in inStr across lines, until visit returns true.
+func scanTOML(s string, inStr *byte, visit func(p int, ch byte) bool) {
+	for p := 0; p < len(s); p++ {
+		ch := s[p]
 		switch {
-		case inStr == '"' && ch == '\\':
+		case *inStr == '"' && ch == '\\':
 			p++
-		case inStr != 0 && ch == inStr:
-			inStr = 0
-		case inStr != 0:
+		case *inStr != 0 && ch == *inStr:
+			*inStr = 0
+		case *inStr != 0:
 		case ch == '"' || ch == '\'':
-			inStr = ch
-		case ch == '#':
-			return l[:p]
+			*inStr = ch
+		default:
+			if visit(p, ch) {
+				return
+			}
 		}
 	}
-	return l
 }
 
 func tomlValue(v any) string {
