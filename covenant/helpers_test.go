@@ -3,7 +3,6 @@ package covenant_test
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -148,21 +147,8 @@ func (r result) String() string {
 // runIn runs the git-covenant binary in dir with env.
 func runIn(t testing.TB, dir string, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := result{stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		res.code = ee.ExitCode()
-	default: // could not start; callers may run on other goroutines
-		res.code, res.stderr = -1, err.Error()
-	}
+	var res result
+	res.stdout, res.stderr, res.code = testgit.Exec(dir, env, binPath, args...)
 	return res
 }
 

@@ -1,9 +1,7 @@
 package remote_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -11,7 +9,6 @@ import (
 	"net/http"
 	"net/http/cgi"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -123,21 +120,8 @@ func (c *clone) mustCLI(args ...string) string {
 }
 
 func run(dir string, env []string, bin string, args ...string) result {
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := result{stdout: stdout.String(), stderr: stderr.String()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		res.code = ee.ExitCode()
-	default:
-		res.code, res.stderr = -1, err.Error()
-	}
+	var res result
+	res.stdout, res.stderr, res.code = testgit.Exec(dir, env, bin, args...)
 	return res
 }
 

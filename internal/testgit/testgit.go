@@ -3,6 +3,7 @@
 package testgit
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -76,4 +77,25 @@ func BuildBinary(dir string) (string, error) {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	return bin, nil
+}
+
+// Exec runs a program in dir with exactly env and returns its output and
+// exit status; status -1 means it could not start (err says why). It never
+// fails the test, so it may be called from any goroutine.
+func Exec(dir string, env []string, bin string, args ...string) (stdout, stderr string, status int) {
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		status = ee.ExitCode()
+	default:
+		return out.String(), err.Error(), -1
+	}
+	return out.String(), errb.String(), status
 }
