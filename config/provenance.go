@@ -2,8 +2,9 @@ package config
 
 import (
 	"fmt"
-	"path"
 	"strings"
+
+	"github.com/git-covenant/git-covenant/glob"
 )
 
 // Provenance is the optional [provenance] table: which refs and paths need
@@ -28,16 +29,16 @@ func (p *Provenance) check() error {
 		if !strings.HasPrefix(r, "refs/") {
 			return fmt.Errorf("provenance.require[%d] = %q: name a full ref such as refs/heads/main", i, r)
 		}
-		if _, err := path.Match(r, "refs/x"); err != nil {
-			return fmt.Errorf("provenance.require[%d] = %q: bad pattern", i, r)
+		if err := glob.Valid(r); err != nil {
+			return fmt.Errorf("provenance.require[%d] = %q: bad pattern (see 'git covenant help' for the glob syntax: * within a segment, ** across /)", i, r)
 		}
 	}
 	for i, g := range p.Paths {
 		if g == "" || strings.HasPrefix(g, "/") {
 			return fmt.Errorf("provenance.paths[%d] = %q: give a relative path or glob", i, g)
 		}
-		if _, err := path.Match(g, "x"); err != nil {
-			return fmt.Errorf("provenance.paths[%d] = %q: bad pattern", i, g)
+		if err := glob.Valid(g); err != nil {
+			return fmt.Errorf("provenance.paths[%d] = %q: bad pattern (* within a segment, ** across /)", i, g)
 		}
 	}
 	for i, c := range p.Commands {
@@ -49,15 +50,14 @@ func (p *Provenance) check() error {
 }
 
 // RequiresProvenance reports whether commits bound for ref need provenance.
+// Patterns use package glob's syntax: * stays within a segment, a ** segment
+// crosses / (refs/heads/release/** covers refs/heads/release/3.0/hotfix).
 func (p *Provenance) RequiresProvenance(ref string) bool {
 	if p == nil {
 		return false
 	}
 	for _, r := range p.Require {
-		if r == ref {
-			return true
-		}
-		if ok, _ := path.Match(r, ref); ok {
+		if r == ref || glob.Match(r, ref) {
 			return true
 		}
 	}

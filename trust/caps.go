@@ -4,13 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"path"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/git-covenant/git-covenant/glob"
 	"github.com/git-covenant/git-covenant/oplog"
 )
 
@@ -176,8 +176,7 @@ func covers(g *Grant, n Need) string {
 	if len(g.Paths) > 0 && n.Path != "" {
 		match := false
 		for _, p := range g.Paths {
-			m, _ := path.Match(p, n.Path)
-			match = match || m || strings.HasPrefix(n.Path, strings.TrimSuffix(p, "**"))
+			match = match || glob.Match(p, n.Path)
 		}
 		if !match {
 			return fmt.Sprintf("grant %s covers %s only for paths %s", g.ID, n.Scope, strings.Join(g.Paths, ", "))
