@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/hooks"
 	"github.com/spf13/cobra"
 )
@@ -89,8 +91,78 @@ it back. core.hooksPath and worktrees are honoured.`,
 		},
 	}
 	uninstall.Flags().BoolVar(&asJSON, "json", false, "print what was done as JSON")
-	c.AddCommand(install, uninstall)
+	c.AddCommand(install, uninstall, newCmdHooksPrePush(f))
 	return c
+}
+
+// newCmdHooksPrePush is what the installed pre-push hook runs.
+func newCmdHooksPrePush(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "pre-push <remote> [<url>]",
+		Short: "Verify the commits a push makes newly reachable (run by the pre-push hook)",
+		Long: `Read git's pre-push lines from stdin and verify the provenance of every
+commit each update makes newly reachable: for a ref the [provenance]
+policy requires (GIT_COVENANT_REQUIRE_PROVENANCE=1: every ref), every commit
+not already reachable from a required ref of the remote, whatever else the
+remote holds; for other refs, the commits the remote does not have yet.
+Output goes to stderr; exit 10 refuses the push.`,
+		Args: maxArgs(2, "<remote> [<url>]"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("%s takes <remote> [<url>]", c.CommandPath())
+			}
+			r, err := f.Repo()
+			if err != nil {
+				return err
+			}
+			ups, err := hooks.ParseUpdates(f.In)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			all := f.Getenv("GIT_COVENANT_REQUIRE_PROVENANCE") == "1"
+			protected := func(ref string) bool { return all || r.Config.Provenance.RequiresProvenance(ref) }
+			// git runs where the hook runs (git's environment, its
+			// working directory): relative remote URLs resolve there.
+			git := hooks.ExecGit(f.Dir)
+			var remoteRefs map[string]string
+			for _, u := range ups {
+				if !hooks.Skipped(u) && protected(u.RemoteRef) {
+					remoteRefs = hooks.RemoteRefs(git, args[0])
+					break
+				}
+			}
+			failed := 0
+			errOnly := *f
+			errOnly.Out = f.Err
+			for _, u := range ups {
+				ids, err := hooks.PushCommits(git, args[0], u, protected, remoteRefs)
+				if err != nil {
+					return err
+				}
+				if len(ids) == 0 {
+					continue
+				}
+				cs, err := covenant.ParseCommitList(strings.NewReader(strings.Join(ids, "\n")))
+				if err != nil {
+					return err
+				}
+				err = runProvenanceVerify(&errOnly, provenanceVerify{commits: cs, ref: u.RemoteRef, require: all, format: "text", quietSource: true})
+				var vf verifyFailed
+				switch {
+				case errors.As(err, &vf):
+					fmt.Fprintf(f.Err, "git-covenant: push of %s to %s refused: commits above lack valid provenance\n", u.LocalRef, u.RemoteRef)
+					fmt.Fprintln(f.Err, "git-covenant: hint: git covenant provenance record <commit> -- <validation command>")
+					failed += vf.n
+				case err != nil:
+					return err
+				}
+			}
+			if failed > 0 {
+				return verifyFailed{failed}
+			}
+			return nil
+		},
+	}
 }
 
 func printHookResults(f *Factory, res []hooks.Result, asJSON bool) error {

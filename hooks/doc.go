@@ -1,3 +1,8 @@
-// Package hooks will own git hook installation (prepare-commit-msg trailers,
-// the pre-push provenance check). Reserved: not implemented yet.
+// Package hooks owns the git hooks git-covenant installs: it writes them,
+// chains to a hook that was already there (never clobbering it unless
+// forced) and restores it on uninstall; it works out which commits a push
+// makes newly reachable (PushCommits) and adds commit trailers the way git
+// interpret-trailers does. It works on a hooks directory the caller
+// resolves (git rev-parse --git-path hooks honours core.hooksPath and
+// worktrees) and runs the git binary; it imports nothing from this module.
 package hooks

@@ -1,8 +1,3 @@
-// Package hooks owns the git hooks git-covenant installs: it writes them,
-// chains to a hook that was already there (never clobbering it unless
-// forced) and restores it on uninstall. It works on a hooks directory the
-// caller resolves (git rev-parse --git-path hooks honours core.hooksPath and
-// worktrees); it imports nothing from this module.
 package hooks
 
 import (

@@ -1,44 +1,142 @@
 package hooks
 
-// prePush verifies the provenance of the commits being pushed. git gives
-// it "<local ref> <local sha> <remote ref> <remote sha>" lines on stdin;
-// for each ref update (deletions, notes and covenant refs skipped) it
-// lists the new commits (remote..local, or local minus everything already
-// on that remote for a new ref) and runs
-// git covenant verify --stdin --ref <remote ref>, so the [provenance]
-// policy decides which refs need provenance (GIT_COVENANT_REQUIRE_PROVENANCE=1
-// requires it for every ref). Any failure refuses the push.
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+)
+
+// prePush hands git's ref lines to 'git covenant hooks pre-push', which
+// works out the commits each update makes newly reachable and verifies
+// their provenance (PushCommits says which). Any failure refuses the push.
 const prePush = `#!/bin/sh
 ` + Marker + `: refuses pushes of commits without valid provenance.
 # Remove with: git covenant hooks uninstall
 if [ -x "$0` + chainSuffix + `" ]; then
 	input=$(cat)
 	printf '%s\n' "$input" | "$0` + chainSuffix + `" "$@" || exit $?
+	printf '%s\n' "$input" | git covenant hooks pre-push "$@"
 else
-	input=$(cat)
+	git covenant hooks pre-push "$@"
 fi
-remote="$1"
-zero=0000000000000000000000000000000000000000
-status=0
-require=
-if [ "${GIT_COVENANT_REQUIRE_PROVENANCE:-}" = 1 ]; then require=--require-provenance; fi
-while read -r local_ref local_sha remote_ref remote_sha; do
-	[ -n "$local_sha" ] || continue
-	case "$local_sha" in *[!0]*) ;; *) continue ;; esac
-	case "$remote_ref" in refs/notes/*|refs/covenant/*) continue ;; esac
-	if [ "$remote_sha" != "$zero" ] && git cat-file -e "$remote_sha^{commit}" 2>/dev/null; then
-		commits=$(git rev-list "$remote_sha..$local_sha") || exit 1
-	else
-		commits=$(git rev-list "$local_sha" --not --remotes="$remote") || exit 1
-	fi
-	[ -n "$commits" ] || continue
-	if ! printf '%s\n' "$commits" | git covenant verify --stdin --ref "$remote_ref" $require >&2; then
-		echo "git-covenant: push of $local_ref to $remote_ref refused: commits above lack valid provenance" >&2
-		echo "git-covenant: hint: git covenant provenance record <commit> -- <validation command>" >&2
-		status=1
-	fi
-done <<EOF_INPUT
-$input
-EOF_INPUT
-exit $status
 `
+
+// Update is one line git gives a pre-push hook on stdin.
+type Update struct {
+	LocalRef, LocalSHA, RemoteRef, RemoteSHA string
+}
+
+// Deletes reports whether the update deletes the remote ref.
+func (u Update) Deletes() bool { return strings.Trim(u.LocalSHA, "0") == "" }
+
+// ParseUpdates reads "<local ref> <local sha> <remote ref> <remote sha>"
+// lines; blank lines are skipped.
+func ParseUpdates(in io.Reader) ([]Update, error) {
+	var out []Update
+	sc := bufio.NewScanner(in)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 4 {
+			return nil, fmt.Errorf("pre-push input line %q: want <local ref> <local sha> <remote ref> <remote sha>", sc.Text())
+		}
+		out = append(out, Update{f[0], f[1], f[2], f[3]})
+	}
+	return out, sc.Err()
+}
+
+// Git runs git in the repository and returns its trimmed stdout.
+type Git func(args ...string) (string, error)
+
+// ExecGit returns a Git running the git binary in dir.
+func ExecGit(dir string) Git {
+	return func(args ...string) (string, error) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+}
+
+// Skipped reports whether an update is not checked at all: deletions and
+// covenant's own refs (feeds and notes, which sync verifies).
+func Skipped(u Update) bool {
+	return u.Deletes() || strings.HasPrefix(u.RemoteRef, "refs/notes/") || strings.HasPrefix(u.RemoteRef, "refs/covenant/")
+}
+
+// PushCommits lists the commits an update makes newly reachable that must
+// be verified, newest first.
+//
+// For a protected ref (protected(remote ref) is true) that is every commit
+// of the new value not already reachable from a protected ref of the
+// remote: from the ref's own old value, or from another ref the remote
+// lists (remoteRefs, ref → id, from git ls-remote) that is protected too.
+// What the remote holds on unprotected refs proves nothing: a new
+// protected branch pushed at a commit already on a feature branch is
+// verified. A remote ref whose commit is not here cannot be an ancestor of
+// ours and is ignored. For an unprotected ref, commits the remote already
+// has anywhere (the remote-tracking refs) are left out, as before.
+func PushCommits(git Git, remote string, u Update, protected func(ref string) bool, remoteRefs map[string]string) ([]string, error) {
+	if Skipped(u) {
+		return nil, nil
+	}
+	have := func(sha string) bool {
+		if strings.Trim(sha, "0") == "" {
+			return false
+		}
+		_, err := git("cat-file", "-e", sha+"^{commit}")
+		return err == nil
+	}
+	args := []string{"rev-list", u.LocalSHA}
+	var not []string
+	if have(u.RemoteSHA) {
+		not = append(not, u.RemoteSHA)
+	}
+	if protected(u.RemoteRef) {
+		for ref, sha := range remoteRefs {
+			if ref != u.RemoteRef && protected(ref) && have(sha) {
+				not = append(not, sha)
+			}
+		}
+		if len(not) > 0 {
+			args = append(args, "--not")
+			args = append(args, not...)
+		}
+	} else {
+		args = append(args, "--not")
+		args = append(args, not...)
+		args = append(args, "--remotes="+remote)
+	}
+	out, err := git(args...)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(out), nil
+}
+
+// RemoteRefs lists the remote's refs (git ls-remote); nil if it cannot be
+// listed, which makes PushCommits verify more, never less.
+func RemoteRefs(git Git, remote string) map[string]string {
+	out, err := git("ls-remote", "--", remote)
+	if err != nil {
+		return nil
+	}
+	refs := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		sha, ref, ok := strings.Cut(line, "\t")
+		if ok && !strings.HasSuffix(ref, "^{}") {
+			refs[ref] = sha
+		}
+	}
+	return refs
+}
