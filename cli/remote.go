@@ -168,6 +168,12 @@ func printSync(w io.Writer, rep *remote.Report) {
 			fmt.Fprintf(w, "  %-40s +%d op(s), %s\n", feedLabel(u.Name, u.Feed), u.Ops, from)
 		}
 	}
+	if rep.Notes.Kept > 0 {
+		fmt.Fprintf(w, "Notes: kept %d local note(s) the remote's notes lack or differ on (a union never adopts deletions).\n", rep.Notes.Kept)
+	}
+	for _, why := range rep.Notes.Ignored {
+		fmt.Fprintf(w, "Notes: ignored: %s.\n", why)
+	}
 	if rep.Notes.Received != "" {
 		fmt.Fprintf(w, "Notes: %s from %s.\n", rep.Notes.Received, rep.Remote)
 	}

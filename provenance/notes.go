@@ -26,7 +26,9 @@ func ReadNotes(st *gitstore.Store) (Notes, error) {
 	}
 	c, err := st.ReadCommit(head)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", NotesRef, err)
+		// A notes ref at a blob or tag (fetched straight from a hostile
+		// remote) holds no notes.
+		return out, nil
 	}
 	return out, walkNotes(st, c.Tree, "", out)
 }
@@ -46,6 +48,9 @@ func walkNotes(st *gitstore.Store, tree gitstore.Hash, prefix string, out Notes)
 			}
 			continue
 		}
+		if e.Mode != "100644" && e.Mode != "100755" {
+			continue // symlinks and gitlinks are no notes
+		}
 		if h, err := gitstore.ParseHash(name); err == nil {
 			out[h] = e.Hash
 		}
@@ -61,7 +66,7 @@ func (n Notes) Bundles(st *gitstore.Store, commit gitstore.Hash) ([][]byte, erro
 	}
 	b, err := st.ReadTyped(blob, gitstore.BlobObject)
 	if err != nil {
-		return nil, err
+		return nil, nil // not a blob: no note
 	}
 	var out [][]byte
 	for _, line := range bytes.Split(b, []byte("\n")) {

@@ -13,9 +13,13 @@ import (
 
 // Staged is what the last fetch from a remote saw there.
 type Staged struct {
-	Feeds   map[string]gitstore.Hash // by key id
-	BadRefs []string                 // feed refs whose name is not a key id
-	Notes   gitstore.Hash            // zero when the remote has no notes
+	Feeds      map[string]gitstore.Hash // by key id
+	BadRefs    []string                 // feed refs whose name is not a key id
+	NotCommits []string                 // feed refs that do not point at a commit
+	Notes      gitstore.Hash            // zero when the remote has no notes
+	// NotesBad: the remote's notes ref is not a commit; it is neither
+	// merged nor pushed over.
+	NotesBad bool
 }
 
 // fetch brings the remote's feeds and notes (and any extra refspecs) into
@@ -65,6 +69,11 @@ func readStaged(st *gitstore.Store, name string) (*Staged, error) {
 		key := strings.TrimPrefix(ref, s.feeds())
 		if !ledger.ValidKeyID(key) {
 			out.BadRefs = append(out.BadRefs, key)
+			continue
+		}
+		if _, err := st.ReadCommit(h); err != nil {
+			// A feed ref at a blob, tree or tag is no feed.
+			out.NotCommits = append(out.NotCommits, key)
 			continue
 		}
 		out.Feeds[key] = h

@@ -83,6 +83,10 @@ func (e *Engine) applyStaged(ix *index.Index, staged *Staged) (*inbound, error) 
 		in.findings = append(in.findings, ledger.Finding{Kind: ledger.KindBadRef, Feed: name,
 			Reason: fmt.Sprintf("%s has refs/covenant/feeds/%s, which is not a key id; not applied", e.Remote, name)})
 	}
+	for _, name := range staged.NotCommits {
+		in.findings = append(in.findings, ledger.Finding{Kind: ledger.KindBadRef, Feed: name,
+			Reason: fmt.Sprintf("%s has refs/covenant/feeds/%s pointing at something that is not a commit; not applied", e.Remote, name)})
+	}
 	heads, err := st.FeedHeads()
 	if err != nil {
 		return nil, err

@@ -16,73 +16,110 @@ const (
 	NotesMerged      = "merged"
 )
 
+// notesMerge is what mergeNotes did.
+type notesMerge struct {
+	did     string   // NotesFastForward, NotesMerged or ""
+	kept    int      // local notes or lines the remote's side lacked (never adopted deletions)
+	ignored []string // what of the remote's side was not taken, and why
+	bad     bool     // the staged ref is not a commit
+}
+
 // mergeNotes brings the remote's provenance notes (staged) into the local
-// notes ref by union: a fast-forward when one side contains the other,
-// otherwise a merge commit whose tree holds every note of both sides, and
-// for an object annotated on both sides the sorted, de-duplicated lines of
-// both notes (git's cat_sort_uniq strategy). The ref moves by
-// compare-and-swap. It returns what it did, "" for nothing.
-func mergeNotes(st *gitstore.Store, remote string, staged gitstore.Hash, now time.Time) (string, error) {
+// notes ref by union, so that nothing a pusher does can take evidence
+// away: for every annotated object the sorted, de-duplicated lines of both
+// sides (git's cat_sort_uniq strategy). A remote notes commit that drops
+// or rewrites a note is not adopted; its lines are added, the local ones
+// stay. Only a fast-forward whose tree already is the union moves the ref
+// to the remote's commit; otherwise a merge commit with both parents does
+// (so pushing it back is a fast-forward). The staged ref must be a commit
+// and only regular files named by an object id count as notes; anything
+// else is left out and reported. Whether a line is evidence is decided at
+// verification (a line that does not verify under a known key is ignored
+// there), not here. The ref moves by compare-and-swap.
+func mergeNotes(st *gitstore.Store, remote string, staged gitstore.Hash, now time.Time) (*notesMerge, error) {
+	out := &notesMerge{}
 	if staged.IsZero() {
-		return "", nil
-	}
-	local, ok, err := st.ReadRef(NotesRef)
-	if err != nil {
-		return "", err
-	}
-	if !ok {
-		return NotesFastForward, st.UpdateRef(NotesRef, gitstore.ZeroHash, staged)
-	}
-	if local == staged {
-		return "", nil
-	}
-	if anc, err := reachable(st, staged, local); err != nil || anc {
-		return "", err
-	}
-	if anc, err := reachable(st, local, staged); err != nil {
-		return "", err
-	} else if anc {
-		return NotesFastForward, st.UpdateRef(NotesRef, local, staged)
-	}
-	lc, err := st.ReadCommit(local)
-	if err != nil {
-		return "", err
+		return out, nil
 	}
 	rc, err := st.ReadCommit(staged)
 	if err != nil {
-		return "", err
+		out.ignored = append(out.ignored, fmt.Sprintf("%s of %s is not a commit (%v); not merged", NotesRef, remote, err))
+		out.bad = true
+		return out, nil
 	}
-	ln, err := flattenTree(st, lc.Tree, "")
+	local, ok, err := st.ReadRef(NotesRef)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	rn, err := flattenTree(st, rc.Tree, "")
+	if local == staged {
+		return out, nil
+	}
+	rn, bad, err := flattenNotes(st, rc.Tree)
 	if err != nil {
-		return "", err
+		return nil, err
+	}
+	for _, b := range bad {
+		out.ignored = append(out.ignored, fmt.Sprintf("%s of %s: %s", NotesRef, remote, b))
+	}
+	var parents []gitstore.Hash
+	union := map[string]gitstore.Hash{}
+	ff := true
+	if ok {
+		if anc, err := reachable(st, staged, local); err != nil || anc {
+			return out, err // local already contains the remote's history
+		}
+		lc, err := st.ReadCommit(local)
+		if err != nil {
+			return nil, err
+		}
+		ln, _, err := flattenNotes(st, lc.Tree)
+		if err != nil {
+			return nil, err
+		}
+		for k, h := range ln {
+			union[k] = h
+		}
+		parents = append(parents, local)
+		if ff, err = reachable(st, local, staged); err != nil {
+			return nil, err
+		}
 	}
 	for path, h := range rn {
-		mine, ok := ln[path]
+		mine, ok := union[path]
 		switch {
 		case !ok:
-			ln[path] = h
+			union[path] = h
 		case mine != h:
-			if ln[path], err = catSortUniq(st, mine, h); err != nil {
-				return "", err
+			if union[path], err = catSortUniq(st, mine, h); err != nil {
+				return nil, err
 			}
 		}
 	}
-	tree, err := writeTree(st, ln)
-	if err != nil {
-		return "", err
+	for path, h := range union {
+		if rn[path] != h {
+			out.kept++
+		}
 	}
+	if ff && out.kept == 0 && len(bad) == 0 {
+		out.did = NotesFastForward
+		return out, st.UpdateRef(NotesRef, local, staged)
+	}
+	tree, err := writeTree(st, union)
+	if err != nil {
+		return nil, err
+	}
+	// Even when the union is the local tree, merge: pushing it back is
+	// then a fast-forward over the remote's commit.
+	parents = append(parents, staged)
 	who := gitstore.Person{Name: "git-covenant", Email: "sync@covenant.invalid", When: now.UTC().Truncate(time.Second)}
-	c := &gitstore.Commit{Tree: tree, Parents: []gitstore.Hash{local, staged}, Author: who, Committer: who,
+	c := &gitstore.Commit{Tree: tree, Parents: parents, Author: who, Committer: who,
 		Message: fmt.Sprintf("Notes merged by 'git covenant sync' from %s\n", remote)}
 	merged, err := st.WriteCommit(c.EncodeUnsigned())
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return NotesMerged, st.UpdateRef(NotesRef, local, merged)
+	out.did = NotesMerged
+	return out, st.UpdateRef(NotesRef, local, merged)
 }
 
 // reachable reports whether anc is reachable from h along any parents.
@@ -111,45 +148,50 @@ func reachable(st *gitstore.Store, anc, h gitstore.Hash) (bool, error) {
 
 var fanoutRE = regexp.MustCompile(`^[0-9a-f]{2}$`)
 
-// flattenTree lists a notes tree's blobs by path. Notes are stored under
-// their annotated object's name, possibly split into fan-out directories
-// ("ab/cdef…"); those paths are joined back into the 40-digit name so that
-// the two sides compare whatever fan-out each used. Other files keep their
-// path.
-func flattenTree(st *gitstore.Store, tree gitstore.Hash, prefix string) (map[string]gitstore.Hash, error) {
-	entries, err := st.ReadTree(tree)
-	if err != nil {
-		return nil, err
-	}
+// flattenNotes lists a notes tree's notes by annotated object: regular
+// files whose path, with git's fan-out directories ("ab/cdef…") joined
+// back, is a 40-digit object name, so that the two sides compare whatever
+// fan-out each used. Anything else (other files, symlinks, gitlinks,
+// entries that are not blobs) is no note: it is left out and described in
+// bad.
+func flattenNotes(st *gitstore.Store, tree gitstore.Hash) (map[string]gitstore.Hash, []string, error) {
 	out := map[string]gitstore.Hash{}
-	for _, e := range entries {
-		if e.IsTree() {
-			next := prefix + e.Name + "/"
-			if fanoutRE.MatchString(e.Name) && isHexPath(prefix) {
-				next = prefix + e.Name
-			}
-			sub, err := flattenTree(st, e.Hash, next)
-			if err != nil {
-				return nil, err
-			}
-			for k, v := range sub {
-				out[k] = v
-			}
-			continue
+	var bad []string
+	var walk func(tree gitstore.Hash, prefix string) error
+	walk = func(tree gitstore.Hash, prefix string) error {
+		entries, err := st.ReadTree(tree)
+		if err != nil {
+			return err
 		}
-		out[prefix+e.Name] = e.Hash
+		for _, e := range entries {
+			name := prefix + e.Name
+			switch {
+			case e.IsTree() && fanoutRE.MatchString(e.Name) && len(name) < 40:
+				if err := walk(e.Hash, name); err != nil {
+					return err
+				}
+			case e.IsTree() || (e.Mode != "100644" && e.Mode != "100755"):
+				bad = append(bad, fmt.Sprintf("%s (mode %s) is not a note; left out", name, e.Mode))
+			case !hex40RE.MatchString(name):
+				bad = append(bad, fmt.Sprintf("%s does not name an object; left out", name))
+			default:
+				if _, err := st.ReadTyped(e.Hash, gitstore.BlobObject); err != nil {
+					bad = append(bad, fmt.Sprintf("note on %s is not a readable blob; left out", name))
+					continue
+				}
+				out[name] = e.Hash
+			}
+		}
+		return nil
 	}
-	return out, nil
+	if err := walk(tree, ""); err != nil {
+		return nil, nil, err
+	}
+	sort.Strings(bad)
+	return out, bad, nil
 }
 
-func isHexPath(p string) bool {
-	for _, r := range p {
-		if !strings.ContainsRune("0123456789abcdef", r) {
-			return false
-		}
-	}
-	return len(p) < 40
-}
+var hex40RE = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // writeTree stores files by path as nested trees. Notes go at the top
 // level, named by their object; git reads notes trees with or without

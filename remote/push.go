@@ -59,7 +59,7 @@ func (e *Engine) pushSet(staged *Staged, skip map[string]bool, broken map[string
 	if err != nil {
 		return nil, err
 	}
-	if ok && local != staged.Notes {
+	if ok && local != staged.Notes && !staged.NotesBad {
 		u := RefUpdate{Ref: NotesRef, To: local.String()}
 		anc := staged.Notes.IsZero()
 		if !anc {

@@ -57,6 +57,26 @@ type Report struct {
 type NotesReport struct {
 	Received string `json:"received,omitempty"` // fast-forward or merged
 	Sent     bool   `json:"sent"`
+	// Kept counts local notes the remote's side lacked or had other
+	// lines for: a union never adopts a deletion.
+	Kept int `json:"kept,omitempty"`
+	// Ignored says what of the remote's notes ref was not taken (not a
+	// commit, entries that are not notes).
+	Ignored []string `json:"ignored,omitempty"`
+}
+
+func appendNew(list, more []string) []string {
+	seen := map[string]bool{}
+	for _, s := range list {
+		seen[s] = true
+	}
+	for _, s := range more {
+		if !seen[s] {
+			seen[s] = true
+			list = append(list, s)
+		}
+	}
+	return list
 }
 
 // OK reports whether the sync found nothing wrong with what came in.
@@ -175,9 +195,12 @@ func (e *Engine) pull(rep *Report, extra ...string) (*pulled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("merge notes: %w", err)
 	}
-	if got != "" {
-		rep.Notes.Received = got
+	if got.did != "" {
+		rep.Notes.Received = got.did
 	}
+	rep.Notes.Kept += got.kept
+	rep.Notes.Ignored = appendNew(rep.Notes.Ignored, got.ignored)
+	staged.NotesBad = got.bad
 	// What is broken here is not pushed; names are for the report.
 	if err := e.catchUp(ix); err != nil {
 		return nil, err

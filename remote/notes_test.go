@@ -1,0 +1,153 @@
+package remote_test
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/provenance"
+)
+
+// verdicts verifies the provenance of commits in a clone, provenance
+// required, as JSON (the bundles' order is the note's, sorted lines).
+func (c *clone) verdicts(commits ...string) (string, *provenance.Report) {
+	c.t.Helper()
+	var hs []gitstore.Hash
+	for _, s := range commits {
+		h, err := gitstore.ParseHash(s)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	rep, err := c.repo().VerifyProvenance(covenant.ProvenanceOptions{Commits: hs, Require: true})
+	if err != nil {
+		c.t.Fatalf("%s: verify provenance: %v", c.name, err)
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return string(b), rep
+}
+
+// plantNotes makes a notes commit in the bare remote with git plumbing, as
+// a pusher holding no key would: files maps tree paths to content ("" for
+// a gitlink to the annotated commit itself), parented on the remote's
+// current notes so that it is a fast-forward.
+func (cl *cluster) plantNotes(files map[string]string) {
+	cl.t.Helper()
+	var tree []string
+	for path, content := range files {
+		if content == "" {
+			tree = append(tree, "160000 commit "+path+"\t"+path)
+			continue
+		}
+		blob := strings.TrimSpace(gitIn(cl.t, cl.bare, content, "hash-object", "-w", "--stdin"))
+		tree = append(tree, "100644 blob "+blob+"\t"+path)
+	}
+	t := strings.TrimSpace(gitIn(cl.t, cl.bare, strings.Join(tree, "\n")+"\n", "mktree"))
+	args := []string{"commit-tree", t, "-m", "hostile notes"}
+	if old, err := tryGit(cl.bare, "rev-parse", "--verify", "-q", "refs/notes/covenant"); err == nil {
+		args = append(args, "-p", old)
+	}
+	c := git(cl.t, cl.bare, args...)
+	git(cl.t, cl.bare, "update-ref", "refs/notes/covenant", c)
+}
+
+// Two clones and a hostile remote that deletes, rewrites and pads notes
+// and points the notes ref at a blob: both clones keep every honest
+// bundle and reach identical verdicts; nothing the remote did fails a sync.
+func TestNotesHostileRemote(t *testing.T) {
+	cl := newCluster(t, "file", "alice", "bob")
+	alice, bob := cl.clones[0], cl.clones[1]
+	head := alice.git("rev-parse", "HEAD")
+	root := alice.git("rev-list", "--max-parents=0", "HEAD")
+	alice.mustCLI("provenance", "record", "--", "true")
+	honest := alice.git("notes", "--ref=covenant", "show", head)
+	alice.sync()
+	bob.sync()
+	check := func(step string) {
+		t.Helper()
+		a, rep := alice.verdicts(head, root)
+		b, _ := bob.verdicts(head, root)
+		if a != b {
+			t.Fatalf("%s: verdicts differ:\nalice %s\nbob   %s", step, a, b)
+		}
+		if rep.Commits[0].Status != provenance.StatusOK || rep.Commits[0].Rule != "note" {
+			t.Fatalf("%s: the honestly attested commit: %+v", step, rep.Commits[0])
+		}
+		for _, c := range []*clone{alice, bob} {
+			if !strings.Contains(c.git("notes", "--ref=covenant", "show", head), honest) {
+				t.Fatalf("%s: %s lost the honest bundle", step, c.name)
+			}
+		}
+	}
+	check("before")
+
+	// Deleted: a fast-forward whose tree has no notes at all.
+	cl.plantNotes(map[string]string{"README": "nothing here\n"})
+	rep := alice.sync()
+	if rep.Notes.Kept != 1 || rep.Notes.Received != "merged" {
+		t.Fatalf("delete: alice's notes report %+v", rep.Notes)
+	}
+	bob.sync()
+	check("delete")
+
+	// Rewritten: junk instead of the honest line, and the honest bundle
+	// copied onto another commit, where it is no evidence.
+	cl.plantNotes(map[string]string{head: "junk\n", root: honest + "\n"})
+	alice.sync()
+	bob.sync()
+	check("rewrite")
+	_, r := bob.verdicts(head, root)
+	if c := r.Commits[1]; c.Status != provenance.StatusMissing || len(c.Bundles) != 1 || !c.Bundles[0].Ignored || c.Bundles[0].Problem.Kind != provenance.KindSubject {
+		t.Fatalf("the bundle copied onto the root commit: %+v", c)
+	}
+
+	// Padded: junk lines, a gitlink and a file that names no object.
+	cl.plantNotes(map[string]string{head: "{\"not\": \"a bundle\"}\n" + honest + "\nmore junk\n", root: "", "zz-not-a-note": "x\n"})
+	rep = alice.sync()
+	if len(rep.Notes.Ignored) != 2 {
+		t.Fatalf("pad: alice's notes report %+v, want the gitlink and the stray file ignored", rep.Notes)
+	}
+	bob.sync()
+	check("pad")
+
+	// The notes ref at a blob: not adopted, not pushed over, sync goes on.
+	blob := strings.TrimSpace(gitIn(t, cl.bare, "junk\n", "hash-object", "-w", "--stdin"))
+	git(t, cl.bare, "update-ref", "refs/notes/covenant", blob)
+	for _, c := range []*clone{alice, bob} {
+		rep := c.sync()
+		if len(rep.Notes.Ignored) != 1 || !strings.Contains(rep.Notes.Ignored[0], "not a commit") || rep.Notes.Sent {
+			t.Fatalf("%s: notes report with a blob notes ref: %+v", c.name, rep.Notes)
+		}
+		if typ := c.git("cat-file", "-t", "refs/notes/covenant"); typ != "commit" {
+			t.Fatalf("%s: local notes ref is a %s", c.name, typ)
+		}
+	}
+	check("blob ref")
+}
+
+// gitIn runs git in dir with stdin and returns its output.
+func gitIn(t testing.TB, dir, stdin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("git %s: %v", strings.Join(args, " "), err)
+	}
+	return string(out)
+}
+
+func tryGit(dir string, args ...string) (string, error) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	return strings.TrimSpace(string(out)), err
+}
