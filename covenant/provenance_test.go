@@ -83,6 +83,16 @@ func wantProblem(t *testing.T, res provenance.CommitResult, status, kind string)
 	}
 }
 
+// wantIgnored: the commit's only note line is no evidence (kind), so the
+// commit is as if unattested: missing when required.
+func wantIgnored(t *testing.T, res provenance.CommitResult, kind string) {
+	t.Helper()
+	if res.Status != provenance.StatusMissing || len(res.Problems) == 0 || res.Problems[0].Kind != provenance.KindMissing ||
+		len(res.Bundles) == 0 || !res.Bundles[0].Ignored || res.Bundles[0].Problem.Kind != kind {
+		t.Fatalf("got status %s problems %+v bundles %+v, want missing with an ignored %s line", res.Status, res.Problems, res.Bundles, kind)
+	}
+}
+
 func TestProvenanceRecordVerifyAndNotes(t *testing.T) {
 	f := newFixture(t)
 	f.initAlice()
@@ -155,7 +165,7 @@ func TestProvenanceTamper(t *testing.T) {
 			p = bytes.Replace(p, []byte(`"PASSED"`), []byte(`"FAILED"`), 1)
 			env(b)["payload"] = base64.StdEncoding.EncodeToString(p)
 		}))
-		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindBadSignature)
+		wantIgnored(t, f.verifyProv(c), provenance.KindBadSignature)
 	})
 	t.Run("signature", func(t *testing.T) {
 		f.setNote(c, edit(func(b map[string]any) {
@@ -164,13 +174,13 @@ func TestProvenanceTamper(t *testing.T) {
 			raw[0] ^= 1
 			sig["sig"] = base64.StdEncoding.EncodeToString(raw)
 		}))
-		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindBadSignature)
+		wantIgnored(t, f.verifyProv(c), provenance.KindBadSignature)
 	})
 	t.Run("signer-unknown", func(t *testing.T) {
 		f.setNote(c, edit(func(b map[string]any) {
 			b["verificationMaterial"].(map[string]any)["publicKey"].(map[string]any)["hint"] = "00000000000000000000000000000000"
 		}))
-		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindUnknownSigner)
+		wantIgnored(t, f.verifyProv(c), provenance.KindUnknownSigner)
 	})
 	t.Run("signer-swapped", func(t *testing.T) {
 		id, err := f.open().Keys.Get("bob")
@@ -180,11 +190,11 @@ func TestProvenanceTamper(t *testing.T) {
 		f.setNote(c, edit(func(b map[string]any) {
 			b["verificationMaterial"].(map[string]any)["publicKey"].(map[string]any)["hint"] = id.KeyID()
 		}))
-		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindBadSignature)
+		wantIgnored(t, f.verifyProv(c), provenance.KindBadSignature)
 	})
 	t.Run("moved-to-another-commit", func(t *testing.T) {
 		f.setNote(other, good)
-		wantProblem(t, f.verifyProv(other), provenance.StatusInvalid, provenance.KindSubject)
+		wantIgnored(t, f.verifyProv(other), provenance.KindSubject)
 		f.git("notes", "--ref=covenant", "remove", other)
 	})
 	t.Run("subject-digest", func(t *testing.T) {

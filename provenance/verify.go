@@ -4,12 +4,12 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
-	"path"
 	"strings"
 	"time"
 
 	"github.com/git-covenant/git-covenant/attest"
 	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/glob"
 	"github.com/git-covenant/git-covenant/tasks"
 )
 
@@ -71,6 +71,11 @@ type BundleResult struct {
 	Task    string   `json:"task,omitempty"`
 	Epoch   uint64   `json:"lease_epoch,omitempty"`
 	Problem *Problem `json:"problem,omitempty"`
+	// Ignored marks a line that is no evidence about this commit: it does
+	// not parse, does not verify under a known identity's key, is not our
+	// predicate or names another commit. Anyone who can push notes can add
+	// such a line, so it is reported and never fails the commit.
+	Ignored bool `json:"ignored,omitempty"`
 
 	blobs []Change
 	tree  string
@@ -86,6 +91,8 @@ type CommitResult struct {
 	Files    []string       `json:"files"`
 	Bundles  []BundleResult `json:"bundles"`
 	Problems []Problem      `json:"problems"`
+
+	ignored []Problem // of the commit's own note: lines that are no evidence
 }
 
 // OK reports whether the commit passes.
@@ -141,7 +148,7 @@ func (v *Verifier) Commit(h gitstore.Hash) (*CommitResult, error) {
 		return nil, err
 	}
 	out := *res
-	if len(out.Bundles) > 0 {
+	if out.Status != StatusUnattested {
 		return &out, nil
 	}
 	c, err := v.Store.ReadCommit(h)
@@ -169,6 +176,9 @@ func (v *Verifier) Commit(h gitstore.Hash) (*CommitResult, error) {
 	if v.required(changes) {
 		out.Status = StatusMissing
 		why := "no provenance note, and no attested commit has the same tree"
+		if len(out.ignored) > 0 {
+			why = fmt.Sprintf("no valid provenance (%d note line(s) ignored: %s), and no attested commit has the same tree", len(out.ignored), out.ignored[0].Kind+": "+out.ignored[0].Reason)
+		}
 		if v.Policy.BlobRule {
 			why += " or covers every blob it changes"
 		}
@@ -192,19 +202,9 @@ func (v *Verifier) required(changes []Change) bool {
 	return false
 }
 
-// MatchPath reports whether p matches one of the globs; a glob ending in
-// "/**" matches everything below its directory.
-func MatchPath(globs []string, p string) bool {
-	for _, g := range globs {
-		if strings.HasSuffix(g, "/**") && strings.HasPrefix(p, strings.TrimSuffix(g, "**")) {
-			return true
-		}
-		if ok, _ := path.Match(g, p); ok {
-			return true
-		}
-	}
-	return false
-}
+// MatchPath reports whether p matches one of the globs (package glob's
+// syntax: "dir/**" is everything below dir).
+func MatchPath(globs []string, p string) bool { return glob.Any(globs, p) }
 
 // ownNote verifies the bundles attached to h itself (cached).
 func (v *Verifier) ownNote(h gitstore.Hash) (*CommitResult, error) {
@@ -232,6 +232,7 @@ func (v *Verifier) ownNote(h gitstore.Hash) (*CommitResult, error) {
 		return nil, err
 	}
 	passed, failed, notCounted := false, false, false
+	var invalid, ignored []Problem
 	for _, raw := range raws {
 		br, err := v.bundle(h, c, changes, raw)
 		if err != nil {
@@ -239,8 +240,10 @@ func (v *Verifier) ownNote(h gitstore.Hash) (*CommitResult, error) {
 		}
 		res.Bundles = append(res.Bundles, *br)
 		switch {
+		case br.Ignored:
+			ignored = append(ignored, *br.Problem)
 		case br.Problem != nil:
-			res.Problems = append(res.Problems, *br.Problem)
+			invalid = append(invalid, *br.Problem)
 		case len(v.Policy.Commands) > 0 && !contains(v.Policy.Commands, br.Command):
 			notCounted = true
 		case br.Result == Passed:
@@ -250,10 +253,13 @@ func (v *Verifier) ownNote(h gitstore.Hash) (*CommitResult, error) {
 		}
 	}
 	switch {
-	case len(res.Problems) > 0:
-		res.Status = StatusInvalid
 	case passed:
+		// One clean passing bundle is enough; the others are reported.
 		res.Status, res.Rule = StatusOK, "note"
+		res.Problems = append(res.Problems, invalid...)
+	case len(invalid) > 0:
+		res.Status = StatusInvalid
+		res.Problems = append(res.Problems, invalid...)
 	case failed:
 		res.Status = StatusFailed
 		res.Problems = append(res.Problems, Problem{KindFailed, "the recorded validation failed: " + failedLine(res.Bundles)})
@@ -261,6 +267,7 @@ func (v *Verifier) ownNote(h gitstore.Hash) (*CommitResult, error) {
 		res.Status = StatusMissing
 		res.Problems = append(res.Problems, Problem{KindCommand, fmt.Sprintf("no bundle records one of the policy's commands (%s)", strings.Join(v.Policy.Commands, "; "))})
 	}
+	res.ignored = ignored
 	v.own[h] = res
 	return res, nil
 }
@@ -290,9 +297,13 @@ func (v *Verifier) bundle(h gitstore.Hash, c *gitstore.Commit, changes []Change,
 		br.Problem = &Problem{Kind: kind, Reason: fmt.Sprintf(format, args...)}
 		return br, nil
 	}
+	ignore := func(kind, format string, args ...any) (*BundleResult, error) {
+		br.Ignored = true
+		return fail(kind, format, args...)
+	}
 	env, err := attest.Parse(raw)
 	if err != nil {
-		return fail(KindBadBundle, "%v", err)
+		return ignore(KindBadBundle, "%v", err)
 	}
 	br.Key = env.KeyHint
 	pub, name, ok, err := v.Auth.Key(env.KeyHint)
@@ -300,18 +311,23 @@ func (v *Verifier) bundle(h gitstore.Hash, c *gitstore.Commit, changes []Change,
 		return nil, err
 	}
 	if !ok {
-		return fail(KindUnknownSigner, "key %q is not a known identity's", env.KeyHint)
+		return ignore(KindUnknownSigner, "key %q is not a known identity's", env.KeyHint)
 	}
 	br.Signer = name
 	if err := env.Verify(pub); err != nil {
-		return fail(KindBadSignature, "DSSE signature does not verify under %s's key %s", name, env.KeyHint)
+		return ignore(KindBadSignature, "DSSE signature does not verify under %s's key %s", name, env.KeyHint)
 	}
 	st, err := attest.ParseStatement(env.Payload)
 	if err != nil {
-		return fail(KindBadBundle, "%v", err)
+		return ignore(KindBadBundle, "%v", err)
 	}
 	if st.PredicateType != PredicateType {
-		return fail(KindBadBundle, "predicate type %q, want %q", st.PredicateType, PredicateType)
+		return ignore(KindBadBundle, "predicate type %q, want %q", st.PredicateType, PredicateType)
+	}
+	for _, s := range st.Subjects {
+		if d := s.Digest["gitCommit"]; d != "" && d != h.String() {
+			return ignore(KindSubject, "a statement about commit %s, not this one", d)
+		}
 	}
 	var p Predicate
 	if err := json.Unmarshal(st.Predicate, &p); err != nil {
