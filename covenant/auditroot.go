@@ -231,6 +231,41 @@ func (r *Repo) VerifyAuditRoot(bundlePath string, raw []byte, releases []string)
 	if got := checkpoint.Root(body.Heads); got != body.Root {
 		return c.fail("root-mismatch", "the checkpoint's root %s does not match its heads (%s)", body.Root, got), nil
 	}
+	// Every head it recorded must still be in its feed: a clone of feeds
+	// truncated below the checkpoint must not verify clean.
+	heads, err := r.Store.FeedHeads()
+	if err != nil {
+		return nil, err
+	}
+	cur := map[string]string{}
+	for k, h := range heads {
+		cur[k] = h.String()
+	}
+	truncs, err := body.Truncations(cur, func(recorded, head string) (bool, error) {
+		rh, err := gitstore.ParseHash(recorded)
+		if err != nil || !r.Store.HasObject(rh) {
+			return false, nil
+		}
+		hh, err := gitstore.ParseHash(head)
+		if err != nil {
+			return false, nil
+		}
+		in, err := r.Store.IsAncestor(rh, hh)
+		if err != nil {
+			return false, nil // an unreadable history does not hold it
+		}
+		return in, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range truncs {
+		if t.Current == "" {
+			c.fail("truncated", "feed %s is gone; checkpoint %s recorded its head %s", t.Feed, pred.Checkpoint, t.Recorded)
+			continue
+		}
+		c.fail("truncated", "feed %s no longer contains %s, the head checkpoint %s recorded (its head is now %s)", t.Feed, t.Recorded, pred.Checkpoint, t.Current)
+	}
 	subj := map[string]string{}
 	for _, s := range st.Subjects {
 		subj[s.Name] = s.Digest["sha256"]

@@ -2,6 +2,8 @@ package covenant_test
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,5 +88,64 @@ func TestFoldChecksCheckpointShape(t *testing.T) {
 		if _, ok := covenant.IsRejection(err); !ok {
 			t.Errorf("%s: want a rejection, got %v", name, err)
 		}
+	}
+}
+
+// A feed truncated below an audit root (rewound in place, or a fresh
+// clone of the truncated feed) makes attest verify fail naming the feed.
+func TestAuditRootReportsTruncation(t *testing.T) {
+	f := newFixture(t)
+	f.initAlice()
+	f.mustCLI("id", "new", "bob", "--role", "agent")
+	bobKey := strings.TrimSpace(f.mustCLI("id", "show", "bob"))
+	f.mustCLI("id", "register", "bob", "--role", "agent", "--key", bobKey, "--grant", "task.create")
+	f.mustCLI("--as", "bob", "task", "create", "one")
+	f.mustCLI("--as", "bob", "task", "create", "two")
+	bob, err := f.open().Keys.Get("bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ar, err := f.open().SignAuditRoot(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := f.open().VerifyAuditRoot("", ar.Bundle, nil); err != nil || !res.OK() {
+		t.Fatalf("before truncation: %v %v", err, res.Reasons())
+	}
+	ref := "refs/covenant/feeds/" + bob.KeyID()
+	head := f.git("rev-parse", ref)
+	f.git("update-ref", ref, head+"~1", head)
+	res, err := f.open().VerifyAuditRoot("", ar.Bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := strings.Join(res.Reasons(), "\n")
+	if res.OK() || !strings.Contains(why, "truncated: feed "+bob.KeyID()+" no longer contains "+head) {
+		t.Fatalf("truncated in place: %s", why)
+	}
+	// A fresh clone of the truncated feeds does not even have the head.
+	clone := filepath.Join(t.TempDir(), "clone")
+	f.git("clone", "-q", "--no-local", f.dir, clone)
+	f.gitRaw(clone, nil, "fetch", "-q", f.dir, "refs/covenant/*:refs/covenant/*")
+	if _, err := os.Stat(clone); err != nil {
+		t.Fatal(err)
+	}
+	cr, err := covenant.Open(covenant.Options{Dir: clone, Getenv: f.getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr.Store.HasObject(mustHash(t, head)) {
+		t.Fatal("the clone has the truncated commit")
+	}
+	res, err = cr.VerifyAuditRoot("", ar.Bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if why := strings.Join(res.Reasons(), "\n"); res.OK() || !strings.Contains(why, "truncated: feed "+bob.KeyID()) {
+		t.Fatalf("fresh clone of the truncated feed: %s", why)
+	}
+	f.git("update-ref", ref, head)
+	if res, err := f.open().VerifyAuditRoot("", ar.Bundle, nil); err != nil || !res.OK() {
+		t.Fatalf("restored: %v %v", err, res.Reasons())
 	}
 }

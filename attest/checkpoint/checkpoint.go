@@ -115,3 +115,36 @@ func (b *Body) Check() error {
 	}
 	return nil
 }
+
+// Truncation names a feed that no longer holds the head a checkpoint
+// recorded: the feed was truncated or rewritten below the checkpoint (or
+// deleted, Current "").
+type Truncation struct {
+	Feed     string `json:"feed"`
+	Recorded string `json:"recorded"`
+	Current  string `json:"current,omitempty"`
+}
+
+// Truncations checks that every head the checkpoint recorded is still an
+// ancestor of (or equal to) its feed's current head. current maps key ids
+// to current heads; contains(recorded, head) reports whether head's
+// history holds recorded.
+func (b *Body) Truncations(current map[string]string, contains func(recorded, head string) (bool, error)) ([]Truncation, error) {
+	var out []Truncation
+	for _, l := range b.Heads {
+		k, h, _ := strings.Cut(l, " ")
+		cur, ok := current[k]
+		if !ok {
+			out = append(out, Truncation{Feed: k, Recorded: h})
+			continue
+		}
+		in, err := contains(h, cur)
+		if err != nil {
+			return nil, err
+		}
+		if !in {
+			out = append(out, Truncation{Feed: k, Recorded: h, Current: cur})
+		}
+	}
+	return out, nil
+}
