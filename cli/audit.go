@@ -79,7 +79,7 @@ func newCmdVerify(f *Factory, runF func() error) *cobra.Command {
 	var asJSON, full, strict bool
 	var trustFile string
 	var requireProv, fromStdin bool
-	var format, targetRef string
+	var format, targetRef, policyFrom string
 	c := &cobra.Command{
 		Use:   "verify [<revision-range>...] [--require-provenance] [--format {text | json | github}] [--json]",
 		Short: "Verify every feed: signatures, linearity, well-formed and authorized ops",
@@ -110,7 +110,16 @@ its own passes by the tree rule (an attested commit has the same tree) or,
 with blob_rule in the policy, the blob rule. Provenance is required with
 --require-provenance or when the [provenance] policy's require list names
 the ref (--ref, else the range's right side). --format github prints
-workflow annotations. Exit 10 if any commit fails.`,
+workflow annotations. Exit 10 if any commit fails.
+
+Trust roots, identities and the [provenance] policy for a range come from a
+pinned source, never from the commits being verified: --trust <file> (a
+config reviewed elsewhere) or --policy-from <rev> (the config committed at
+a revision, e.g. origin/main). Without either, the working tree's config is
+used and stderr says so; in CI always pin it. The last line on stderr says
+how many commits were checked; an empty range checks none and passes
+(verify the pushed range, e.g. <before>..<after>, on a build of the base
+branch itself).`,
 		Example: "  $ git covenant verify\n  $ git covenant verify --full --json | jq '.findings[] | .kind'\n  $ git show origin/main:.covenant/config.toml > /tmp/pinned.toml && git covenant verify --trust /tmp/pinned.toml\n  $ git covenant verify origin/main..HEAD --require-provenance --format github",
 		RunE: func(c *cobra.Command, args []string) error {
 			if format != "text" && format != "json" && format != "github" {
@@ -120,7 +129,11 @@ workflow annotations. Exit 10 if any commit fails.`,
 				format = "json"
 			}
 			if len(args) > 0 || fromStdin {
-				return runProvenanceVerify(f, provenanceVerify{revs: args, stdin: fromStdin, require: requireProv, ref: targetRef, format: format})
+				return runProvenanceVerify(f, provenanceVerify{revs: args, stdin: fromStdin, require: requireProv, ref: targetRef, format: format,
+					trustFile: trustFile, policyFrom: policyFrom})
+			}
+			if policyFrom != "" {
+				return usagef("--policy-from applies to a revision range; for the feeds use --trust")
 			}
 			asJSON = format == "json"
 			r, err := f.Repo()
@@ -174,6 +187,7 @@ workflow annotations. Exit 10 if any commit fails.`,
 	c.Flags().StringVar(&format, "format", "text", "output: text, json or github (workflow annotations)")
 	c.Flags().BoolVar(&fromStdin, "stdin", false, "with provenance: read the commits to check from standard input, one id per line")
 	c.Flags().StringVar(&targetRef, "ref", "", "with provenance: the ref the commits are bound for, matched against the policy's require list")
-	c.Flags().StringVar(&trustFile, "trust", "", "verify against this pinned config (its roots and workflow), e.g. the reviewed one from main; implies --full")
+	c.Flags().StringVar(&trustFile, "trust", "", "verify against this pinned config (its roots and workflow; for a range also its provenance policy), e.g. the reviewed one from main; implies --full")
+	c.Flags().StringVar(&policyFrom, "policy-from", "", "with revisions: take roots and provenance policy from the config committed at this revision (e.g. origin/main)")
 	return c
 }

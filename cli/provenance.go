@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/provenance"
@@ -137,10 +138,14 @@ var errNoProvenance = fmt.Errorf("no provenance")
 // the commits instead of the feeds.
 type provenanceVerify struct {
 	revs    []string
+	commits []gitstore.Hash
 	stdin   bool
 	require bool
 	ref     string
 	format  string
+	// trustFile or policyFrom pin the config the range is judged by.
+	trustFile, policyFrom string
+	quietSource           bool // the pre-push hook: the local config is the point
 }
 
 func runProvenanceVerify(f *Factory, o provenanceVerify) error {
@@ -148,7 +153,7 @@ func runProvenanceVerify(f *Factory, o provenanceVerify) error {
 	if err != nil {
 		return err
 	}
-	var commits []gitstore.Hash
+	commits := o.commits
 	if o.stdin {
 		if commits, err = covenant.ParseCommitList(f.In); err != nil {
 			return usagef("--stdin: %v", err)
@@ -171,7 +176,30 @@ func runProvenanceVerify(f *Factory, o provenanceVerify) error {
 		}
 		ref = r.SymbolicRef(strings.TrimPrefix(right, "."))
 	}
-	rep, err := r.VerifyProvenance(covenant.ProvenanceOptions{Commits: commits, Require: o.require, Ref: ref})
+	opts := covenant.ProvenanceOptions{Commits: commits, Require: o.require, Ref: ref}
+	source := "the working tree's " + config.Path + " (not pinned: a branch under review controls it; in CI pass --trust <file> or --policy-from <base>)"
+	switch {
+	case o.trustFile != "" && o.policyFrom != "":
+		return usagef("give --trust or --policy-from, not both")
+	case o.trustFile != "":
+		raw, err := os.ReadFile(o.trustFile)
+		if err != nil {
+			return usagef("--trust: %v", err)
+		}
+		if opts.Trust, err = config.Parse(raw); err != nil {
+			return err
+		}
+		source = o.trustFile + " (--trust)"
+	case o.policyFrom != "":
+		if opts.Trust, err = r.ConfigAt(o.policyFrom); err != nil {
+			return err
+		}
+		source = o.policyFrom + ":" + config.Path + " (--policy-from)"
+	}
+	if !o.quietSource {
+		fmt.Fprintf(f.Err, "provenance policy and trust roots from %s\n", source)
+	}
+	rep, err := r.VerifyProvenance(opts)
 	if err != nil {
 		return err
 	}
@@ -182,6 +210,9 @@ func runProvenanceVerify(f *Factory, o provenanceVerify) error {
 		}
 	case "github":
 		for _, c := range rep.Commits {
+			if c.OK() {
+				continue
+			}
 			for _, p := range c.Problems {
 				fmt.Fprintln(f.Out, githubAnnotation(c, p))
 			}
@@ -194,12 +225,20 @@ func runProvenanceVerify(f *Factory, o provenanceVerify) error {
 					fmt.Fprintf(f.Out, "    %s: %s\n", p.Kind, p.Reason)
 				}
 			}
+			for _, b := range c.Bundles {
+				if b.Ignored {
+					fmt.Fprintf(f.Out, "    ignored note line: %s: %s\n", b.Problem.Kind, b.Problem.Reason)
+				}
+			}
 		}
 	}
 	n := rep.Failures()
 	status := "ok"
 	if n > 0 {
 		status = fmt.Sprintf("FAILED: %d commit(s)", n)
+	}
+	if len(rep.Commits) == 0 {
+		status = "ok (nothing to check: the range is empty)"
 	}
 	fmt.Fprintf(f.Err, "verified provenance of %d commit(s): %s\n", len(rep.Commits), status)
 	if n > 0 {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/index"
@@ -207,49 +208,72 @@ type ProvenanceOptions struct {
 	// Ref is the ref the commits are bound for (pre-push: the remote ref);
 	// the policy's require list is matched against it.
 	Ref string
+	// Trust, if set, is a pinned config (--trust, --policy-from): its
+	// roots, identities (through the fold it implies) and [provenance]
+	// policy replace the working tree's, which a branch under review
+	// controls.
+	Trust *config.Config
 }
 
 // VerifyProvenance checks the provenance of commits against the folded
-// state and the repository's [provenance] policy.
+// state and the [provenance] policy, both from the pinned config when one
+// is given, else from the repository's own.
 func (r *Repo) VerifyProvenance(o ProvenanceOptions) (*provenance.Report, error) {
 	if err := r.RequireConfig(); err != nil {
 		return nil, err
 	}
-	ix, done, err := r.Read()
-	if err != nil {
-		return nil, err
+	cfg := r.Config
+	if o.Trust != nil {
+		cfg = o.Trust
 	}
-	defer done()
 	notes, err := provenance.ReadNotes(r.Store)
 	if err != nil {
 		return nil, err
 	}
 	pol := provenance.Policy{Require: o.Require}
-	if p := r.Config.Provenance; p != nil {
+	if p := cfg.Provenance; p != nil {
 		pol.Require = pol.Require || p.RequiresProvenance(o.Ref)
 		pol.Paths, pol.Commands, pol.BlobRule = p.Paths, p.Commands, p.BlobRule
 	}
-	v := &provenance.Verifier{Store: r.Store, Notes: notes, Auth: &authority{ix: ix}, Policy: pol}
+	var auth *authority
+	if cfg.Digest() == r.Config.Digest() {
+		// Same roots and workflow: the index is that fold.
+		ix, done, err := r.Read()
+		if err != nil {
+			return nil, err
+		}
+		defer done()
+		auth = &authority{st: ix.State(), task: func(id string) (*tasks.Task, error) {
+			t, err := ix.Task(id)
+			if errors.Is(err, index.ErrNotFound) || errors.Is(err, index.ErrAmbiguous) || (err == nil && t.ID != id) {
+				return nil, nil
+			}
+			return t, err
+		}}
+	} else {
+		st, err := r.foldPinned(cfg)
+		if err != nil {
+			return nil, err
+		}
+		auth = &authority{st: st, task: st.Task}
+	}
+	v := &provenance.Verifier{Store: r.Store, Notes: notes, Auth: auth, Policy: pol}
 	return v.Verify(o.Commits)
 }
 
-// authority answers provenance checks from the index.
-type authority struct{ ix *index.Index }
+// authority answers provenance checks from a folded state: the index, or
+// the in-memory fold of a pinned config.
+type authority struct {
+	st   trust.State
+	task func(id string) (*tasks.Task, error)
+}
 
 func (a *authority) Key(keyID string) (ed25519.PublicKey, string, bool, error) {
-	act, err := a.ix.Actor(keyID)
-	if err != nil || act.Key == "" {
+	act, err := a.st.Actor(keyID)
+	if err != nil || act == nil || act.Key == "" {
 		return nil, "", false, err
 	}
-	pub, err := identity.ParsePublicKey(act.Key)
-	if err != nil {
-		return nil, "", false, nil
-	}
-	ck, ok := pub.(ssh.CryptoPublicKey)
-	if !ok {
-		return nil, "", false, nil
-	}
-	ed, ok := ck.CryptoPublicKey().(ed25519.PublicKey)
+	ed, ok := edKey(act.Key)
 	if !ok {
 		return nil, "", false, nil
 	}
@@ -257,7 +281,7 @@ func (a *authority) Key(keyID string) (ed25519.PublicKey, string, bool, error) {
 }
 
 func (a *authority) MayRecord(keyID, path string, t time.Time) (string, error) {
-	act, err := a.ix.Actor(keyID)
+	act, err := a.st.Actor(keyID)
 	if err != nil {
 		return "", err
 	}
@@ -268,7 +292,7 @@ func (a *authority) MayRecord(keyID, path string, t time.Time) (string, error) {
 	case act.Retired != "" && (act.RetiredAt == nil || !t.Before(*act.RetiredAt)):
 		return "key was " + act.Retired + " before then", nil
 	}
-	if _, err := trust.Find(a.ix.State(), act, trust.Need{Scope: trust.ScopeProvenance, Path: path}, t); err != nil {
+	if _, err := trust.Find(a.st, act, trust.Need{Scope: trust.ScopeProvenance, Path: path}, t); err != nil {
 		if rej, ok := oplog.AsRejection(err); ok {
 			return rej.Reason, nil
 		}
@@ -277,13 +301,7 @@ func (a *authority) MayRecord(keyID, path string, t time.Time) (string, error) {
 	return "", nil
 }
 
-func (a *authority) Task(id string) (*tasks.Task, error) {
-	t, err := a.ix.Task(id)
-	if errors.Is(err, index.ErrNotFound) || errors.Is(err, index.ErrAmbiguous) || (err == nil && t.ID != id) {
-		return nil, nil
-	}
-	return t, err
-}
+func (a *authority) Task(id string) (*tasks.Task, error) { return a.task(id) }
 
 // Exported is one bundle ready to hand to other tools.
 type Exported struct {
@@ -316,7 +334,7 @@ func (r *Repo) ExportProvenance(rev string) (gitstore.Hash, []Exported, error) {
 	if err != nil {
 		return commit, nil, err
 	}
-	auth := &authority{ix: ix}
+	auth := &authority{st: ix.State()}
 	var out []Exported
 	for _, raw := range raws {
 		e := Exported{Bundle: raw}

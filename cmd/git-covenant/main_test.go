@@ -59,6 +59,12 @@ func TestScripts(t *testing.T) {
 			env.Setenv("GIT_COMMITTER_NAME", "Test Committer")
 			env.Setenv("GIT_COMMITTER_EMAIL", "committer@example.com")
 			env.Setenv("USER", "tester")
+			// Scripts that run the README's own recipes read it from here.
+			readme, err := filepath.Abs(filepath.Join("..", "..", "README.md"))
+			if err != nil {
+				return err
+			}
+			env.Setenv("README", readme)
 			return nil
 		},
 	})
