@@ -3,7 +3,6 @@ package covenant
 import (
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -137,7 +136,7 @@ func (r *Repo) Resume(idOrPrefix string) (*ContextPack, error) {
 			}
 		}
 		if r.Store.WorkTree != "" {
-			if b, err := os.ReadFile(filepath.Join(r.Store.WorkTree, filepath.FromSlash(f.Path))); err == nil {
+			if b, err := r.Store.ReadWorkFile(f.Path); err == nil {
 				fc.WorkTree = gitstore.HashObject(gitstore.BlobObject, b).String()
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
@@ -165,7 +164,8 @@ func (r *Repo) HandoffFile(rel string) (tasks.FileRef, error) {
 	if r.Store.WorkTree == "" {
 		return tasks.FileRef{}, ErrBare
 	}
-	b, err := os.ReadFile(filepath.Join(r.Store.WorkTree, filepath.FromSlash(rel)))
+	// Through symlinks, the file must stay in the work tree.
+	b, err := r.Store.ReadWorkFile(rel)
 	if err != nil {
 		return tasks.FileRef{}, err
 	}

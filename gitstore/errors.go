@@ -23,4 +23,9 @@ var (
 	ErrMalformedCommit = errors.New("malformed feed commit")
 	// ErrBadSignature means a commit signature is missing, unparsable or does not verify.
 	ErrBadSignature = errors.New("bad signature")
+	// ErrOutsideWorkTree means a path resolves (through symlinks) outside
+	// the work tree, or into the git directory.
+	ErrOutsideWorkTree = errors.New("path resolves outside the work tree")
+	// ErrNotRegularFile means a work-tree path is a directory, device or pipe.
+	ErrNotRegularFile = errors.New("not a regular file")
 )
