@@ -3,6 +3,7 @@ package gitstore
 import (
 	"bytes"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,16 +20,21 @@ type Person struct {
 	Name  string
 	Email string
 	When  time.Time
+	// Zone is the time zone offset as read ("+0000"); lines this package
+	// writes always carry +0000.
+	Zone string
 }
 
 func (p Person) encode() string {
 	return fmt.Sprintf("%s <%s> %d +0000", p.Name, p.Email, p.When.Unix())
 }
 
+var zoneRE = regexp.MustCompile(`^[+-][0-9]{4}$`)
+
 func parsePerson(s string) (Person, error) {
 	lt, gt := strings.IndexByte(s, '<'), strings.LastIndexByte(s, '>')
 	if lt < 1 || gt < lt {
-		return Person{}, fmt.Errorf("%w: bad identity line %q", ErrMalformedCommit, s)
+		return Person{}, fmt.Errorf("%w: bad identity line %q (no <email>)", ErrMalformedCommit, s)
 	}
 	fields := strings.Fields(s[gt+1:])
 	if len(fields) != 2 {
@@ -38,7 +44,10 @@ func parsePerson(s string) (Person, error) {
 	if err != nil {
 		return Person{}, fmt.Errorf("%w: bad timestamp %q", ErrMalformedCommit, fields[0])
 	}
-	return Person{Name: strings.TrimSpace(s[:lt]), Email: s[lt+1 : gt], When: time.Unix(secs, 0).UTC()}, nil
+	if !zoneRE.MatchString(fields[1]) {
+		return Person{}, fmt.Errorf("%w: bad time zone %q", ErrMalformedCommit, fields[1])
+	}
+	return Person{Name: strings.TrimSpace(s[:lt]), Email: s[lt+1 : gt], When: time.Unix(secs, 0).UTC(), Zone: fields[1]}, nil
 }
 
 // Commit is a commit object as git-covenant writes and reads it.
@@ -56,6 +65,11 @@ type Commit struct {
 	Payload []byte
 	// Extra lists headers other than tree, parent, author, committer, gpgsig.
 	Extra []string
+	// Problems lists what in the headers does not parse (an author line
+	// without <email>, a bad time zone, a second signature, a missing
+	// header). Stock git stores such commits; reading one never fails, so
+	// a feed commit is reported as malformed instead of stopping a walk.
+	Problems []string
 }
 
 // EncodeUnsigned returns the commit object content without a signature.
@@ -96,7 +110,8 @@ func SignCommit(c *Commit, signer ssh.Signer) ([]byte, error) {
 }
 
 // ParseCommit decodes a raw commit object, separating the signature from the
-// payload it covers.
+// payload it covers. Only a commit whose tree or parents cannot be named
+// fails (ErrMalformedCommit); other header problems are listed in Problems.
 func ParseCommit(raw []byte) (*Commit, error) {
 	end := bytes.Index(raw, []byte("\n\n"))
 	if end < 0 {
@@ -106,6 +121,7 @@ func ParseCommit(raw []byte) (*Commit, error) {
 	var payload bytes.Buffer
 	var sig strings.Builder
 	inSig := false
+	seen := map[string]int{}
 	for _, line := range strings.Split(string(raw[:end]), "\n") {
 		if strings.HasPrefix(line, " ") {
 			if inSig {
@@ -117,21 +133,36 @@ func ParseCommit(raw []byte) (*Commit, error) {
 		}
 		inSig = false
 		key, val, _ := strings.Cut(line, " ")
+		seen[key]++
 		var err error
 		switch key {
 		case "tree":
+			if seen[key] > 1 {
+				return nil, fmt.Errorf("%w: two tree headers", ErrMalformedCommit)
+			}
 			c.Tree, err = ParseHash(val)
 		case "parent":
 			var p Hash
 			p, err = ParseHash(val)
 			c.Parents = append(c.Parents, p)
-		case "author":
-			c.Author, err = parsePerson(val)
-		case "committer":
-			c.Committer, err = parsePerson(val)
+		case "author", "committer":
+			p, perr := parsePerson(val)
+			switch {
+			case seen[key] > 1:
+				c.Problems = append(c.Problems, "two "+key+" headers")
+			case perr != nil:
+				c.Problems = append(c.Problems, key+" header: "+strings.TrimPrefix(perr.Error(), ErrMalformedCommit.Error()+": "))
+			case key == "author":
+				c.Author = p
+			default:
+				c.Committer = p
+			}
 		case "gpgsig":
-			if c.Signature != nil || sig.Len() > 0 {
-				return nil, fmt.Errorf("%w: two signatures", ErrMalformedCommit)
+			if seen[key] > 1 {
+				c.Problems = append(c.Problems, "two signatures")
+				c.Extra = append(c.Extra, key)
+				payload.WriteString(line + "\n")
+				continue
 			}
 			inSig = true
 			sig.WriteString(val)
@@ -143,6 +174,14 @@ func ParseCommit(raw []byte) (*Commit, error) {
 			return nil, fmt.Errorf("%w: %s header: %v", ErrMalformedCommit, key, err)
 		}
 		payload.WriteString(line + "\n")
+	}
+	for _, h := range []string{"tree", "author", "committer"} {
+		if seen[h] == 0 {
+			if h == "tree" {
+				return nil, fmt.Errorf("%w: no tree header", ErrMalformedCommit)
+			}
+			c.Problems = append(c.Problems, "no "+h+" header")
+		}
 	}
 	if sig.Len() > 0 {
 		c.Signature = []byte(sig.String() + "\n")

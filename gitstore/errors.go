@@ -19,6 +19,13 @@ var (
 	ErrObjectNotFound = errors.New("object not found")
 	// ErrCorruptObject means an object's content does not hash to its name or cannot be parsed.
 	ErrCorruptObject = errors.New("corrupt object")
+	// ErrWrongType means an object exists but is not of the type its
+	// referrer needs (a tag or a blob where a commit belongs).
+	ErrWrongType = errors.New("object of the wrong type")
+	// ErrBadRef means a ref's content is not an object name: garbage, or a
+	// symbolic ref where a direct one is required, or a chain of symbolic
+	// refs deeper than MaxSymrefDepth (a loop).
+	ErrBadRef = errors.New("unreadable ref")
 	// ErrMalformedCommit means a feed commit does not have the shape feeds require.
 	ErrMalformedCommit = errors.New("malformed feed commit")
 	// ErrBadSignature means a commit signature is missing, unparsable or does not verify.

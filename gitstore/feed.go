@@ -1,6 +1,7 @@
 package gitstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"runtime"
@@ -121,38 +122,59 @@ func (s *Store) ReadFeedCommit(h Hash) (*FeedCommit, error) {
 	return s.completeFeedCommit(h, c)
 }
 
-// completeFeedCommit reads the tree and op of a parsed feed commit.
+// completeFeedCommit reads the tree and op of a parsed feed commit. A feed
+// commit's tree is exactly one regular file op.json and at most one
+// artifacts/ directory of regular files: no symlinks, executables,
+// gitlinks, nested directories, duplicate names or other entries.
 func (s *Store) completeFeedCommit(h Hash, c *Commit) (*FeedCommit, error) {
 	var err error
 	fc := &FeedCommit{Hash: h, Commit: c}
-	problems := []string{}
+	problems := append([]string{}, c.Problems...)
 	if len(c.Parents) > 1 {
 		problems = append(problems, fmt.Sprintf("merge commit with %d parents (feeds are linear)", len(c.Parents)))
 	}
 	if len(c.Extra) > 0 {
 		problems = append(problems, "unexpected commit headers: "+strings.Join(c.Extra, ", "))
 	}
-	entries, err := s.ReadTree(c.Tree)
+	for _, p := range []struct {
+		what string
+		p    Person
+	}{{"author", c.Author}, {"committer", c.Committer}} {
+		if p.p.Zone != "" && p.p.Zone != "+0000" {
+			problems = append(problems, fmt.Sprintf("%s time zone %s (feed commits use +0000)", p.what, p.p.Zone))
+		}
+	}
+	entries, ps, err := s.readStrictTree(c.Tree)
 	if err != nil {
 		return nil, err
 	}
+	problems = append(problems, ps...)
 	for _, e := range entries {
 		switch {
-		case e.Name == OpFile && !e.IsTree():
+		case e.Name == OpFile && e.Mode == "100644" && fc.OpBlob.IsZero():
 			fc.OpBlob = e.Hash
-		case e.Name == ArtifactDir && e.IsTree():
-			sub, err := s.ReadTree(e.Hash)
+		case e.Name == ArtifactDir && e.IsTree() && fc.Artifacts == nil:
+			sub, ps, err := s.readStrictTree(e.Hash)
 			if err != nil {
 				return nil, err
 			}
+			problems = append(problems, ps...)
 			fc.Artifacts = map[string]Hash{}
+			if len(sub) == 0 {
+				problems = append(problems, "empty artifacts directory")
+			}
 			for _, a := range sub {
-				if a.IsTree() {
-					problems = append(problems, "nested directory in artifacts: "+a.Name)
+				if a.Mode != "100644" {
+					problems = append(problems, fmt.Sprintf("artifact %s has mode %s (regular files only)", a.Name, a.Mode))
 					continue
+				}
+				if _, dup := fc.Artifacts[a.Name]; dup {
+					continue // reported by readStrictTree
 				}
 				fc.Artifacts[a.Name] = a.Hash
 			}
+		case e.Name == OpFile || e.Name == ArtifactDir:
+			problems = append(problems, fmt.Sprintf("%s with mode %s", e.Name, e.Mode))
 		default:
 			problems = append(problems, "unexpected file in op tree: "+e.Name)
 		}
@@ -167,6 +189,32 @@ func (s *Store) completeFeedCommit(h Hash, c *Commit) (*FeedCommit, error) {
 		fc.Problem = fmt.Errorf("%w: %s", ErrMalformedCommit, strings.Join(problems, "; "))
 	}
 	return fc, nil
+}
+
+// readStrictTree reads a tree of a feed commit and lists what makes it
+// other than git's canonical encoding of its entries: duplicate names (git
+// shows one entry, a reader could use the other), order or mode spelling.
+func (s *Store) readStrictTree(h Hash) ([]TreeEntry, []string, error) {
+	raw, err := s.ReadTyped(h, TreeObject)
+	if err != nil {
+		return nil, nil, err
+	}
+	entries, err := ParseTree(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	var problems []string
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if seen[e.Name] {
+			problems = append(problems, "duplicate tree entry "+e.Name)
+		}
+		seen[e.Name] = true
+	}
+	if len(problems) == 0 && !bytes.Equal(EncodeTree(entries), raw) {
+		problems = append(problems, "tree "+h.Short()+" is not in git's canonical form")
+	}
+	return entries, problems, nil
 }
 
 // FeedCommitError is a feed commit that could not be read because it, or

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 )
@@ -50,7 +53,50 @@ func HashObject(t ObjectType, content []byte) Hash {
 // WriteObject stores content as a loose object and returns its name. Loose
 // objects are written to a temporary file and renamed into place, so a
 // killed process leaves either the whole object or none of it.
+//
+// It is safe beside git's maintenance: a concurrent `git prune` (also
+// `git gc --prune=now`) deletes loose objects that no ref reaches and whose
+// modification time is not newer than its expiry, which is why a new
+// object's time is set PruneGrace into the future (git "freshens" objects
+// the same way, by their time). The object then survives every prune
+// until well after the ref that names it has moved. A prune can still
+// remove the temporary file, or the empty objects/xx directory, while the
+// object is being written; the write is then retried.
 func (s *Store) WriteObject(t ObjectType, content []byte) (Hash, error) {
+	var err error
+	for attempt := 0; attempt < writeAttempts; attempt++ {
+		var h Hash
+		if h, err = s.writeLoose(t, content); err != nil {
+			continue
+		}
+		p := s.loosePath(h)
+		future := time.Now().Add(PruneGrace)
+		if err = os.Chtimes(p, future, future); err == nil {
+			return h, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return ZeroHash, fmt.Errorf("write %s: %w", t, err)
+		}
+		// pruned between the rename and now: write it again
+	}
+	return ZeroHash, fmt.Errorf("write %s: %w", t, err)
+}
+
+// PruneGrace is how far into the future a new loose object's time is set,
+// so that a concurrent `git prune --expire=now` leaves it alone while the
+// op that names it is being published.
+var PruneGrace = time.Hour
+
+// writeAttempts bounds the retries of an object write that a concurrent
+// prune interfered with.
+const writeAttempts = 8
+
+func (s *Store) loosePath(h Hash) string {
+	hex := h.String()
+	return filepath.Join(s.CommonDir, "objects", hex[:2], hex[2:])
+}
+
+func (s *Store) writeLoose(t ObjectType, content []byte) (Hash, error) {
 	obj := s.storage.NewEncodedObject()
 	obj.SetType(toPlumbingType(t))
 	obj.SetSize(int64(len(content)))
@@ -66,7 +112,7 @@ func (s *Store) WriteObject(t ObjectType, content []byte) (Hash, error) {
 	}
 	h, err := s.storage.SetEncodedObject(obj)
 	if err != nil {
-		return ZeroHash, fmt.Errorf("write %s: %w", t, err)
+		return ZeroHash, err
 	}
 	return Hash(h), nil
 }
@@ -75,6 +121,12 @@ func (s *Store) WriteObject(t ObjectType, content []byte) (Hash, error) {
 // hashes to the requested name so a planted or damaged object is caught.
 func (s *Store) ReadObject(h Hash) (ObjectType, []byte, error) {
 	obj, err := s.storage.EncodedObject(plumbing.AnyObject, plumbing.Hash(h))
+	if errors.Is(err, plumbing.ErrObjectNotFound) {
+		// A concurrent repack may have moved the object into a pack this
+		// storage has not listed yet: look again with fresh storage.
+		s.storage = newStorage(s.CommonDir)
+		obj, err = s.storage.EncodedObject(plumbing.AnyObject, plumbing.Hash(h))
+	}
 	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
 			return "", nil, fmt.Errorf("%w: %s", ErrObjectNotFound, h)
@@ -115,7 +167,7 @@ func (s *Store) ReadTyped(h Hash, want ObjectType) ([]byte, error) {
 		return nil, err
 	}
 	if t != want {
-		return nil, fmt.Errorf("%w: %s is a %s, want a %s", ErrCorruptObject, h, t, want)
+		return nil, fmt.Errorf("%w: %s is a %s, want a %s", ErrWrongType, h, t, want)
 	}
 	return content, nil
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 )
@@ -35,75 +36,129 @@ func validRefName(name string) bool {
 	return !strings.Contains(name, "..") && !strings.Contains(name, "@{")
 }
 
+// MaxSymrefDepth bounds how many symbolic refs ReadRef follows, as git's
+// own limit does; a deeper chain is a loop or an attack.
+const MaxSymrefDepth = 5
+
 // ReadRef returns the value of a ref, looking at the loose file first and
-// then packed-refs, as git does.
+// then packed-refs, as git does. A symbolic ref is followed at most
+// MaxSymrefDepth deep; a longer chain, a loop or content that is not an
+// object name is ErrBadRef.
 func (s *Store) ReadRef(name string) (Hash, bool, error) {
+	for depth := 0; ; depth++ {
+		h, target, ok, err := s.readRefOnce(name)
+		if err != nil || target == "" {
+			return h, ok, err
+		}
+		if depth >= MaxSymrefDepth {
+			return ZeroHash, false, fmt.Errorf("read ref %s: %w: symbolic refs nest deeper than %d (a loop?)", name, ErrBadRef, MaxSymrefDepth)
+		}
+		name = target
+	}
+}
+
+// readRefOnce reads one ref without following it: its value, or the target
+// of a symbolic ref.
+func (s *Store) readRefOnce(name string) (Hash, string, bool, error) {
 	b, err := os.ReadFile(filepath.Join(s.CommonDir, filepath.FromSlash(name)))
 	switch {
 	case err == nil:
-		line := strings.TrimSpace(string(b))
-		if strings.HasPrefix(line, "ref: ") {
-			return s.ReadRef(strings.TrimPrefix(line, "ref: "))
-		}
-		h, err := ParseHash(line)
+		h, target, err := parseRefContent(b)
 		if err != nil {
-			return ZeroHash, false, fmt.Errorf("read ref %s: %w", name, err)
+			return ZeroHash, "", false, fmt.Errorf("read ref %s: %w", name, err)
 		}
-		return h, true, nil
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall_EISDIR):
+		return h, target, target == "", nil
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall_EISDIR), errors.Is(err, syscall_ENOTDIR):
 	default:
-		return ZeroHash, false, fmt.Errorf("read ref %s: %w", name, err)
+		return ZeroHash, "", false, fmt.Errorf("read ref %s: %w", name, err)
 	}
-	packed, err := s.packedRefs(name)
+	packed, _, err := s.packedRefs(name)
 	if err != nil {
-		return ZeroHash, false, err
+		return ZeroHash, "", false, err
 	}
 	h, ok := packed[name]
-	return h, ok, nil
+	return h, "", ok, nil
+}
+
+// parseRefContent decodes a loose ref file: an object name, or "ref: "
+// and the name of another ref.
+func parseRefContent(b []byte) (Hash, string, error) {
+	line := strings.TrimSpace(string(b))
+	if target, ok := strings.CutPrefix(line, "ref: "); ok {
+		if !validRefName(target) && target != "HEAD" {
+			return ZeroHash, "", fmt.Errorf("%w: symbolic ref to %q", ErrBadRef, target)
+		}
+		return ZeroHash, target, nil
+	}
+	h, err := ParseHash(line)
+	if err != nil {
+		return ZeroHash, "", fmt.Errorf("%w: %v", ErrBadRef, err)
+	}
+	return h, "", nil
 }
 
 // packedRefs parses packed-refs, keeping the refs that start with prefix.
-func (s *Store) packedRefs(prefix string) (map[string]Hash, error) {
+// A line that does not parse is listed in bad, by ref name when it has one.
+func (s *Store) packedRefs(prefix string) (map[string]Hash, []BadRef, error) {
 	out := map[string]Hash{}
 	f, err := os.Open(filepath.Join(s.CommonDir, "packed-refs"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil
+		return out, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
+	var bad []BadRef
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Bytes()
-		if len(line) < 42 || line[0] == '#' || line[0] == '^' {
+		if len(line) == 0 || line[0] == '#' || line[0] == '^' {
 			continue
 		}
-		name := string(line[41:])
+		hex, name, _ := strings.Cut(string(line), " ")
 		if !strings.HasPrefix(name, prefix) {
 			continue
 		}
-		h, err := ParseHash(string(line[:40]))
+		h, err := ParseHash(hex)
 		if err != nil {
-			return nil, fmt.Errorf("packed-refs: %w", err)
+			bad = append(bad, BadRef{Name: name, Reason: "packed-refs line does not name an object"})
+			continue
 		}
 		out[name] = h
 	}
-	return out, sc.Err()
+	return out, bad, sc.Err()
+}
+
+// BadRef is a ref that ListRefs skipped because it is not a plain object
+// name: a symbolic ref, garbage, or a packed-refs line that does not parse.
+type BadRef struct {
+	Name   string
+	Reason string
 }
 
 // ListRefs returns every ref whose name starts with prefix (a directory
 // prefix such as "refs/covenant/feeds/"), loose refs overriding packed ones.
+// Refs that are not plain object names are left out (see ScanRefs).
 func (s *Store) ListRefs(prefix string) (map[string]Hash, error) {
-	out, err := s.packedRefs(prefix)
-	if err != nil {
-		return nil, err
-	}
+	refs, _, err := s.ScanRefs(prefix)
+	return refs, err
+}
+
+// ScanRefs is ListRefs that also returns the refs it left out and why, so
+// that one bad ref is reported rather than stopping every reader.
+//
+// Loose refs are read before packed-refs: `git pack-refs` writes a ref into
+// packed-refs before it deletes the loose file, so read in this order a ref
+// being packed is seen in one place or the other, never in neither.
+func (s *Store) ScanRefs(prefix string) (map[string]Hash, []BadRef, error) {
+	out := map[string]Hash{}
+	bad := map[string]string{}
 	root := filepath.Join(s.CommonDir, filepath.FromSlash(prefix))
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
+			if errors.Is(err, fs.ErrNotExist) { // removed while listing
 				return nil
 			}
 			return err
@@ -123,14 +178,40 @@ func (s *Store) ListRefs(prefix string) (map[string]Hash, error) {
 			}
 			return err
 		}
-		h, err := ParseHash(strings.TrimSpace(string(b)))
-		if err != nil {
-			return fmt.Errorf("ref %s: %w", name, err)
+		h, target, err := parseRefContent(b)
+		switch {
+		case err != nil:
+			bad[name] = err.Error()
+		case target != "":
+			bad[name] = "symbolic ref to " + target
+		default:
+			out[name] = h
 		}
-		out[name] = h
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, nil, err
+	}
+	packed, packedBad, err := s.packedRefs(prefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	for name, h := range packed {
+		if _, loose := out[name]; !loose && bad[name] == "" {
+			out[name] = h
+		}
+	}
+	for _, b := range packedBad {
+		if _, loose := out[b.Name]; !loose && bad[b.Name] == "" {
+			bad[b.Name] = b.Reason
+		}
+	}
+	var list []BadRef
+	for n, r := range bad {
+		list = append(list, BadRef{Name: n, Reason: r})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return out, list, nil
 }
 
 // UpdateRef moves name from old to new atomically, using git's lock-file
@@ -160,9 +241,14 @@ func (s *Store) UpdateRef(name string, old, new Hash) error {
 		}
 		s.clearIntent()
 	}()
-	cur, ok, err := s.ReadRef(name)
+	// Not ReadRef: a symbolic ref here would make the rename below replace
+	// the link, not move its target.
+	cur, target, ok, err := s.readRefOnce(name)
 	if err != nil {
-		return err
+		return fmt.Errorf("update %s: %w", name, err)
+	}
+	if target != "" {
+		return fmt.Errorf("update %s: %w: it is a symbolic ref to %s", name, ErrBadRef, target)
 	}
 	if (old.IsZero() && ok) || (!old.IsZero() && cur != old) {
 		return fmt.Errorf("update %s: %w (expected %s, found %s)", name, ErrRefConflict, shortOrNone(old), shortOrNone(cur))
@@ -199,6 +285,17 @@ func (s *Store) acquireLock(lockPath string, value Hash) (*os.File, error) {
 			return f, nil
 		}
 		s.clearIntent()
+		if errors.Is(err, fs.ErrNotExist) {
+			// `git pack-refs` or `git gc` removed the ref's (empty)
+			// directory after we made it: make it again.
+			if err := os.MkdirAll(filepath.Dir(lockPath), 0o755); err != nil {
+				return nil, err
+			}
+			if time.Now().After(deadline) {
+				return nil, fmt.Errorf("create %s: %w", lockPath, err)
+			}
+			continue
+		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, err
 		}

@@ -2,4 +2,7 @@ package gitstore
 
 import "syscall"
 
-const syscall_EISDIR = syscall.EISDIR
+const (
+	syscall_EISDIR  = syscall.EISDIR
+	syscall_ENOTDIR = syscall.ENOTDIR
+)

@@ -111,13 +111,13 @@ func Read(st *gitstore.Store, feed string, head gitstore.Hash, pos Pos) ([]*oplo
 		return nil, pos, []Finding{{Kind: KindRewritten, Feed: feed, Commit: head.String(),
 			Reason: fmt.Sprintf("feed no longer contains %s, the head verified before", pos.Head)}}, nil
 	}
-	if errors.Is(err, gitstore.ErrObjectNotFound) || errors.Is(err, gitstore.ErrCorruptObject) {
+	if kind := dataErrorKind(err); kind != "" {
 		at := head
 		var fe *gitstore.FeedCommitError
 		if errors.As(err, &fe) {
 			at = fe.Commit // the commit that is, or names, the bad object
 		}
-		f := Finding{Kind: KindMissing, Feed: feed, Commit: at.String(), Reason: err.Error()}
+		f := Finding{Kind: kind, Feed: feed, Commit: at.String(), Reason: err.Error()}
 		pos.Broken = &f
 		return nil, pos, []Finding{f}, nil
 	}
@@ -150,6 +150,22 @@ func Read(st *gitstore.Store, feed string, head gitstore.Hash, pos Pos) ([]*oplo
 		entries = append(entries, &oplog.Entry{Op: op, Commit: fc.Hash.String(), Feed: feed})
 	}
 	return entries, pos, nil, nil
+}
+
+// dataErrorKind names the finding for an error that comes from the bytes
+// stored in the repository (a missing or damaged object, one of the wrong
+// type, a commit whose headers do not parse); "" for any other error
+// (I/O, permissions), which is the caller's to report.
+func dataErrorKind(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, gitstore.ErrObjectNotFound), errors.Is(err, gitstore.ErrCorruptObject):
+		return KindMissing
+	case errors.Is(err, gitstore.ErrWrongType), errors.Is(err, gitstore.ErrMalformedCommit):
+		return KindMalformed
+	}
+	return ""
 }
 
 // check verifies one commit; pub is the feed key, learned from the genesis op.
@@ -271,6 +287,11 @@ func check(fc *gitstore.FeedCommit, feed string, pos Pos, pub *ssh.PublicKey, pr
 	if op.Lamport <= pos.Lamport {
 		return bad(KindLamport, op.Type, "lamport %d does not rise above %d", op.Lamport, pos.Lamport)
 	}
+	for name := range fc.Artifacts {
+		if !declaredArtifacts[op.Type][name] {
+			return bad(KindMalformed, op.Type, "artifact %s is not one a %s op carries", name, op.Type)
+		}
+	}
 	tr := oplog.Trailers(fc.Commit.Message)
 	if t := tr["Covenant-Op"]; len(t) != 1 || t[0] != op.Type {
 		return bad(KindMalformed, op.Type, "commit message trailer Covenant-Op %v does not match op type", t)
@@ -279,6 +300,12 @@ func check(fc *gitstore.FeedCommit, feed string, pos Pos, pub *ssh.PublicKey, pr
 		return bad(KindMalformed, op.Type, "committer time %s differs from op time %s", fc.Commit.Committer.When.Format(time.RFC3339), op.Time)
 	}
 	return op, nil
+}
+
+// declaredArtifacts are the files an op of each type may carry under
+// artifacts/ in its feed commit's tree; every other op carries none.
+var declaredArtifacts = map[string]map[string]bool{
+	"task.check": {"output.txt": true},
 }
 
 // GenesisKey extracts the public key a genesis op declares.

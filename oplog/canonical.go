@@ -9,7 +9,8 @@ import (
 	"unicode/utf8"
 )
 
-var intRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+// intRE is a canonical integer: no leading zeros, no "-0".
+var intRE = regexp.MustCompile(`^(0|-?[1-9][0-9]*)$`)
 
 // Canonicalize returns the canonical form of a JSON document: no
 // insignificant white space, object keys sorted by byte order, no HTML

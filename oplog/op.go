@@ -54,8 +54,12 @@ func (o *Op) When() time.Time {
 // Key is the op's place in the total order.
 func (o *Op) Key() OrderKey { return OrderKey{Lamport: o.Lamport, Actor: o.Actor, Seq: o.Seq} }
 
-// Encode returns the op's canonical JSON.
+// Encode returns the op's canonical JSON. It refuses an op Decode would
+// refuse.
 func (o *Op) Encode() ([]byte, error) {
+	if err := o.check(); err != nil {
+		return nil, err
+	}
 	b, err := json.Marshal(o)
 	if err != nil {
 		return nil, err
@@ -72,8 +76,24 @@ func (o *Op) Encode() ([]byte, error) {
 
 var typeRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
 
-// Decode parses an op from a feed, insisting on canonical bytes and the
-// required fields.
+// The window of op times this build accepts, [MinTime, MaxTime). It keeps
+// every time the fold derives from an op (a lease's expiry, at most seven
+// days later; a grant's expiry) far inside what RFC 3339 and JSON can
+// encode, so one op dated 9999-12-31 cannot stop anyone's index.
+var (
+	MinTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// envelopeFields are the op.json keys, spelled exactly as they must be.
+var envelopeFields = map[string]bool{"v": true, "type": true, "actor": true, "seq": true, "lamport": true,
+	"time": true, "task": true, "epoch": true, "body": true}
+
+// Decode parses an op from a feed. It insists on canonical bytes, on the
+// envelope's exact field names (Go's decoder alone would match "ACtor" to
+// actor), on the required fields, on a canonical time inside the window,
+// and finally on re-encoding giving back the very same bytes, so an op has
+// exactly one spelling.
 func Decode(b []byte) (*Op, error) {
 	if len(b) > MaxOpSize {
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(b))
@@ -85,24 +105,62 @@ func Decode(b []byte) (*Op, error) {
 	if !bytes.Equal(c, b) {
 		return nil, ErrNotCanonical
 	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	for k := range fields {
+		if !envelopeFields[k] {
+			return nil, fmt.Errorf("%w: unknown field %q", ErrMalformed, k)
+		}
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	var o Op
 	if err := dec.Decode(&o); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	switch {
-	case o.V != Version:
-		return nil, fmt.Errorf("%w: version %d (this build reads %d)", ErrMalformed, o.V, Version)
-	case !typeRE.MatchString(o.Type):
-		return nil, fmt.Errorf("%w: type %q", ErrMalformed, o.Type)
-	case o.Actor == "" || o.Seq == 0 || o.Lamport == 0:
-		return nil, fmt.Errorf("%w: actor, seq and lamport are required", ErrMalformed)
+	if err := o.check(); err != nil {
+		return nil, err
 	}
-	if _, err := time.Parse(TimeFormat, o.Time); err != nil {
-		return nil, fmt.Errorf("%w: time %q", ErrMalformed, o.Time)
+	// Optional fields are omitted, never empty: "task":"", "epoch":0 and
+	// "body":null are other spellings of an absent field.
+	for k, empty := range map[string]bool{"task": o.Task == "", "epoch": o.Epoch == 0, "body": len(o.Body) == 0 || string(o.Body) == "null"} {
+		if _, present := fields[k]; present && empty {
+			return nil, fmt.Errorf("%w: empty optional field %q (omit it)", ErrMalformed, k)
+		}
+	}
+	again, err := o.Encode()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(again, b) {
+		return nil, fmt.Errorf("%w: re-encoding the op gives other bytes", ErrMalformed)
 	}
 	return &o, nil
+}
+
+// check validates the envelope's values; Encode and Decode both apply it,
+// so a writer cannot sign an op that readers would refuse.
+func (o *Op) check() error {
+	switch {
+	case o.V != Version:
+		return fmt.Errorf("%w: version %d (this build reads %d)", ErrMalformed, o.V, Version)
+	case !typeRE.MatchString(o.Type):
+		return fmt.Errorf("%w: type %q", ErrMalformed, o.Type)
+	case o.Actor == "" || o.Seq == 0 || o.Lamport == 0:
+		return fmt.Errorf("%w: actor, seq and lamport are required", ErrMalformed)
+	case len(o.Body) > 0 && o.Body[0] != '{':
+		return fmt.Errorf("%w: body is not an object", ErrMalformed)
+	}
+	t, err := time.Parse(TimeFormat, o.Time)
+	if err != nil || FormatTime(t) != o.Time {
+		return fmt.Errorf("%w: time %q is not of the form %s", ErrMalformed, o.Time, TimeFormat)
+	}
+	if t.Before(MinTime) || !t.Before(MaxTime) {
+		return fmt.Errorf("%w: time %s is outside %s .. %s", ErrMalformed, o.Time, FormatTime(MinTime), FormatTime(MaxTime))
+	}
+	return nil
 }
 
 // OrderKey totally orders ops across feeds.

@@ -1,6 +1,7 @@
 package oplog
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -19,6 +20,9 @@ func TestCanonicalize(t *testing.T) {
 		{`{"a":01}`, "", true},        // leading zero is not JSON
 		{`{"a":1} {"b":2}`, "", true}, // trailing data
 		{"{\"a\":\"\xff\"}", "", true},
+		{`{"a":-0}`, "", true}, // minus zero
+		{`{"a":-1}`, `{"a":-1}`, false},
+		{`{"a":0}`, `{"a":0}`, false},
 	}
 	for _, c := range cases {
 		got, err := Canonicalize([]byte(c.in))
@@ -50,11 +54,16 @@ func TestDecodeRoundTripAndRefusals(t *testing.T) {
 	if _, err := Decode(spaced); !errors.Is(err, ErrNotCanonical) {
 		t.Errorf("non-canonical bytes: %v", err)
 	}
+	// mut builds the canonical JSON of a changed op without Encode's
+	// checks, as a modified client would.
 	mut := func(f func(*Op)) []byte {
 		o := validOp()
 		f(o)
-		b, err := o.Encode()
+		b, err := json.Marshal(o)
 		if err != nil {
+			t.Fatal(err)
+		}
+		if b, err = Canonicalize(b); err != nil {
 			t.Fatal(err)
 		}
 		return b
@@ -69,6 +78,14 @@ func TestDecodeRoundTripAndRefusals(t *testing.T) {
 	} {
 		if _, err := Decode(b); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: got %v, want ErrMalformed", name, err)
+		}
+		if o, err := Decode(b); err == nil {
+			t.Errorf("%s: decoded %+v", name, o)
+		}
+	}
+	for name, b := range strictCases {
+		if o, err := Decode([]byte(b)); !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrNotCanonical) {
+			t.Errorf("%s: Decode(%s) = %+v, %v; want a refusal", name, b, o, err)
 		}
 	}
 	big := validOp()
@@ -105,5 +122,60 @@ func TestTrailers(t *testing.T) {
 	tr := Trailers(Message(o, "a title"))
 	if tr["Covenant-Op"][0] != "task.create" || tr["Covenant-Task"][0] != "tk-000000000001" || tr["Covenant-Lease"][0] != "3" {
 		t.Fatalf("trailers: %v", tr)
+	}
+}
+
+// strictCases are op.json documents, each canonical JSON or nearly, that
+// must not decode: every spelling of an op but one is malformed. The fuzz
+// seeds include them.
+var strictCases = map[string]string{
+	"cased fields":     `{"ACtor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":1,"tAsk":"tk-000000000001","time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`,
+	"cased duplicate":  `{"Actor":"ffff","actor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":1,"time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`,
+	"short hour":       `{"actor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":1,"time":"2026-01-02T0:00:00Z","type":"task.create","v":1}`,
+	"offset time":      `{"actor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":1,"time":"2026-01-02T03:04:05+00:00","type":"task.create","v":1}`,
+	"fraction":         `{"actor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":1,"time":"2026-01-02T03:04:05.5Z","type":"task.create","v":1}`,
+	"year 9999":        `{"actor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":1,"time":"9999-12-31T23:59:59Z","type":"task.claim","v":1}`,
+	"year 1970":        `{"actor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":1,"time":"1970-01-01T00:00:00Z","type":"task.create","v":1}`,
+	"year 2200":        `{"actor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":1,"time":"2200-01-01T00:00:00Z","type":"task.create","v":1}`,
+	"empty task":       `{"actor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":1,"task":"","time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`,
+	"zero epoch":       `{"actor":"0123456789abcdef0123456789abcdef","epoch":0,"lamport":1,"seq":1,"time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`,
+	"null body":        `{"actor":"0123456789abcdef0123456789abcdef","body":null,"lamport":1,"seq":1,"time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`,
+	"array body":       `{"actor":"0123456789abcdef0123456789abcdef","body":[1],"lamport":1,"seq":1,"time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`,
+	"minus zero":       `{"actor":"0123456789abcdef0123456789abcdef","epoch":-0,"lamport":1,"seq":1,"time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`,
+	"negative seq":     `{"actor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":-1,"time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`,
+	"seq overflow":     `{"actor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":18446744073709551616,"time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`,
+	"escaped key":      `{"\u0061ctor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":1,"time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`,
+	"string seq":       `{"actor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":"1","time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`,
+	"unsorted":         `{"lamport":1,"actor":"0123456789abcdef0123456789abcdef","seq":1,"time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`,
+	"trailing newline": "{\"actor\":\"0123456789abcdef0123456789abcdef\",\"lamport\":1,\"seq\":1,\"time\":\"2026-01-02T03:04:05Z\",\"type\":\"task.create\",\"v\":1}\n",
+	"html escape":      `{"actor":"0123456789abcdef0123456789abcdef","lamport":1,"seq":1,"task":"\u003c","time":"2026-01-02T03:04:05Z","type":"task.create","v":1}`,
+	"not an object":    `[1]`,
+}
+
+func TestEncodeRefusesWhatDecodeRefuses(t *testing.T) {
+	for name, f := range map[string]func(*Op){
+		"year 9999": func(o *Op) { o.Time = "9999-12-31T23:59:59Z" },
+		"year 1999": func(o *Op) { o.Time = "1999-12-31T23:59:59Z" },
+		"short":     func(o *Op) { o.Time = "2026-01-02T3:04:05Z" },
+		"version":   func(o *Op) { o.V = 0 },
+		"body":      func(o *Op) { o.Body = []byte(`"x"`) },
+	} {
+		o := validOp()
+		f(o)
+		if b, err := o.Encode(); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: Encode = %s, %v; want ErrMalformed", name, b, err)
+		}
+	}
+	// The edges of the window.
+	for _, tm := range []string{"2000-01-01T00:00:00Z", "2199-12-31T23:59:59Z"} {
+		o := validOp()
+		o.Time = tm
+		b, err := o.Encode()
+		if err != nil {
+			t.Fatalf("%s: %v", tm, err)
+		}
+		if _, err := Decode(b); err != nil {
+			t.Fatalf("%s: %v", tm, err)
+		}
 	}
 }
