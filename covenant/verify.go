@@ -203,6 +203,11 @@ func (r *Repo) finishVerify(rep *Report, heads map[string]gitstore.Hash, lookup 
 	for _, f := range forks {
 		rep.Findings = append(rep.Findings, f.Finding())
 	}
+	bad, err := ledger.BadFeedRefs(r.Store)
+	if err != nil {
+		return nil, err
+	}
+	rep.Findings = append(rep.Findings, bad...)
 	for i := range rep.Findings {
 		rep.Findings[i].Severity = "error"
 		if ledger.ConflictKinds[rep.Findings[i].Kind] {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -300,6 +301,22 @@ func check(fc *gitstore.FeedCommit, feed string, pos Pos, pub *ssh.PublicKey, pr
 		return bad(KindMalformed, op.Type, "committer time %s differs from op time %s", fc.Commit.Committer.When.Format(time.RFC3339), op.Time)
 	}
 	return op, nil
+}
+
+// BadFeedRefs reports the refs under refs/covenant/feeds/ that are not
+// plain object names (symbolic refs, garbage): they are never folded, and
+// verify names each one.
+func BadFeedRefs(st *gitstore.Store) ([]Finding, error) {
+	_, bad, err := st.ScanRefs(gitstore.FeedPrefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []Finding
+	for _, b := range bad {
+		out = append(out, Finding{Kind: KindBadRef, Feed: strings.TrimPrefix(b.Name, gitstore.FeedPrefix),
+			Reason: b.Name + ": " + b.Reason + "; not folded"})
+	}
+	return out, nil
 }
 
 // declaredArtifacts are the files an op of each type may carry under
