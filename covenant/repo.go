@@ -129,7 +129,9 @@ func (r *Repo) Identity() (*identity.Identity, error) {
 func (r *Repo) dir() (string, error) { return r.Store.CovenantDir() }
 
 func (r *Repo) source() index.Source {
-	return index.Source{Store: r.Store, Roots: r.Config.Trust.Roots, Workflow: r.Config.Lifecycle(), Config: r.Config.Digest()}
+	wf := r.Config.Lifecycle()
+	reg := registry(wf)
+	return index.Source{Store: r.Store, Roots: r.Config.Trust.Roots, Workflow: wf, Fold: reg, Config: r.Config.Digest() + "+" + reg.Digest()}
 }
 
 // Roots returns the config's trust roots.

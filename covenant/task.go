@@ -18,7 +18,8 @@ const DefaultTTL = 2 * time.Hour
 // ErrTaskNotFound wraps index.ErrNotFound for callers.
 var ErrTaskNotFound = index.ErrNotFound
 
-// CreateTask writes a task.create op and returns the new task.
+// CreateTask writes a task.create op and returns the new task. The body's
+// Check, the one the fold runs, refuses bad input before anything else.
 func (r *Repo) CreateTask(b tasks.CreateBody) (*tasks.Task, error) {
 	if err := b.Check(); err != nil {
 		return nil, err
@@ -173,25 +174,28 @@ func noLease(t *tasks.Task, me *trust.Actor, now time.Time) error {
 // LinkTasks records that one task blocks, parents, relates to or was
 // discovered from another.
 func (r *Repo) LinkTasks(idOrPrefix, kind, otherOrPrefix string) (*tasks.Task, error) {
-	if !contains(tasks.LinkKinds, kind) {
-		return nil, fmt.Errorf("%w: link kind %q (want %s)", ErrBadInput, kind, strings.Join(tasks.LinkKinds, ", "))
+	b := tasks.LinkBody{Kind: kind, Other: otherOrPrefix}
+	if err := b.Check(); err != nil {
+		return nil, err
 	}
 	other, err := r.ResolveID(otherOrPrefix)
 	if err != nil {
 		return nil, err
 	}
+	b.Other = other
 	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
-		return Draft{Type: tasks.OpLink, Body: tasks.LinkBody{Kind: kind, Other: other}, Summary: kind + " " + other}, nil
+		return Draft{Type: tasks.OpLink, Body: b, Summary: kind + " " + other}, nil
 	})
 }
 
 // Review records an approval or rejection for an approval gate.
 func (r *Repo) Review(idOrPrefix, gate, verdict, note string) (*tasks.Task, error) {
-	if verdict != "approve" && verdict != "reject" {
-		return nil, fmt.Errorf("%w: verdict %q (want approve or reject)", ErrBadInput, verdict)
+	b := tasks.ReviewBody{Gate: gate, Verdict: verdict, Note: note}
+	if err := b.Check(); err != nil {
+		return nil, err
 	}
 	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
-		return Draft{Type: tasks.OpReview, Body: tasks.ReviewBody{Gate: gate, Verdict: verdict, Note: note}, Summary: gate + " " + verdict}, nil
+		return Draft{Type: tasks.OpReview, Body: b, Summary: gate + " " + verdict}, nil
 	})
 }
 
@@ -199,41 +203,41 @@ func (r *Repo) Review(idOrPrefix, gate, verdict, note string) (*tasks.Task, erro
 // its output as an artifact.
 func (r *Repo) RecordCheck(idOrPrefix, gate string, c tasks.Check, output []byte) (*tasks.Task, error) {
 	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
-		return Draft{Type: tasks.OpCheck, Epoch: heldEpoch(t, me, now), Body: tasks.CheckBody{Gate: gate, Check: c},
+		return Draft{Type: tasks.OpCheck, Epoch: heldEpoch(t, me, now), Body: tasks.CheckBody{Gate: gate, Evidence: c},
 			Summary: fmt.Sprintf("%s exit %d", gate, c.ExitCode), Artifacts: map[string][]byte{"output.txt": output}}, nil
 	})
 }
 
 // Escalate moves a task to the escalated state, recording what is needed.
 func (r *Repo) Escalate(idOrPrefix, kind, reason string) (*tasks.Task, error) {
-	if !contains(tasks.EscalationKinds, kind) {
-		return nil, fmt.Errorf("%w: escalation kind %q (want %s)", ErrBadInput, kind, strings.Join(tasks.EscalationKinds, ", "))
-	}
-	if strings.TrimSpace(reason) == "" {
-		return nil, fmt.Errorf("%w: --reason is required", ErrBadInput)
+	b := tasks.EscalateBody{Kind: kind, Reason: reason}
+	if err := b.Check(); err != nil {
+		return nil, err
 	}
 	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
-		return Draft{Type: tasks.OpEscalate, Epoch: heldEpoch(t, me, now), Body: tasks.EscalateBody{Kind: kind, Reason: reason}, Summary: kind}, nil
+		return Draft{Type: tasks.OpEscalate, Epoch: heldEpoch(t, me, now), Body: b, Summary: kind}, nil
 	})
 }
 
 // Resolve answers an escalation (human identities only).
 func (r *Repo) Resolve(idOrPrefix, decision string) (*tasks.Task, error) {
-	if strings.TrimSpace(decision) == "" {
-		return nil, fmt.Errorf("%w: --decision is required", ErrBadInput)
+	b := tasks.ResolveBody{Decision: decision}
+	if err := b.Check(); err != nil {
+		return nil, err
 	}
 	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
-		return Draft{Type: tasks.OpResolve, Body: tasks.ResolveBody{Decision: decision}, Summary: decision}, nil
+		return Draft{Type: tasks.OpResolve, Body: b, Summary: decision}, nil
 	})
 }
 
 // Comment adds a comment to a task.
 func (r *Repo) Comment(idOrPrefix, text string) (*tasks.Task, error) {
-	if strings.TrimSpace(text) == "" {
-		return nil, fmt.Errorf("%w: the comment is empty", ErrBadInput)
+	b := tasks.CommentBody{Text: text}
+	if err := b.Check(); err != nil {
+		return nil, err
 	}
 	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
-		return Draft{Type: tasks.OpComment, Body: tasks.CommentBody{Text: text}, Summary: text}, nil
+		return Draft{Type: tasks.OpComment, Body: b, Summary: text}, nil
 	})
 }
 

@@ -26,21 +26,6 @@ type GrantRequest struct {
 	Delegable bool
 }
 
-func (g GrantRequest) check() error {
-	if len(g.Scopes) == 0 {
-		return fmt.Errorf("%w: name at least one scope", ErrBadInput)
-	}
-	for _, s := range g.Scopes {
-		if err := trust.CheckScope(s); err != nil {
-			return fmt.Errorf("%w: %v", ErrBadInput, err)
-		}
-	}
-	if g.MaxUses < 0 {
-		return fmt.Errorf("%w: --max-uses must be positive", ErrBadInput)
-	}
-	return nil
-}
-
 func (g GrantRequest) body(parent string) trust.GrantBody {
 	b := trust.GrantBody{To: g.To, Scopes: g.Scopes, Labels: g.Labels, Paths: g.Paths, MaxUses: g.MaxUses, Delegable: g.Delegable, Parent: parent}
 	if g.ExpiresAt != nil {
@@ -85,11 +70,9 @@ func subsetOf(a, b []string) bool {
 	return true
 }
 
-// GrantCapability writes a cap.grant op and returns the grant.
+// GrantCapability writes a cap.grant op and returns the grant; the grant
+// body's own Check (scopes, use limit, expiry) runs as Write signs it.
 func (r *Repo) GrantCapability(req GrantRequest) (*trust.Grant, error) {
-	if err := req.check(); err != nil {
-		return nil, err
-	}
 	w, err := r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
 		parent, err := parentFor(tx, me, req)
 		if err != nil {
@@ -121,14 +104,15 @@ var ErrNoSuchGrant = errors.New("no such grant")
 
 // RevokeCapability withdraws a grant (and so every grant delegated from it).
 func (r *Repo) RevokeCapability(id, reason string) (*trust.Grant, error) {
-	if strings.TrimSpace(reason) == "" {
-		return nil, fmt.Errorf("%w: --reason is required", ErrBadInput)
+	body := trust.RevokeBody{Grant: id, Reason: reason}
+	if err := body.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
 	if _, err := r.grant(id); err != nil {
 		return nil, err
 	}
 	_, err := r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
-		return []Draft{{Type: trust.OpRevoke, Body: trust.RevokeBody{Grant: id, Reason: reason}, Summary: id}}, nil
+		return []Draft{{Type: trust.OpRevoke, Body: body, Summary: id}}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -238,9 +222,6 @@ func (r *Repo) Trust() (*TrustReport, error) {
 
 // RevokeIdentity tombstones an identity: its keys' later ops are invalid.
 func (r *Repo) RevokeIdentity(name, reason string) error {
-	if strings.TrimSpace(reason) == "" {
-		return fmt.Errorf("%w: --reason is required", ErrBadInput)
-	}
 	_, err := r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
 		return []Draft{{Type: trust.OpRevokeID, Body: trust.RevokeIdentityBody{Name: name, Reason: reason}, Summary: name}}, nil
 	})

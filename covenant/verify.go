@@ -137,13 +137,13 @@ func (r *Repo) verifyFull(cfg *config.Config) (*Report, error) {
 	if err := trust.SeedRoots(st, cfg.Trust.Roots); err != nil {
 		return nil, err
 	}
-	wf := cfg.Lifecycle()
+	reg := registry(cfg.Lifecycle())
 	for i, e := range entries {
 		if r.Bar != nil && i%4096 == 0 {
 			r.Bar(i, len(entries), "folding ops")
 		}
 		rep.Ops++
-		if err := tasks.Apply(st, wf, e); err != nil {
+		if err := reg.Apply(st, e); err != nil {
 			rej, ok := oplog.AsRejection(err)
 			if !ok {
 				return nil, err

@@ -71,7 +71,8 @@ func (r *Repo) write(plan Planner, publish func(old, new gitstore.Hash) error) (
 	defer ix.Close()
 	keyID := id.KeyID()
 	out := &Written{}
-	_, err = ix.Update(r.source(), false, func(tx *index.Tx) error {
+	src := r.source()
+	_, err = ix.Update(src, false, func(tx *index.Tx) error {
 		me, err := tx.Actor(keyID)
 		if err != nil {
 			return err
@@ -110,6 +111,17 @@ func (r *Repo) write(plan Planner, publish func(old, new gitstore.Hash) error) (
 			}
 			if d.Body != nil {
 				if op.Body, err = json.Marshal(d.Body); err != nil {
+					return err
+				}
+			}
+			// The op type's own Check, as the fold will run it; what it
+			// normalized is what gets signed.
+			body, err := src.Fold.Check(op)
+			if err != nil {
+				return err
+			}
+			if body != nil {
+				if op.Body, err = json.Marshal(body); err != nil {
 					return err
 				}
 			}
@@ -214,7 +226,7 @@ func (r *Repo) Read() (*index.Index, func(), error) {
 	if p, err := r.indexPath(); err == nil {
 		if _, statErr := os.Stat(p); statErr == nil {
 			if ix, err := index.Open(p, true); err == nil {
-				if m, err := ix.Meta(); err == nil && m.Fresh(heads, r.Config.Digest()) {
+				if m, err := ix.Meta(); err == nil && m.Fresh(heads, r.source().Config) {
 					return ix, func() { ix.Close() }, nil
 				}
 				ix.Close()

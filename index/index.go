@@ -5,7 +5,9 @@
 // incrementally when they move (also when plain git moved them), and is
 // rebuilt from scratch when that is not possible.
 //
-// It imports gitstore, ledger, oplog, tasks and trust.
+// It folds through a fold.Registry given in its Source, and imports fold,
+// gitstore, ledger, oplog, tasks and trust (whose records it keeps in
+// buckets of their own, with the task list and ready queue).
 package index
 
 import (
@@ -24,7 +26,7 @@ import (
 
 // FormatVersion changes whenever the fold or the index layout changes, and
 // forces a rebuild.
-const FormatVersion = 5
+const FormatVersion = 6
 
 var (
 	// ErrNotFound means no task has that id or prefix.
@@ -43,7 +45,8 @@ var (
 	bPrinc     = []byte("principals")
 	bGrants    = []byte("grants")
 	bFindings  = []byte("findings")
-	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog, bReady, bPrinc, bGrants, bFindings, bRejected}
+	bRecords   = []byte("records") // fold.Records of families the index does not know
+	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog, bReady, bPrinc, bGrants, bFindings, bRejected, bRecords}
 )
 
 // Meta records what the index was folded from.
@@ -337,7 +340,29 @@ func (v *viewState) Grant(id string) (*trust.Grant, error) {
 }
 func (v *viewState) PutGrant(*trust.Grant) error { return errReadOnly }
 
-var errReadOnly = errors.New("index view is read-only")
+var (
+	errReadOnly = errors.New("index view is read-only")
+	errNoFold   = errors.New("index: no fold registry in the source")
+)
+
+// EachRecord calls fn with every record of a kind that a family stored
+// through fold.Records, in key order.
+func (ix *Index) EachRecord(kind string, fn func(key string, raw []byte) error) error {
+	prefix := []byte(kind + "/")
+	return ix.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bRecords)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if err := fn(string(k[len(prefix):]), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
 
 // Findings returns the problems the fold and feed verification recorded.
 func (ix *Index) Findings() ([]ledger.Finding, error) {

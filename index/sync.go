@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/git-covenant/git-covenant/fold"
 	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
@@ -17,8 +18,9 @@ import (
 type Source struct {
 	Store    *gitstore.Store
 	Roots    []trust.Root
-	Workflow *tasks.Workflow
-	Config   string // digest of everything the fold reads from the config
+	Workflow *tasks.Workflow // for the ready queue
+	Fold     *fold.Registry  // the op types the fold knows
+	Config   string          // digest of everything the fold reads from the config, and of Fold's types
 	// Heads, when not nil, replaces the feed refs as what to fold: a sync
 	// folds verified incoming heads before it moves any ref.
 	Heads map[string]gitstore.Hash
@@ -61,7 +63,7 @@ func (ix *Index) Update(src Source, force bool, fn func(*Tx) error) (*CatchUp, e
 			return err
 		}
 		tx := newTx(btx, m)
-		tx.Workflow = src.Workflow
+		tx.Workflow, tx.fold = src.Workflow, src.Fold
 		var entries []*oplog.Entry
 		rebuild := force || m.Version != FormatVersion || m.Config != src.Config
 		report = &CatchUp{}
@@ -124,7 +126,7 @@ func reset(btx *bolt.Tx, src Source) (*Tx, error) {
 	}
 	m := &Meta{Version: FormatVersion, Config: src.Config, Feeds: map[string]ledger.Pos{}}
 	tx := newTx(btx, m)
-	tx.Workflow = src.Workflow
+	tx.Workflow, tx.fold = src.Workflow, src.Fold
 	tx.fresh = true
 	if err := trust.SeedRoots(tx, src.Roots); err != nil {
 		return nil, err

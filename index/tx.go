@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/git-covenant/git-covenant/fold"
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/tasks"
@@ -14,8 +15,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Tx is a write transaction over the index. It implements tasks.State,
-// caching decoded records and writing each changed one once, at Commit.
+// Tx is a write transaction over the index. It implements the fold's state
+// (tasks.State, and fold.Records for every other family), caching decoded
+// records and writing each changed one once, at Commit.
 type Tx struct {
 	btx      *bolt.Tx
 	Meta     *Meta
@@ -29,6 +31,10 @@ type Tx struct {
 	grants map[string]*trust.Grant
 	dirtyP map[string]bool
 	dirtyG map[string]bool
+	// records of families the index does not know, as JSON, by kind/key
+	recs   map[string][]byte
+	dirtyR map[string]bool
+	fold   *fold.Registry
 	fresh  bool // buckets were just emptied: skip reads
 }
 
@@ -47,7 +53,8 @@ func newTx(btx *bolt.Tx, m *Meta) *Tx {
 	}
 	return &Tx{btx: btx, Meta: m, tasks: map[string]*tasks.Task{}, actors: map[string]*trust.Actor{},
 		dirtyT: map[string]bool{}, dirtyA: map[string]bool{},
-		princ: map[string]*trust.Principal{}, grants: map[string]*trust.Grant{}, dirtyP: map[string]bool{}, dirtyG: map[string]bool{}}
+		princ: map[string]*trust.Principal{}, grants: map[string]*trust.Grant{}, dirtyP: map[string]bool{}, dirtyG: map[string]bool{},
+		recs: map[string][]byte{}, dirtyR: map[string]bool{}}
 }
 
 // Task implements tasks.State.
@@ -155,6 +162,32 @@ func (tx *Tx) PutGrant(g *trust.Grant) error {
 	return nil
 }
 
+// Record implements fold.Records.
+func (tx *Tx) Record(kind, key string, v any) (bool, error) {
+	k := kind + "/" + key
+	raw, ok := tx.recs[k]
+	if !ok && !tx.fresh {
+		raw = tx.btx.Bucket(bRecords).Get([]byte(k))
+		ok = raw != nil
+	}
+	if !ok {
+		return false, nil
+	}
+	return true, json.Unmarshal(raw, v)
+}
+
+// PutRecord implements fold.Records.
+func (tx *Tx) PutRecord(kind, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	k := kind + "/" + key
+	tx.recs[k] = raw
+	tx.dirtyR[k] = true
+	return nil
+}
+
 // AddFinding records a problem found while verifying or folding.
 func (tx *Tx) AddFinding(key string, f any) error {
 	raw, err := json.Marshal(f)
@@ -167,7 +200,10 @@ func (tx *Tx) AddFinding(key string, f any) error {
 // Apply folds one entry and logs it. A rejection is recorded in the log and
 // returned; other errors abort the transaction.
 func (tx *Tx) Apply(e *oplog.Entry) (rejection *oplog.Rejection, err error) {
-	applyErr := tasks.Apply(tx, tx.Workflow, e)
+	if tx.fold == nil {
+		return nil, errNoFold
+	}
+	applyErr := tx.fold.Apply(tx, e)
 	if applyErr != nil {
 		r, ok := oplog.AsRejection(applyErr)
 		if !ok {
@@ -272,7 +308,14 @@ func (tx *Tx) flush() error {
 			return err
 		}
 	}
-	tx.dirtyT, tx.dirtyA, tx.dirtyP, tx.dirtyG = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	var recsKV []kv
+	for k := range tx.dirtyR {
+		recsKV = append(recsKV, kv{[]byte(k), tx.recs[k]})
+	}
+	if err := putSorted(tx.btx.Bucket(bRecords), recsKV); err != nil {
+		return err
+	}
+	tx.dirtyT, tx.dirtyA, tx.dirtyP, tx.dirtyG, tx.dirtyR = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	m, err := json.Marshal(tx.Meta)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/git-covenant/git-covenant/fold"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/trust"
 )
@@ -16,6 +17,9 @@ const (
 )
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+// testRegistry folds what these tests write: trust and task ops.
+var testRegistry = fold.MustNew([]fold.Guard{trust.Admit}, trust.Family(), Family(DefaultWorkflow()))
 
 type world struct {
 	t     *testing.T
@@ -46,7 +50,7 @@ func (w *world) apply(actor, typ, task string, epoch uint64, at time.Time, body 
 		op.Task = NewID(actor, op.Seq)
 	}
 	op.Body, _ = json.Marshal(body)
-	err := Apply(w.st, DefaultWorkflow(), &oplog.Entry{Op: op, Commit: "c", Feed: actor})
+	err := testRegistry.Apply(w.st, &oplog.Entry{Op: op, Commit: "c", Feed: actor})
 	if err == nil {
 		return ""
 	}
@@ -158,7 +162,7 @@ func TestCreateRules(t *testing.T) {
 	w.seq[alice]++
 	w.clock++
 	op := &oplog.Op{V: 1, Type: OpCreate, Actor: alice, Seq: w.seq[alice], Lamport: w.clock, Time: oplog.FormatTime(t0), Task: "tk-000000000000", Body: []byte(`{"priority":"low","title":"x"}`)}
-	if err := Apply(w.st, DefaultWorkflow(), &oplog.Entry{Op: op}); err == nil {
+	if err := testRegistry.Apply(w.st, &oplog.Entry{Op: op}); err == nil {
 		t.Error("create with a chosen id was applied")
 	}
 	if k := w.apply(alice, OpCreate, "", 0, t0, CreateBody{Title: "  ", Priority: "low"}); k != oplog.KindInvalidBody {

@@ -1,10 +1,14 @@
 package tasks
 
-import "github.com/git-covenant/git-covenant/trust"
+import (
+	"github.com/git-covenant/git-covenant/fold"
+	"github.com/git-covenant/git-covenant/trust"
+)
 
-// MemState is an in-memory State, used by verify to fold a whole history
-// without touching the index.
+// MemState is an in-memory fold state with every family's records, used
+// by verify to fold a whole history without touching the index.
 type MemState struct {
+	fold.MemRecords
 	Tasks      map[string]*Task
 	Actors     map[string]*trust.Actor
 	Principals map[string]*trust.Principal

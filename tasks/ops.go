@@ -72,6 +72,9 @@ type MoveBody struct {
 	Note string `json:"note,omitempty"`
 }
 
+// Check accepts any target state: the workflow decides in the fold.
+func (b *MoveBody) Check() error { return nil }
+
 // LinkKinds are the allowed link kinds.
 var LinkKinds = []string{"blocks", "parent-of", "relates-to", "discovered-from"}
 
@@ -81,12 +84,34 @@ type LinkBody struct {
 	Other string `json:"other"`
 }
 
+// Check validates the link kind and that the other task is named.
+func (b *LinkBody) Check() error {
+	if !has(LinkKinds, b.Kind) {
+		return fmt.Errorf("%w: link kind %q (want %s)", ErrBadInput, b.Kind, strings.Join(LinkKinds, ", "))
+	}
+	if b.Other == "" {
+		return fmt.Errorf("%w: a link names the other task", ErrBadInput)
+	}
+	return nil
+}
+
 // ReviewBody is the body of task.review.
 type ReviewBody struct {
 	Gate    string `json:"gate"`
 	Verdict string `json:"verdict"` // approve or reject
 	Note    string `json:"note"`
 }
+
+// Check validates the verdict.
+func (b *ReviewBody) Check() error {
+	if b.Verdict != "approve" && b.Verdict != "reject" {
+		return fmt.Errorf("%w: verdict %q (want approve or reject)", ErrBadInput, b.Verdict)
+	}
+	return nil
+}
+
+// Scope is the capability a review of this gate needs.
+func (b *ReviewBody) Scope() string { return ReviewScope(b.Gate) }
 
 // Check is recorded evidence of a command run.
 type Check struct {
@@ -100,8 +125,16 @@ type Check struct {
 
 // CheckBody is the body of task.check.
 type CheckBody struct {
-	Gate  string `json:"gate"`
-	Check Check  `json:"check"`
+	Gate     string `json:"gate"`
+	Evidence Check  `json:"check"`
+}
+
+// Check requires a command, a duration and a sha256 output digest.
+func (b *CheckBody) Check() error {
+	if len(b.Evidence.Command) == 0 || !strings.HasPrefix(b.Evidence.OutputDigest, "sha256:") || b.Evidence.DurationMS < 0 {
+		return fmt.Errorf("%w: check needs a command, a duration and a sha256 output digest", ErrBadInput)
+	}
+	return nil
 }
 
 // EscalationKinds are the allowed escalation kinds.
@@ -113,9 +146,28 @@ type EscalateBody struct {
 	Reason string `json:"reason"`
 }
 
+// Check validates the kind and requires a reason.
+func (b *EscalateBody) Check() error {
+	if !has(EscalationKinds, b.Kind) {
+		return fmt.Errorf("%w: escalation kind %q (want %s)", ErrBadInput, b.Kind, strings.Join(EscalationKinds, ", "))
+	}
+	if strings.TrimSpace(b.Reason) == "" {
+		return fmt.Errorf("%w: an escalation needs a reason", ErrBadInput)
+	}
+	return nil
+}
+
 // ResolveBody is the body of task.resolve.
 type ResolveBody struct {
 	Decision string `json:"decision"`
+}
+
+// Check requires a decision.
+func (b *ResolveBody) Check() error {
+	if strings.TrimSpace(b.Decision) == "" {
+		return fmt.Errorf("%w: a resolution needs a decision", ErrBadInput)
+	}
+	return nil
 }
 
 // CommentBody is the body of task.comment.
@@ -123,10 +175,32 @@ type CommentBody struct {
 	Text string `json:"text"`
 }
 
+// Check bounds the text: 1 byte to 16 KiB, not only white space.
+func (b *CommentBody) Check() error {
+	if strings.TrimSpace(b.Text) == "" || len(b.Text) > 16<<10 {
+		return fmt.Errorf("%w: a comment must be 1 byte to 16 KiB", ErrBadInput)
+	}
+	return nil
+}
+
 // ClaimBody is the body of task.claim.
 type ClaimBody struct {
 	TTLSeconds int64 `json:"ttl_seconds"`
 }
+
+// Check bounds the lease length.
+func (b *ClaimBody) Check() error {
+	if b.TTLSeconds <= 0 || b.TTLSeconds > MaxTTLSeconds {
+		return fmt.Errorf("%w: lease ttl %ds out of range (1s to 7 days)", ErrBadInput, b.TTLSeconds)
+	}
+	return nil
+}
+
+// ReleaseBody is the body of task.release: empty.
+type ReleaseBody struct{}
+
+// Check accepts the empty body.
+func (b *ReleaseBody) Check() error { return nil }
 
 // MaxTTL bounds a lease's length.
 const MaxTTLSeconds = 7 * 24 * 3600

@@ -1,7 +1,8 @@
 // Package checkpoint defines the attest.checkpoint op: a signed checkpoint
 // over the feed heads of a covenant repository (an audit root), optionally
-// bound to release artifacts. It has no dependencies beyond the standard
-// library so the fold can check a body's shape.
+// bound to release artifacts, and registers it with the fold. It imports
+// fold and oplog only, so the fold can check a body's shape without the
+// attest machinery.
 package checkpoint
 
 import (

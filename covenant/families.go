@@ -1,0 +1,23 @@
+package covenant
+
+import (
+	"github.com/git-covenant/git-covenant/attest/checkpoint"
+	"github.com/git-covenant/git-covenant/fold"
+	"github.com/git-covenant/git-covenant/tasks"
+	"github.com/git-covenant/git-covenant/trust"
+)
+
+// guards are the checks every op passes, in order, before its family's
+// Apply: the signer may act at all. Cut-offs by feed position and time
+// bounds go here too.
+var guards = []fold.Guard{trust.Admit}
+
+// registry composes the fold from the op families: the one place that names
+// them. A new family is a package that returns a fold.Family, added here.
+func registry(wf *tasks.Workflow) *fold.Registry {
+	return fold.MustNew(guards,
+		trust.Family(),
+		tasks.Family(wf),
+		checkpoint.Family(),
+	)
+}

@@ -1,0 +1,53 @@
+package fold
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+)
+
+// MemRecords is an in-memory Records, for states that fold a whole history
+// without the index.
+type MemRecords struct {
+	raw map[string][]byte // kind + "/" + key
+}
+
+// Record implements Records.
+func (m *MemRecords) Record(kind, key string, v any) (bool, error) {
+	b, ok := m.raw[kind+"/"+key]
+	if !ok {
+		return false, nil
+	}
+	return true, json.Unmarshal(b, v)
+}
+
+// PutRecord implements Records.
+func (m *MemRecords) PutRecord(kind, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if m.raw == nil {
+		m.raw = map[string][]byte{}
+	}
+	m.raw[kind+"/"+key] = b
+	return nil
+}
+
+// EachRecord calls fn with every record of a kind, in key order.
+func (m *MemRecords) EachRecord(kind string, fn func(key string, raw []byte) error) error {
+	prefix := kind + "/"
+	var keys []string
+	for k := range m.raw {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := fn(strings.TrimPrefix(k, prefix), m.raw[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
