@@ -66,9 +66,9 @@ func (r *Repo) foldPinned(cfg *config.Config) (*tasks.MemState, error) {
 	if err := trust.SeedRoots(st, cfg.Trust.Roots); err != nil {
 		return nil, err
 	}
-	wf := cfg.Lifecycle()
+	reg := registry(cfg.Lifecycle())
 	for _, e := range entries {
-		if err := tasks.Apply(st, wf, e); err != nil {
+		if err := reg.Apply(st, e); err != nil {
 			if _, ok := oplog.AsRejection(err); !ok {
 				return nil, err
 			}

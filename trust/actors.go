@@ -116,4 +116,3 @@ func Authorize(st State, op *oplog.Op) (*Actor, error) {
 	}
 	return a, nil
 }
-

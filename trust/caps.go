@@ -237,4 +237,3 @@ func subset(child, parent []string) bool {
 	}
 	return true
 }
-
