@@ -3,6 +3,7 @@ package covenant
 import (
 	"github.com/git-covenant/git-covenant/attest/checkpoint"
 	"github.com/git-covenant/git-covenant/fold"
+	"github.com/git-covenant/git-covenant/memory"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
 )
@@ -19,5 +20,6 @@ func registry(wf *tasks.Workflow) *fold.Registry {
 		trust.Family(),
 		tasks.Family(wf),
 		checkpoint.Family(),
+		memory.Family(),
 	)
 }

@@ -1,0 +1,142 @@
+package memory
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/git-covenant/git-covenant/tasks"
+)
+
+// Op types this package folds.
+const (
+	OpAdd    = "memory.add"
+	OpForget = "memory.forget"
+)
+
+// Kind is the record kind memories are stored under.
+const Kind = "memory"
+
+// ErrBadMemory means a memory op's body is out of range.
+var ErrBadMemory = errors.New("invalid memory")
+
+// Tiers, shortest-lived first: working notes for the current run, episodic
+// accounts of what happened, semantic facts about the project and
+// procedural know-how.
+var Tiers = []string{"working", "episodic", "semantic", "procedural"}
+
+// MaxText bounds a memory's text.
+const MaxText = 16 << 10
+
+// Pin ties a memory to the blob a file had when it was written, so a reader
+// can tell when the file has changed since.
+type Pin struct {
+	Path string `json:"path"`
+	Blob string `json:"blob"`
+}
+
+// AddBody is the body of memory.add.
+type AddBody struct {
+	Tier string   `json:"tier"`
+	Text string   `json:"text"`
+	Task string   `json:"task,omitempty"`
+	Pins []Pin    `json:"pins,omitempty"`
+	Tags []string `json:"tags,omitempty"`
+}
+
+var (
+	blobRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	idRE   = regexp.MustCompile(`^mem-[0-9a-f]{12}$`)
+)
+
+// Check validates the tier, text, task id, pins and tags, normalizing tags.
+func (b *AddBody) Check() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrBadMemory, fmt.Sprintf(format, args...))
+	}
+	if !has(Tiers, b.Tier) {
+		return bad("tier %q (want %s)", b.Tier, strings.Join(Tiers, ", "))
+	}
+	if strings.TrimSpace(b.Text) == "" || len(b.Text) > MaxText {
+		return bad("text must be 1 byte to 16 KiB")
+	}
+	if b.Task != "" && !tasks.ValidID(b.Task) {
+		return bad("task %q is not a task id", b.Task)
+	}
+	for _, p := range b.Pins {
+		if p.Path == "" || strings.HasPrefix(p.Path, "/") || strings.Contains(p.Path, "..") {
+			return bad("pin path %q must be relative to the repository", p.Path)
+		}
+		if !blobRE.MatchString(p.Blob) {
+			return bad("pin %s: blob %q is not an object name", p.Path, p.Blob)
+		}
+	}
+	tags, err := tasks.NormalizeLabels(b.Tags)
+	if err != nil {
+		return bad("tag: %v", err)
+	}
+	if len(tags) == 0 {
+		tags = nil
+	}
+	b.Tags = tags
+	return nil
+}
+
+// ForgetBody is the body of memory.forget.
+type ForgetBody struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// Check requires a memory id and a reason.
+func (b *ForgetBody) Check() error {
+	if !idRE.MatchString(b.ID) {
+		return fmt.Errorf("%w: %q is not a memory id", ErrBadMemory, b.ID)
+	}
+	if strings.TrimSpace(b.Reason) == "" {
+		return fmt.Errorf("%w: forgetting needs a reason", ErrBadMemory)
+	}
+	return nil
+}
+
+// Forgotten records who withdrew a memory, when and why.
+type Forgotten struct {
+	Op     string    `json:"op"`
+	By     tasks.Ref `json:"by"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+}
+
+// Memory is the folded state of one memory.
+type Memory struct {
+	ID        string     `json:"id"`
+	Tier      string     `json:"tier"`
+	Text      string     `json:"text"`
+	Task      string     `json:"task,omitempty"`
+	Pins      []Pin      `json:"pins"`
+	Tags      []string   `json:"tags"`
+	By        tasks.Ref  `json:"by"`
+	At        time.Time  `json:"at"`
+	Op        string     `json:"op"`
+	Forgotten *Forgotten `json:"forgotten,omitempty"`
+}
+
+// NewID derives a memory's id from the op that added it.
+func NewID(actor string, seq uint64) string {
+	sum := sha256.Sum256([]byte("covenant-memory\x00" + actor + "\x00" + strconv.FormatUint(seq, 10)))
+	return "mem-" + hex.EncodeToString(sum[:6])
+}
+
+func has(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
