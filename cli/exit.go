@@ -77,6 +77,7 @@ func (v verifyFailed) Error() string { return fmt.Sprintf("verification found %d
 func classify(err error) (int, string) {
 	var ue usageError
 	var vf verifyFailed
+	var lock interface{ LockFile() string }
 	if kind, ok := covenant.IsRejection(err); ok {
 		switch kind {
 		case oplog.KindUntrustedKey, oplog.KindRevokedKey, oplog.KindRotatedKey:
@@ -134,7 +135,9 @@ func classify(err error) (int, string) {
 		return ExitInvalid, "fix the file and run the command again; nothing was written"
 	case errors.Is(err, covenant.ErrUntrusted):
 		return ExitUnauthorized, "ask a trust root to run: git covenant id register <name> --key '<your public key>' --role <role> (git covenant id show prints your key)"
-	case errors.Is(err, gitstore.ErrRefConflict), errors.Is(err, gitstore.ErrRefLocked), errors.Is(err, covenant.ErrBusy):
+	case errors.As(err, &lock):
+		return ExitConflict, "if no git or git-covenant process is using " + lock.LockFile() + ", remove it"
+	case errors.Is(err, gitstore.ErrRefConflict), errors.Is(err, covenant.ErrBusy):
 		return ExitConflict, "another process changed the repository at the same time; run the command again"
 	case errors.Is(err, covenant.ErrFeedBroken):
 		return ExitVerifyFailed, ""

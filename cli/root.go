@@ -27,6 +27,7 @@ type Factory struct {
 	In       io.Reader
 	Out, Err io.Writer
 	Getenv   func(string) string
+	Env      []string // the whole environment, for the processes commands start
 	Dir      string
 	Now      func() time.Time
 	As       string
@@ -34,7 +35,7 @@ type Factory struct {
 
 // Repo opens the repository containing the working directory.
 func (f *Factory) Repo() (*covenant.Repo, error) {
-	r, err := covenant.Open(covenant.Options{Dir: f.Dir, Getenv: f.Getenv, As: f.As, Now: f.Now})
+	r, err := covenant.Open(covenant.Options{Dir: f.Dir, Getenv: f.Getenv, Env: f.Env, As: f.As, Now: f.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +79,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 		fmt.Fprintf(stderr, "git-covenant: error: %v\n", err)
 		return ExitError
 	}
-	f := &Factory{In: stdin, Out: stdout, Err: stderr, Getenv: getenv, Dir: dir, Now: time.Now}
+	f := &Factory{In: stdin, Out: stdout, Err: stderr, Getenv: getenv, Env: os.Environ(), Dir: dir, Now: time.Now}
 	if s := getenv("GIT_COVENANT_NOW"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {

@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 // SIGKILL lands in the middle of a write more often than with one process
 // per op. It only returns on error.
 func writeLoop(dir string) int {
-	r, err := covenant.Open(covenant.Options{Dir: dir, Getenv: os.Getenv})
+	r, err := covenant.Open(covenant.Options{Dir: dir, Getenv: os.Getenv, Env: os.Environ()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "write loop:", err)
 		return 1
@@ -128,7 +128,7 @@ func (f *fixture) getenv(key string) string {
 // open opens the repository through the service layer.
 func (f *fixture) open() *covenant.Repo {
 	f.t.Helper()
-	r, err := covenant.Open(covenant.Options{Dir: f.dir, Getenv: f.getenv})
+	r, err := covenant.Open(covenant.Options{Dir: f.dir, Getenv: f.getenv, Env: f.env()})
 	if err != nil {
 		f.t.Fatal(err)
 	}

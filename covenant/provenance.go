@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -177,7 +176,7 @@ func (r *Repo) RecordProvenance(ctx context.Context, o RecordOptions) (*Recorded
 	}(); err != nil {
 		return nil, err
 	}
-	ev, err := provenance.Run(ctx, provenance.RunOptions{Dir: r.gitWorkDir(), Commit: commit, Argv: o.Argv, Output: o.Output, Now: r.Now})
+	ev, err := provenance.Run(ctx, provenance.RunOptions{Dir: r.gitWorkDir(), Env: r.Store.Env(), Commit: commit, Argv: o.Argv, Output: o.Output, Now: r.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -191,9 +190,9 @@ func (r *Repo) RecordProvenance(ctx context.Context, o RecordOptions) (*Recorded
 	}
 	// The notes commit is made by the signer, as feed commits are, so it
 	// needs no git identity configured.
-	env := append(os.Environ(), "GIT_AUTHOR_NAME="+id.Name, "GIT_AUTHOR_EMAIL="+keyID+"@covenant.invalid",
+	g := r.Store.Git().WithEnv("GIT_AUTHOR_NAME="+id.Name, "GIT_AUTHOR_EMAIL="+keyID+"@covenant.invalid",
 		"GIT_COMMITTER_NAME="+id.Name, "GIT_COMMITTER_EMAIL="+keyID+"@covenant.invalid")
-	if err := provenance.AppendNote(r.gitWorkDir(), env, commit, bundle); err != nil {
+	if err := provenance.AppendNote(ctx, g, commit, bundle); err != nil {
 		return nil, err
 	}
 	return &Recorded{Commit: commit.String(), Result: pred.Result, Evidence: *ev, Task: ext.Task, Epoch: ext.LeaseEpoch, Bundle: len(bundle)}, nil

@@ -47,14 +47,19 @@ type Repo struct {
 type Options struct {
 	Dir    string
 	Getenv func(string) string
-	As     string
-	Now    func() time.Time
+	// Env is the whole environment git children run with (the CLI passes
+	// its own, so credential helpers and SSH configuration apply); git's
+	// GIT_DIR and GIT_WORK_TREE in it are honoured. Nothing below the CLI
+	// reads the process environment.
+	Env []string
+	As  string
+	Now func() time.Time
 }
 
 // Open finds the repository containing opts.Dir and loads its config if it
 // has one.
 func Open(opts Options) (*Repo, error) {
-	st, err := gitstore.Open(opts.Dir)
+	st, err := gitstore.OpenEnv(opts.Dir, opts.Env)
 	if err != nil {
 		return nil, err
 	}

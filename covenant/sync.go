@@ -23,7 +23,7 @@ func (r *Repo) gitRunner() *remote.Git {
 	if dir == "" {
 		dir = r.Store.GitDir
 	}
-	return &remote.Git{Dir: dir}
+	return &remote.Git{Dir: dir, Env: r.Store.Env()}
 }
 
 // engine returns the sync engine for a remote.

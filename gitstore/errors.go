@@ -35,4 +35,20 @@ var (
 	ErrOutsideWorkTree = errors.New("path resolves outside the work tree")
 	// ErrNotRegularFile means a work-tree path is a directory, device or pipe.
 	ErrNotRegularFile = errors.New("not a regular file")
+	// ErrGit means the git binary could not be run, or exited non-zero.
+	ErrGit = errors.New("git failed")
 )
+
+// LockError names the lock file that stopped a write, so the hint can say
+// which file to look at. It wraps ErrRefLocked or a caller's sentinel.
+type LockError struct {
+	Path   string // the lock file
+	Reason string // why it is not removed, for the message
+	Err    error
+}
+
+func (e *LockError) Error() string { return e.Err.Error() + ": " + e.Path + ": " + e.Reason }
+func (e *LockError) Unwrap() error { return e.Err }
+
+// LockFile is the lock file's path.
+func (e *LockError) LockFile() string { return e.Path }

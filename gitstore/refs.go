@@ -300,7 +300,7 @@ func (s *Store) acquireLock(lockPath string, value Hash) (*os.File, error) {
 			return nil, err
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%w: %s exists; if no git process is running, remove it", ErrRefLocked, lockPath)
+			return nil, &LockError{Path: lockPath, Reason: "it exists and has not been released", Err: ErrRefLocked}
 		}
 		time.Sleep(wait)
 		if wait < 50*time.Millisecond {

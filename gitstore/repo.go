@@ -24,15 +24,22 @@ type Store struct {
 
 	storage    *filesystem.Storage
 	intentPath string
+	env        []string // what git children run with (see Git)
 }
 
-// Open finds the repository containing dir, honouring GIT_DIR and
-// GIT_WORK_TREE like git does, and opens it.
-func Open(dir string) (*Store, error) {
-	s, err := discover(dir)
+// Open finds the repository containing dir and opens it, with an empty
+// environment for git children; callers that run git use OpenEnv.
+func Open(dir string) (*Store, error) { return OpenEnv(dir, nil) }
+
+// OpenEnv finds the repository containing dir, honouring GIT_DIR and
+// GIT_WORK_TREE of env like git does, and opens it. env is the whole
+// environment git children of this Store run with (Store.Git).
+func OpenEnv(dir string, env []string) (*Store, error) {
+	s, err := discover(dir, env)
 	if err != nil {
 		return nil, err
 	}
+	s.env = env
 	if err := s.checkFormat(); err != nil {
 		return nil, err
 	}
@@ -51,21 +58,45 @@ func newStorage(commonDir string) *filesystem.Storage {
 // own, for reading objects in parallel (go-git's storage is not safe for
 // concurrent use). It writes no refs.
 func (s *Store) fork() *Store {
-	f := &Store{WorkTree: s.WorkTree, GitDir: s.GitDir, CommonDir: s.CommonDir}
+	f := &Store{WorkTree: s.WorkTree, GitDir: s.GitDir, CommonDir: s.CommonDir, env: s.env}
 	f.storage = newStorage(s.CommonDir)
 	return f
 }
 
-func discover(dir string) (*Store, error) {
+// Git returns the git executor of this repository: it runs in the work
+// tree (the git directory when bare) with the Store's environment.
+func (s *Store) Git() *Git {
+	dir := s.WorkTree
+	if dir == "" {
+		dir = s.GitDir
+	}
+	return &Git{Dir: dir, Env: s.env}
+}
+
+// Env returns the environment git children of this Store run with.
+func (s *Store) Env() []string { return append([]string(nil), s.env...) }
+
+// lookupEnv returns the last value of key in env, as a process would see it.
+func lookupEnv(env []string, key string) string {
+	v := ""
+	for _, kv := range env {
+		if rest, ok := strings.CutPrefix(kv, key+"="); ok {
+			v = rest
+		}
+	}
+	return v
+}
+
+func discover(dir string, env []string) (*Store, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
 	}
-	if gd := os.Getenv("GIT_DIR"); gd != "" {
+	if gd := lookupEnv(env, "GIT_DIR"); gd != "" {
 		if !filepath.IsAbs(gd) {
 			gd = filepath.Join(abs, gd)
 		}
-		s := &Store{GitDir: gd, WorkTree: os.Getenv("GIT_WORK_TREE")}
+		s := &Store{GitDir: gd, WorkTree: lookupEnv(env, "GIT_WORK_TREE")}
 		if s.WorkTree == "" && filepath.Base(gd) == ".git" {
 			s.WorkTree = filepath.Dir(gd)
 		}

@@ -2,11 +2,11 @@ package provenance
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"os/exec"
 	"strings"
 
 	"github.com/git-covenant/git-covenant/attest"
@@ -79,22 +79,15 @@ func (n Notes) Bundles(st *gitstore.Store, commit gitstore.Hash) ([][]byte, erro
 
 // AppendNote adds one bundle line to commit's note with the git binary
 // (git notes --ref=covenant append), so git's own locking and notes merge
-// rules apply. dir is any directory of the repository; env is the
-// environment for git (nil: inherit).
-func AppendNote(dir string, env []string, commit gitstore.Hash, bundle []byte) error {
+// rules apply; g runs git in the repository.
+func AppendNote(ctx context.Context, g *gitstore.Git, commit gitstore.Hash, bundle []byte) error {
 	if bytes.ContainsAny(bundle, "\n") {
 		return fmt.Errorf("bundle is not one line")
 	}
-	cmd := exec.Command("git", "notes", "--ref="+strings.TrimPrefix(NotesRef, "refs/notes/"), "append", "-F", "-", commit.String())
-	cmd.Dir = dir
-	cmd.Env = env
-	cmd.Stdin = bytes.NewReader(append(append([]byte(nil), bundle...), '\n'))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("git notes append: %v: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	return nil
+	stdin := bytes.NewReader(append(append([]byte(nil), bundle...), '\n'))
+	_, err := g.Output(ctx, []string{"notes", "--ref=" + strings.TrimPrefix(NotesRef, "refs/notes/"), "append", "-F", "-", commit.String()},
+		gitstore.WithStdin(stdin))
+	return err
 }
 
 // KeyHint returns the public-key hint of a bundle, "" if it has none.

@@ -2,35 +2,39 @@ package provenance
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/git-covenant/git-covenant/attest"
 	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/runner"
 )
 
 // RunOptions say how to run a validation command.
 type RunOptions struct {
 	Dir    string   // any directory of the repository
-	Env    []string // environment for git and the command (nil: inherit)
+	Env    []string // the whole environment of git and the command
 	Commit gitstore.Hash
 	Argv   []string
 	Output io.Writer // where the command's output is echoed; may be nil
 	Now    func() time.Time
 }
 
+// cleanupWait bounds the removal of the temporary worktree after the
+// command, which runs even when the caller's context has ended.
+const cleanupWait = 30 * time.Second
+
 // Run checks commit out into a temporary detached worktree (never the
-// user's working tree), runs the command there with stdout and stderr
-// combined, and removes the worktree. A command that ran and failed is
-// evidence (ExitCode ≠ 0), not an error.
+// user's working tree), runs the command there with the evidence runner
+// (stdout and stderr combined, digested, the tail kept) and removes the
+// worktree, also when ctx ends first. A command that ran and failed is
+// evidence (ExitCode ≠ 0), not an error; one stopped because ctx ended is
+// an error wrapping runner.ErrCancelled.
 func Run(ctx context.Context, o RunOptions) (*Evidence, error) {
 	if len(o.Argv) == 0 {
 		return nil, fmt.Errorf("%w: no command given", ErrCommand)
@@ -40,72 +44,35 @@ func Run(ctx context.Context, o RunOptions) (*Evidence, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp)
+	g := &gitstore.Git{Dir: o.Dir, Env: o.Env}
 	wt := filepath.Join(tmp, "tree")
-	if out, err := git(o.Dir, o.Env, "worktree", "add", "--detach", "--quiet", wt, o.Commit.String()); err != nil {
-		return nil, fmt.Errorf("git worktree add: %v: %s", err, out)
+	if _, err := g.Output(ctx, []string{"worktree", "add", "--detach", "--quiet", wt, o.Commit.String()}); err != nil {
+		// A cancelled add may have registered the worktree already.
+		removeWorktree(ctx, g, wt)
+		return nil, fmt.Errorf("git worktree add: %w", err)
 	}
-	defer func() {
-		git(o.Dir, o.Env, "worktree", "remove", "--force", wt)
-		git(o.Dir, o.Env, "worktree", "prune")
-	}()
-	h := sha256.New()
-	tail := &tailBuffer{max: TailBytes}
-	var n countWriter
-	w := io.MultiWriter(h, tail, &n)
-	if o.Output != nil {
-		w = io.MultiWriter(w, o.Output)
-	}
-	cmd := exec.CommandContext(ctx, o.Argv[0], o.Argv[1:]...)
-	cmd.Dir = wt
-	cmd.Env = o.Env
-	cmd.Stdout, cmd.Stderr = w, w
+	defer removeWorktree(ctx, g, wt)
 	start := o.Now()
-	began := time.Now()
-	err = cmd.Run()
-	ev := &Evidence{Command: append([]string(nil), o.Argv...), StartedAt: start.UTC().Format(time.RFC3339),
-		DurationMs: time.Since(began).Milliseconds()}
-	var ee *exec.ExitError
+	res, err := runner.Run(ctx, runner.Command{Argv: o.Argv, Env: o.Env, Dir: wt, Echo: o.Output, TailBytes: TailBytes})
 	switch {
-	case errors.As(err, &ee):
-		ev.ExitCode = ee.ExitCode()
-		if ev.ExitCode < 0 {
-			ev.ExitCode = 128
-		}
+	case errors.Is(err, runner.ErrCancelled):
+		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("%w: %v", ErrCommand, err)
 	}
-	ev.OutputSHA256 = hex.EncodeToString(h.Sum(nil))
-	ev.OutputBytes = int64(n)
-	ev.OutputTail = strings.ToValidUTF8(tail.String(), "?")
-	return ev, nil
+	return &Evidence{Command: append([]string(nil), o.Argv...), StartedAt: start.UTC().Format(time.RFC3339),
+		DurationMs: res.Duration.Milliseconds(), ExitCode: res.ExitCode, OutputSHA256: res.OutputSHA256,
+		OutputBytes: res.OutputBytes, OutputTail: strings.ToValidUTF8(string(res.Tail), "?")}, nil
 }
 
-func git(dir string, env []string, args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	out, err := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out)), err
+// removeWorktree removes the temporary worktree and its registration,
+// with a context of its own: clean-up must not be cancelled with the work.
+func removeWorktree(ctx context.Context, g *gitstore.Git, wt string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupWait)
+	defer cancel()
+	g.Run(ctx, []string{"worktree", "remove", "--force", wt})
+	g.Run(ctx, []string{"worktree", "prune"})
 }
-
-type countWriter int64
-
-func (c *countWriter) Write(p []byte) (int, error) { *c += countWriter(len(p)); return len(p), nil }
-
-type tailBuffer struct {
-	buf []byte
-	max int
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.buf = append(t.buf, p...)
-	if len(t.buf) > t.max {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.max:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string { return string(t.buf) }
 
 // Subjects lists what a statement about commit binds: the commit
 // (gitCommit), its tree (gitTree) and each file it changed and kept

@@ -1,6 +1,10 @@
 package remote
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/git-covenant/git-covenant/gitstore"
+)
 
 var (
 	// ErrUnknownRemote means the repository has no remote of that name.
@@ -8,7 +12,7 @@ var (
 	// ErrBadRemoteName means a remote name cannot be used in ref names.
 	ErrBadRemoteName = errors.New("invalid remote name")
 	// ErrGit means the git binary failed; the message carries its error.
-	ErrGit = errors.New("git failed")
+	ErrGit = gitstore.ErrGit
 	// ErrRemoteMoved means the remote kept changing while sync pushed.
 	ErrRemoteMoved = errors.New("remote kept changing during push")
 	// ErrNotQuarantined means a key has no quarantined versions, or the

@@ -1,10 +1,6 @@
 package remote
 
 import (
-	"errors"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/git-covenant/git-covenant/gitstore"
@@ -24,37 +20,28 @@ type Staged struct {
 
 // fetch brings the remote's feeds and notes (and any extra refspecs) into
 // the staging namespace with the git binary. The caller holds the covenant
-// writer lock, so a *.lock file found in the staging namespace was left by
-// a fetch that was killed; it is removed first or git would refuse the
-// ref for ever.
+// writer lock. Ref locks a killed fetch left in the staging namespace are
+// removed first (or git would refuse those refs for ever), but only once
+// the processes recorded as their owners are gone; the record names this
+// process and its git child while the fetch runs (see staging.go).
 func fetch(st *gitstore.Store, g *Git, name string, extra ...string) error {
-	if err := clearStaleLocks(st, string(stageOf(name))); err != nil {
+	own, err := claimStaging(st, name)
+	if err != nil {
 		return err
 	}
+	defer own.release()
 	args := []string{"fetch", "--quiet", "--no-tags", "--prune", "--no-write-fetch-head", "--no-auto-maintenance",
 		"--recurse-submodules=no", "--refmap=", name}
 	args = append(args, stageOf(name).fetchSpecs()...)
 	args = append(args, extra...)
-	_, err := g.must(args...)
-	return err
-}
-
-func clearStaleLocks(st *gitstore.Store, prefix string) error {
-	root := filepath.Join(st.CommonDir, filepath.FromSlash(prefix))
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if !d.IsDir() && strings.HasSuffix(p, ".lock") {
-			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-		}
-		return nil
-	})
+	res, err := g.runWith([]gitstore.GitOption{gitstore.WithStarted(own.child)}, args...)
+	if err != nil {
+		return err
+	}
+	if res.code != 0 {
+		return res.err(args)
+	}
+	return nil
 }
 
 // readStaged lists what the staging namespace holds for a remote.

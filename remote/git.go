@@ -1,19 +1,21 @@
 package remote
 
 import (
-	"bytes"
-	"fmt"
-	"os"
-	"os/exec"
-	"strings"
+	"context"
+
+	"github.com/git-covenant/git-covenant/gitstore"
 )
 
-// Git runs the git binary in a repository. Network operations go through
-// it so that the user's credential helpers, SSH configuration and URL
-// rewrites apply.
+// Git runs the git binary in a repository, through gitstore's executor.
+// Network operations go through it so that the user's credential helpers,
+// SSH configuration and URL rewrites apply. Its children die with this
+// process (see gitstore.Git).
 type Git struct {
 	Dir string   // the work tree, or the git directory of a bare repository
-	Env []string // nil means the process environment
+	Env []string // git's whole environment
+	// Context is the context of the one call (sync, setup) this Git serves:
+	// when it ends, the git child is stopped. nil means never.
+	Context context.Context
 }
 
 // result is a finished git command.
@@ -23,26 +25,19 @@ type result struct {
 }
 
 // run runs git with args and returns its output; a non-zero exit is not an
-// error here, only a failure to start is.
-func (g *Git) run(args ...string) (*result, error) {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = g.Dir
-	cmd.Env = g.Env
-	if cmd.Env == nil {
-		cmd.Env = os.Environ()
+// error here, only a failure to start (or the context ending) is.
+func (g *Git) run(args ...string) (*result, error) { return g.runWith(nil, args...) }
+
+func (g *Git) runWith(opts []gitstore.GitOption, args ...string) (*result, error) {
+	ctx := g.Context
+	if ctx == nil {
+		ctx = context.Background()
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	res := &result{stdout: stdout.Bytes(), stderr: stderr.Bytes()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		res.code = ee.ExitCode()
-		return res, nil
-	}
+	res, err := (&gitstore.Git{Dir: g.Dir, Env: g.Env}).Run(ctx, args, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%w: git %s: %v", ErrGit, args[0], err)
+		return nil, err
 	}
-	return res, nil
+	return &result{stdout: res.Stdout, stderr: res.Stderr, code: res.Code}, nil
 }
 
 // must runs git and turns a non-zero exit into an error naming the
@@ -59,31 +54,8 @@ func (g *Git) must(args ...string) ([]byte, error) {
 }
 
 func (res *result) err(args []string) error {
-	sub := args[0]
-	for _, a := range args {
-		if !strings.HasPrefix(a, "-") {
-			sub = a
-			break
-		}
-	}
-	return fmt.Errorf("%w: git %s exited %d: %s", ErrGit, sub, res.code, gitMessage(res.stderr))
+	return (&gitstore.GitResult{Stderr: res.stderr, Code: res.code}).Err(args)
 }
 
 // gitMessage keeps the informative lines of git's stderr, on one line.
-func gitMessage(stderr []byte) string {
-	var keep []string
-	for _, line := range strings.Split(string(stderr), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "hint:") {
-			continue
-		}
-		keep = append(keep, line)
-	}
-	if len(keep) == 0 {
-		return "(no message)"
-	}
-	if len(keep) > 3 {
-		keep = keep[len(keep)-3:]
-	}
-	return strings.Join(keep, "; ")
-}
+func gitMessage(stderr []byte) string { return gitstore.GitMessage(stderr) }

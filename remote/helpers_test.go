@@ -84,7 +84,7 @@ func (c *clone) getenv(k string) string {
 // repo opens the clone through the service layer.
 func (c *clone) repo() *covenant.Repo {
 	c.t.Helper()
-	r, err := covenant.Open(covenant.Options{Dir: c.dir, Getenv: c.getenv, Now: c.now})
+	r, err := covenant.Open(covenant.Options{Dir: c.dir, Getenv: c.getenv, Env: c.env(), Now: c.now})
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package remote_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/remote"
+	"github.com/git-covenant/git-covenant/runner"
 )
 
 // TestSyncKilled kills `git covenant sync` (its whole process group, git
@@ -92,22 +95,150 @@ func TestSyncKilled(t *testing.T) {
 	}
 }
 
+// TestSyncKilledAlone: SIGKILL of a sync alone (not its process group)
+// takes its git fetch child with it; the next sync runs. The remote's
+// upload-pack is made to hang, so only the kernel's parent-death signal
+// can end that fetch.
+func TestSyncKilledAlone(t *testing.T) {
+	cl := newCluster(t, "file", "alice", "bob")
+	alice, bob := cl.clones[0], cl.clones[1]
+	alice.create("one")
+	alice.sync()
+	hang := filepath.Join(t.TempDir(), "hang-upload-pack")
+	if err := os.WriteFile(hang, []byte("#!/bin/sh\nread x\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bob.git("config", "remote.origin.uploadpack", hang)
+	cmd := exec.Command(binPath, "sync")
+	cmd.Dir, cmd.Env = bob.dir, bob.env()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var fetch runner.Process
+	for deadline := time.Now().Add(30 * time.Second); fetch.Pid == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatal("sync started no git child")
+		}
+		for _, pid := range childrenOf(cmd.Process.Pid, "git") {
+			if p, err := runner.Lookup(pid); err == nil {
+				fetch = p
+			}
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	for deadline := time.Now().Add(10 * time.Second); fetch.Alive(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			syscall.Kill(fetch.Pid, syscall.SIGKILL) // still the process this test's sync started
+			t.Fatalf("git child %d outlived its killed sync", fetch.Pid)
+		}
+	}
+	bob.git("config", "--unset", "remote.origin.uploadpack")
+	if rep := bob.sync(); len(rep.Received) != 1 {
+		t.Fatalf("received %v", rep.Received)
+	}
+}
+
+// childrenOf lists the running children of pid whose command name is comm.
+func childrenOf(pid int, comm string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		f := strings.Fields(s[end+1:])
+		if len(f) < 2 || s[open+1:end] != comm || f[1] != fmt.Sprint(pid) {
+			continue
+		}
+		var child int
+		fmt.Sscan(e.Name(), &child)
+		out = append(out, child)
+	}
+	return out
+}
+
 // TestStaleStagingLock: a ref lock left in the staging namespace by a
-// killed fetch does not block the next sync.
+// killed fetch is removed once the processes recorded as its owners are
+// gone, and never while one of them runs; a lock no git-covenant fetch
+// owns is left alone. Either refusal names the lock file.
 func TestStaleStagingLock(t *testing.T) {
 	cl := newCluster(t, "file", "alice", "bob")
 	alice, bob := cl.clones[0], cl.clones[1]
 	alice.create("one")
 	alice.sync()
 	lock := filepath.Join(bob.dir, ".git", "refs", "covenant", "incoming", "origin", "feeds", cl.aliceKey()+".lock")
-	os.MkdirAll(filepath.Dir(lock), 0o755)
-	os.WriteFile(lock, nil, 0o644)
+	owner := filepath.Join(bob.dir, ".git", "covenant", "staging", "origin.owner")
+	plant := func(procs ...runner.Process) {
+		t.Helper()
+		os.MkdirAll(filepath.Dir(lock), 0o755)
+		os.WriteFile(lock, nil, 0o644)
+		if procs == nil {
+			os.Remove(owner)
+			return
+		}
+		var b strings.Builder
+		for _, p := range procs {
+			b.WriteString(p.String() + "\n")
+		}
+		os.MkdirAll(filepath.Dir(owner), 0o755)
+		if err := os.WriteFile(owner, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(why string) {
+		t.Helper()
+		_, err := bob.repo().Sync("origin")
+		if !errors.Is(err, remote.ErrStagingLocked) || !strings.Contains(err.Error(), lock) {
+			t.Fatalf("%s: sync error %v, want ErrStagingLocked naming %s", why, err, lock)
+		}
+		if _, err := os.Stat(lock); err != nil {
+			t.Fatalf("%s: the lock was removed", why)
+		}
+	}
+
+	// A live owner (a process this test started, standing in for a git
+	// fetch that outlived its sync) keeps its lock.
+	live := exec.Command("sleep", "300")
+	if err := live.Start(); err != nil {
+		t.Fatal(err)
+	}
+	liveProc, err := runner.Lookup(live.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	plant(runner.Process{Pid: dead.Process.Pid, Start: 1}, liveProc)
+	refused("live owner")
+
+	// No owner recorded: not ours to remove.
+	plant()
+	refused("no owner")
+
+	// Once every recorded owner is gone, the next sync clears the lock.
+	plant(runner.Process{Pid: dead.Process.Pid, Start: 1}, liveProc)
+	live.Process.Kill()
+	live.Wait()
 	rep := bob.sync()
 	if len(rep.Received) != 1 {
 		t.Fatalf("received %v", rep.Received)
 	}
 	if _, err := os.Stat(lock); err == nil {
 		t.Fatal("stale lock still there")
+	}
+	if _, err := os.Stat(owner); err == nil {
+		t.Fatal("the owner record outlived the fetch")
 	}
 }
 

@@ -113,7 +113,7 @@ func Run(ctx context.Context, c Command) (*Result, error) {
 	if len(c.Argv) == 0 {
 		return nil, ErrNoCommand
 	}
-	path, err := lookPath(c.Argv[0], c.Env, c.Dir)
+	path, err := LookPath(c.Argv[0], c.Env, c.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrStart, c.Argv[0], err)
 	}
@@ -165,10 +165,10 @@ func grace(c Command) time.Duration {
 	return DefaultGrace
 }
 
-// lookPath finds a program the way a shell given env would: a name with a
+// LookPath finds a program the way a shell given env would: a name with a
 // slash is taken as it is (relative to dir), any other is searched in env's
-// PATH. Relative PATH entries are skipped.
-func lookPath(name string, env []string, dir string) (string, error) {
+// PATH (never this process's). Relative PATH entries are skipped.
+func LookPath(name string, env []string, dir string) (string, error) {
 	if strings.Contains(name, "/") {
 		p := name
 		if !filepath.IsAbs(p) && dir != "" {

@@ -120,7 +120,7 @@ func NewCovenantRepo(dir string) (*covenant.Repo, error) {
 
 // Open opens a covenant repository acting as IdentityName.
 func Open(dir string) (*covenant.Repo, error) {
-	return covenant.Open(covenant.Options{Dir: dir, Getenv: os.Getenv, As: IdentityName})
+	return covenant.Open(covenant.Options{Dir: dir, Getenv: os.Getenv, Env: os.Environ(), As: IdentityName})
 }
 
 // CreateDraft is the draft of the i-th benchmark task.
