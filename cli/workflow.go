@@ -6,12 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/hooks"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/spf13/cobra"
 )
@@ -286,20 +286,32 @@ func newCmdTaskComment(f *Factory) *cobra.Command {
 
 func newCmdTaskTrailers(f *Factory) *cobra.Command {
 	var hookFile string
+	var auto bool
 	c := &cobra.Command{
-		Use:   "trailers [<id>] [--hook <commit-msg-file>]",
+		Use:   "trailers [<id>] [--hook <commit-msg-file>] [--auto]",
 		Short: "Print the commit trailers for a task you hold (for scripts and hooks)",
 		Long: `Print the Covenant-Task and Covenant-Lease trailers for a task whose lease you
-hold; without an id, for the task last started in this working tree. With
---hook, append them to a commit message file instead (the prepare-commit-msg
-hook installed by 'git covenant hooks install' does this); the hook form
-never fails a commit.`,
-		Example: "  $ git commit -m \"fix\" -m \"$(git covenant task trailers tk-3f2a)\"",
+hold; without an id, for the task last started in this working tree.
+
+With --hook (what the prepare-commit-msg hook installed by 'git covenant
+hooks install' runs), add them to a commit message file with git
+interpret-trailers, into the message's one trailer block: only for a task
+whose lease you hold now, and only when the message already names the task
+in a Covenant-Task trailer (git commit -m msg -m "Covenant-Task: tk-…") or
+you opted in for that task with --auto. Other commits are never stamped.
+The hook form never fails a commit.
+
+--auto opts in: every commit in this working tree gets the task's
+trailers while you hold its lease (until the next task start).`,
+		Example: "  $ git commit -m \"fix\" -m \"$(git covenant task trailers tk-3f2a)\"\n  $ git covenant task trailers tk-3f2a --auto",
 		Args:    maxArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
 			r, err := f.Repo()
 			if err != nil {
 				return err
+			}
+			if hookFile != "" {
+				return hookTrailers(f, r, hookFile)
 			}
 			id := ""
 			if len(args) == 1 {
@@ -310,20 +322,18 @@ never fails a commit.`,
 					return err
 				}
 				if cur == nil {
-					if hookFile != "" {
-						return nil
-					}
 					return usagef("no task started in this working tree; name one")
 				}
 				id = cur.Task
 			}
-			tr, err := r.Trailers(id)
-			if hookFile != "" {
+			if auto {
+				t, err := r.OptInTrailers(id)
 				if err != nil {
-					return nil
+					return err
 				}
-				return appendTrailers(hookFile, tr)
+				fmt.Fprintf(f.Err, "Commits in this working tree now get the trailers of %s while you hold its lease.\n", t.ID)
 			}
+			tr, err := r.Trailers(id)
 			if err != nil {
 				return err
 			}
@@ -331,38 +341,39 @@ never fails a commit.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&hookFile, "hook", "", "append to this commit message file if not already there")
+	c.Flags().StringVar(&hookFile, "hook", "", "add to this commit message file (the prepare-commit-msg hook)")
+	c.Flags().BoolVar(&auto, "auto", false, "opt in: stamp every commit in this working tree with the task's trailers")
 	return c
 }
 
-func appendTrailers(path string, tr []string) error {
-	b, err := os.ReadFile(path)
+// hookTrailers is the prepare-commit-msg hook's work: never an error
+// that fails the commit, never a trailer for a lease not held now or a
+// task the commit does not name (unless opted in).
+func hookTrailers(f *Factory, r *covenant.Repo, file string) error {
+	git := hooks.ExecGit(f.Dir)
+	have, err := hooks.MessageTrailers(git, file)
 	if err != nil {
-		return err
-	}
-	msg := string(b)
-	// A message that already names a task or lease (amend, or a message
-	// given with -m) is left alone: never two different claims in one commit.
-	var add []string
-	for _, t := range tr {
-		key, _, _ := strings.Cut(t, ":")
-		if !strings.Contains(msg, key+":") {
-			add = append(add, t)
-		}
-	}
-	if len(add) == 0 {
 		return nil
 	}
-	// Insert before git's comment lines so they survive the cleanup.
-	body, comments := msg, ""
-	if i := strings.Index(msg, "\n#"); i >= 0 {
-		body, comments = msg[:i+1], msg[i+1:]
+	id := ""
+	switch named := have["Covenant-Task"]; len(named) {
+	case 0:
+		cur, err := r.CurrentTask()
+		if err != nil || cur == nil || !cur.Auto {
+			return nil
+		}
+		id = cur.Task
+	case 1:
+		id = named[0]
+	default:
+		return nil // several tasks named: not ours to decide
 	}
-	body = strings.TrimRight(body, "\n") + "\n\n" + strings.Join(add, "\n") + "\n"
-	if comments != "" {
-		body += "\n" + comments
+	tr, err := r.Trailers(id)
+	if err != nil {
+		return nil // no live lease of ours on it: stamp nothing
 	}
-	return os.WriteFile(path, []byte(body), 0o644)
+	hooks.AddTrailers(git, file, tr)
+	return nil
 }
 
 func newCmdWorkflow(f *Factory) *cobra.Command {

@@ -106,6 +106,25 @@ func (r *Repo) StartNext(label string, ttl time.Duration) (*tasks.Task, error) {
 type Current struct {
 	Task  string `json:"task"`
 	Epoch uint64 `json:"epoch"`
+	// Auto: the user opted in (task trailers --auto) to have the
+	// prepare-commit-msg hook stamp every commit with this task's
+	// trailers, not only commits that name it.
+	Auto bool `json:"auto,omitempty"`
+}
+
+// OptInTrailers records that commits in this working tree get the
+// trailers of task id (whose lease the acting identity must hold now)
+// even when they do not name it.
+func (r *Repo) OptInTrailers(id string) (*tasks.Task, error) {
+	t, err := r.Task(id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Trailers(t.ID); err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(Current{Task: t.ID, Epoch: t.Lease.Epoch, Auto: true})
+	return t, os.WriteFile(r.currentPath(), b, 0o644)
 }
 
 func (r *Repo) currentPath() string { return filepath.Join(r.Store.GitDir, "covenant-current.json") }
