@@ -422,3 +422,68 @@ func TestProvenancePolicyCommandsAndPaths(t *testing.T) {
 		t.Fatalf("ref outside require: %+v", res)
 	}
 }
+
+// The tree rule needs authority: a docs-only signer's attestation of a
+// tree does not cover a commit that reaches that tree by changing src/.
+// Submodule bumps, deletions and mode changes count as changes.
+func TestProvenanceRulesNeedAuthority(t *testing.T) {
+	f := newFixture(t)
+	f.initAlice()
+	f.mustCLI("id", "new", "bob", "--role", "agent")
+	bobKey := strings.TrimSpace(f.mustCLI("id", "show", "bob"))
+	f.mustCLI("id", "register", "bob", "--role", "agent", "--key", bobKey)
+	f.mustCLI("cap", "grant", "bob", "provenance.record", "--path", "docs/**")
+	base := f.git("rev-parse", "HEAD")
+	// Bob's commit only deletes docs/x.md, reaching base + src/evil.go.
+	f.commitFile("src/evil.go", "package evil\n", "evil and docs")
+	f.commitFile("docs/x.md", "x\n", "docs")
+	f.git("rm", "-q", "docs/x.md")
+	f.git("commit", "-q", "-m", "docs: drop x")
+	bobs := f.git("rev-parse", "HEAD")
+	f.mustCLI("--as", "bob", "provenance", "record", "--", "true")
+	if res := f.verifyProv(bobs); res.Status != provenance.StatusOK || res.Rule != "note" {
+		t.Fatalf("bob's docs-only commit: %+v", res)
+	}
+	// The same tree reached from base by adding src/evil.go.
+	f.git("checkout", "-q", "-b", "laundered", base)
+	evil := f.commitFile("src/evil.go", "package evil\n", "src: evil")
+	if f.git("rev-parse", evil+"^{tree}") != f.git("rev-parse", bobs+"^{tree}") {
+		t.Fatal("the trees differ; the test plants nothing")
+	}
+	res := f.verifyProv(evil)
+	wantProblem(t, res, provenance.StatusMissing, provenance.KindMissing)
+	if !strings.Contains(res.Problems[0].Reason, "may not record src/evil.go") {
+		t.Fatalf("reason: %s", res.Problems[0].Reason)
+	}
+	// Alice (a root) attests the tree: now the tree rule covers it.
+	f.git("checkout", "-q", "main")
+	f.mustCLI("provenance", "record", "--", "true")
+	if res := f.verifyProv(evil); res.Status != provenance.StatusOK || res.Rule != "tree" {
+		t.Fatalf("tree attested by a root: %+v", res)
+	}
+
+	// A submodule bump under paths = ["src/**"] needs provenance.
+	f.git("checkout", "-q", "laundered")
+	cfg := filepath.Join(f.dir, ".covenant", "config.toml")
+	b, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, append(b, []byte("\n[provenance]\npaths = [\"src/**\"]\nblob_rule = true\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.git("update-index", "--add", "--cacheinfo", "160000,"+base+",src/lib")
+	f.git("commit", "-q", "-m", "bump src/lib")
+	bump := f.git("rev-parse", "HEAD")
+	res = f.verifyProv(bump)
+	if res.Status != provenance.StatusMissing || len(res.Files) != 1 || res.Files[0] != "src/lib" {
+		t.Fatalf("gitlink bump: %+v", res)
+	}
+	// A mode change of an attested blob is not covered by the blob rule.
+	f.mustCLI("provenance", "record", evil, "--", "true")
+	f.git("update-index", "--chmod=+x", "src/evil.go")
+	f.git("commit", "-q", "-m", "make evil executable")
+	if res := f.verifyProv(f.git("rev-parse", "HEAD")); res.Status != provenance.StatusMissing {
+		t.Fatalf("mode-only change under the blob rule: %+v", res)
+	}
+}

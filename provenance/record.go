@@ -91,8 +91,8 @@ func Subjects(st *gitstore.Store, commit gitstore.Hash) ([]attest.Subject, []Cha
 		return nil, nil, err
 	}
 	for _, ch := range changes {
-		if ch.Blob.IsZero() {
-			continue
+		if ch.Blob.IsZero() || ch.Gitlink() {
+			continue // a gitlink is bound by the tree subject
 		}
 		sum, err := BlobSHA256(st, ch.Blob)
 		if err != nil {

@@ -1,6 +1,8 @@
 package provenance
 
 import (
+	"fmt"
+
 	"github.com/git-covenant/git-covenant/gitstore"
 )
 
@@ -22,29 +24,69 @@ func (v *Verifier) load() error {
 }
 
 // treeRule returns an attested commit other than h with the same tree
-// whose own provenance passes, or the zero hash.
-func (v *Verifier) treeRule(h, tree gitstore.Hash) (gitstore.Hash, error) {
+// whose own provenance passes with a bundle whose signer was allowed to
+// record every path h changes (a docs-only signer's attestation of a tree
+// does not cover a commit that reaches it by changing src/), or the zero
+// hash and why no candidate covered it.
+func (v *Verifier) treeRule(h, tree gitstore.Hash, changes []Change) (gitstore.Hash, string, error) {
 	if err := v.load(); err != nil {
-		return gitstore.ZeroHash, err
+		return gitstore.ZeroHash, "", err
 	}
+	why := ""
 	for _, a := range v.trees[tree] {
 		if a == h {
 			continue
 		}
 		r, err := v.ownNote(a)
 		if err != nil {
-			return gitstore.ZeroHash, err
+			return gitstore.ZeroHash, "", err
 		}
-		if r.Status == StatusOK {
-			return a, nil
+		if r.Status != StatusOK {
+			continue
+		}
+		for _, b := range r.Bundles {
+			if b.Ignored || b.Problem != nil || b.Result != Passed || (len(v.Policy.Commands) > 0 && !contains(v.Policy.Commands, b.Command)) {
+				continue
+			}
+			no, err := v.mayRecordAll(b, changes)
+			if err != nil {
+				return gitstore.ZeroHash, "", err
+			}
+			if no == "" {
+				return a, "", nil
+			}
+			why = fmt.Sprintf("attested commit %s has the same tree, but %s", a.Short(), no)
 		}
 	}
-	return gitstore.ZeroHash, nil
+	return gitstore.ZeroHash, why, nil
+}
+
+// mayRecordAll returns "" if the bundle's signer held provenance.record for
+// every path changes names when it recorded, else why not.
+func (v *Verifier) mayRecordAll(b BundleResult, changes []Change) (string, error) {
+	paths := []string{""}
+	if len(changes) > 0 {
+		paths = paths[:0]
+		for _, ch := range changes {
+			paths = append(paths, ch.Path)
+		}
+	}
+	for _, p := range paths {
+		why, err := v.Auth.MayRecord(b.Key, p, b.at)
+		if err != nil {
+			return "", err
+		}
+		if why != "" {
+			return fmt.Sprintf("its signer %s may not record %s: %s", b.Signer, p, why), nil
+		}
+	}
+	return "", nil
 }
 
 // blobRule reports whether every file h changed is, at the same path with
-// the same blob, a subject of a passing bundle on another commit. A commit
-// that deletes files or changes nothing is not covered.
+// the same blob and mode, a subject of a passing bundle on another commit
+// (whose signer was allowed to record that path). A commit that deletes
+// files, bumps a submodule or changes nothing is not covered.
 func (v *Verifier) blobRule(h gitstore.Hash, changes []Change) (string, bool, error) {
 	if len(changes) == 0 {
 		return "", false, nil
@@ -67,17 +109,17 @@ func (v *Verifier) blobRule(h gitstore.Hash, changes []Change) (string, bool, er
 					continue
 				}
 				for _, ch := range b.blobs {
-					v.blobs[ch.Path+"\x00"+ch.Blob.String()] = a
+					v.blobs[blobKey(ch)] = a
 				}
 			}
 		}
 	}
 	via := ""
 	for _, ch := range changes {
-		if ch.Blob.IsZero() {
+		if ch.Blob.IsZero() || ch.Gitlink() {
 			return "", false, nil
 		}
-		a, ok := v.blobs[ch.Path+"\x00"+ch.Blob.String()]
+		a, ok := v.blobs[blobKey(ch)]
 		if !ok || a == h {
 			return "", false, nil
 		}
@@ -87,3 +129,5 @@ func (v *Verifier) blobRule(h gitstore.Hash, changes []Change) (string, bool, er
 	}
 	return via, true, nil
 }
+
+func blobKey(ch Change) string { return ch.Path + "\x00" + ch.Mode + "\x00" + ch.Blob.String() }

@@ -8,15 +8,25 @@ import (
 	"github.com/git-covenant/git-covenant/gitstore"
 )
 
-// Change is one file a commit changed against its first parent. Blob is
-// zero when the file was deleted.
+// Change is one path a commit changed against its first parent: a file's
+// content or mode, a submodule (gitlink) bump, or a deletion. Blob is the
+// new object (a blob, or the submodule commit for a gitlink), zero when the
+// path was deleted; Mode is the new mode, "" when deleted.
 type Change struct {
 	Path string
 	Blob gitstore.Hash
+	Mode string
 }
 
-// Changes lists the files commit c changed against its first parent (every
-// file for a root commit), sorted by path. Submodules are skipped.
+// Gitlink reports whether the change is a submodule commit.
+func (c Change) Gitlink() bool { return c.Mode == gitlinkMode }
+
+const gitlinkMode = "160000"
+
+// Changes lists the paths commit c changed against its first parent (every
+// path for a root commit), sorted by path. Content, mode, gitlink and
+// deletion changes all count: each is something someone may or may not
+// have been allowed to record.
 func Changes(st *gitstore.Store, c *gitstore.Commit) ([]Change, error) {
 	parent := gitstore.ZeroHash
 	if len(c.Parents) > 0 {
@@ -81,15 +91,16 @@ func diffTrees(st *gitstore.Store, prefix string, a, b gitstore.Hash, out *[]Cha
 		if err := diffTrees(st, p+"/", sub(ea, inA), sub(eb, inB), out); err != nil {
 			return err
 		}
-		file := func(e gitstore.TreeEntry, ok bool) gitstore.Hash {
-			if ok && !e.IsTree() && e.Mode != "160000" {
-				return e.Hash
+		leaf := func(e gitstore.TreeEntry, ok bool) (gitstore.Hash, string) {
+			if ok && !e.IsTree() {
+				return e.Hash, e.Mode
 			}
-			return gitstore.ZeroHash
+			return gitstore.ZeroHash, ""
 		}
-		fa, fb := file(ea, inA), file(eb, inB)
-		if fa != fb || (inA && inB && fa == fb && !fa.IsZero() && ea.Mode != eb.Mode) {
-			*out = append(*out, Change{Path: p, Blob: fb})
+		fa, ma := leaf(ea, inA)
+		fb, mb := leaf(eb, inB)
+		if fa != fb || ma != mb {
+			*out = append(*out, Change{Path: p, Blob: fb, Mode: mb})
 		}
 	}
 	return nil

@@ -79,6 +79,7 @@ type BundleResult struct {
 
 	blobs []Change
 	tree  string
+	at    time.Time // recordedAt, when the signer's authority was judged
 }
 
 // CommitResult is the verdict on one commit.
@@ -155,15 +156,17 @@ func (v *Verifier) Commit(h gitstore.Hash) (*CommitResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if via, err := v.treeRule(h, c.Tree); err != nil {
-		return nil, err
-	} else if !via.IsZero() {
-		out.Status, out.Rule, out.Via = StatusOK, "tree", via.String()
-		return &out, nil
-	}
 	changes, err := Changes(v.Store, c)
 	if err != nil {
 		return nil, err
+	}
+	via, treeWhy, err := v.treeRule(h, c.Tree, changes)
+	if err != nil {
+		return nil, err
+	}
+	if !via.IsZero() {
+		out.Status, out.Rule, out.Via = StatusOK, "tree", via.String()
+		return &out, nil
 	}
 	if v.Policy.BlobRule {
 		if via, ok, err := v.blobRule(h, changes); err != nil {
@@ -181,6 +184,9 @@ func (v *Verifier) Commit(h gitstore.Hash) (*CommitResult, error) {
 		}
 		if v.Policy.BlobRule {
 			why += " or covers every blob it changes"
+		}
+		if treeWhy != "" {
+			why = "no provenance note, and " + treeWhy
 		}
 		out.Problems = append(out.Problems, Problem{KindMissing, why})
 	}
@@ -350,6 +356,7 @@ func (v *Verifier) bundle(h gitstore.Hash, c *gitstore.Commit, changes []Change,
 	if err != nil {
 		return fail(KindBadBundle, "recordedAt %q is not an RFC 3339 time", ext.RecordedAt)
 	}
+	br.at = at
 	paths := []string{""}
 	if len(changes) > 0 {
 		paths = paths[:0]
@@ -377,9 +384,9 @@ func (v *Verifier) bundle(h gitstore.Hash, c *gitstore.Commit, changes []Change,
 // subjects checks the statement's digests against the real objects.
 func (v *Verifier) subjects(h gitstore.Hash, c *gitstore.Commit, changes []Change, subs []attest.Subject, br *BundleResult) (string, error) {
 	var commitOK, treeOK bool
-	changed := map[string]gitstore.Hash{}
+	changed := map[string]Change{}
 	for _, ch := range changes {
-		changed[ch.Path] = ch.Blob
+		changed[ch.Path] = ch
 	}
 	seen := map[string]bool{}
 	for _, s := range subs {
@@ -397,8 +404,9 @@ func (v *Verifier) subjects(h gitstore.Hash, c *gitstore.Commit, changes []Chang
 			br.tree = c.Tree.String()
 		case s.Digest["gitBlob"] != "":
 			p := strings.TrimPrefix(s.Name, "file:")
-			blob, ok := changed[p]
-			if !ok || blob.IsZero() {
+			ch, ok := changed[p]
+			blob := ch.Blob
+			if !ok || blob.IsZero() || ch.Gitlink() {
 				return fmt.Sprintf("file %s is not a file commit %s changed", p, h.Short()), nil
 			}
 			if s.Digest["gitBlob"] != blob.String() {
@@ -412,7 +420,7 @@ func (v *Verifier) subjects(h gitstore.Hash, c *gitstore.Commit, changes []Chang
 				return fmt.Sprintf("file %s: sha256 %s, but the blob hashes to %s", p, s.Digest["sha256"], sum), nil
 			}
 			seen[p] = true
-			br.blobs = append(br.blobs, Change{Path: p, Blob: blob})
+			br.blobs = append(br.blobs, ch)
 		}
 	}
 	if !commitOK {
@@ -422,7 +430,7 @@ func (v *Verifier) subjects(h gitstore.Hash, c *gitstore.Commit, changes []Chang
 		return "no gitTree subject", nil
 	}
 	for _, ch := range changes {
-		if !ch.Blob.IsZero() && !seen[ch.Path] {
+		if !ch.Blob.IsZero() && !ch.Gitlink() && !seen[ch.Path] {
 			return fmt.Sprintf("file %s changed but is not a subject", ch.Path), nil
 		}
 	}
