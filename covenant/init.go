@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/identity"
@@ -167,7 +168,11 @@ func (r *Repo) RegisterIdentity(name string, role identity.Role, key string, sco
 }
 
 // AllowedSigners renders an allowed-signers file (see ssh-keygen(1)) of
-// every trusted key, for `git verify-commit` with gpg.ssh.allowedSignersFile.
+// every key any identity ever had, for `git verify-commit` with
+// gpg.ssh.allowedSignersFile: a key registered or rotated in is valid from
+// that op's time, a key rotated out or revoked until that op's time. git
+// checks these against the commit's committer date, which the signer
+// chooses; the fold's cut-off is what really holds (ADR 0008).
 func (r *Repo) AllowedSigners() (string, error) {
 	ix, done, err := r.Read()
 	if err != nil {
@@ -179,10 +184,23 @@ func (r *Repo) AllowedSigners() (string, error) {
 		return "", err
 	}
 	var b strings.Builder
+	stamp := func(t time.Time) string { return t.UTC().Format("20060102150405") + "Z" }
 	for _, a := range actors {
-		if a.Trusted() && a.Key != "" {
-			fmt.Fprintf(&b, "%s namespaces=\"git\" %s\n", a.Name, a.Key)
+		if !a.Known() || a.Key == "" {
+			continue
 		}
+		opts := `namespaces="git"`
+		if a.Since != nil {
+			opts += `,valid-after="` + stamp(*a.Since) + `"`
+		}
+		if a.Retired != "" && a.RetiredAt != nil {
+			until := *a.RetiredAt
+			if a.Since != nil && !until.After(*a.Since) {
+				until = a.Since.Add(time.Second) // ssh-keygen wants before > after; both are inclusive
+			}
+			opts += `,valid-before="` + stamp(until) + `"`
+		}
+		fmt.Fprintf(&b, "%s %s %s\n", a.Name, opts, a.Key)
 	}
 	return b.String(), nil
 }

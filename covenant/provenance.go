@@ -162,7 +162,7 @@ func (r *Repo) RecordProvenance(ctx context.Context, o RecordOptions) (*Recorded
 				return err
 			}
 			ext.Task = t.ID
-			if t.Lease != nil && t.Lease.Key == keyID && t.Lease.ActiveAt(now) {
+			if t.Lease.HeldBy(id.Name) && t.Lease.ActiveAt(now) {
 				ext.LeaseEpoch = t.Lease.Epoch
 			}
 			for _, e := range t.History {

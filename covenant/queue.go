@@ -163,10 +163,10 @@ func (r *Repo) Trailers(idOrPrefix string) ([]string, error) {
 		return nil, err
 	}
 	out := []string{"Covenant-Task: " + t.ID}
-	if t.Lease != nil && t.Lease.Key == id.KeyID() && t.Lease.ActiveAt(r.Now()) {
+	if t.Lease.HeldBy(id.Name) && t.Lease.ActiveAt(r.Now()) {
 		out = append(out, "Covenant-Lease: "+strconv.FormatUint(t.Lease.Epoch, 10))
 	} else {
-		return out, noLease(t, &trust.Actor{KeyID: id.KeyID()}, r.Now())
+		return out, noLease(t, &trust.Actor{KeyID: id.KeyID(), Name: id.Name}, r.Now())
 	}
 	return out, nil
 }

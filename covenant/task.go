@@ -87,7 +87,7 @@ func (r *Repo) taskOp(idOrPrefix string, plan func(t *tasks.Task, me *trust.Acto
 // heldEpoch is the epoch to act under: the lease's if the actor holds an
 // active one, else none.
 func heldEpoch(t *tasks.Task, me *trust.Actor, now time.Time) uint64 {
-	if t.Lease != nil && t.Lease.Key == me.KeyID && t.Lease.ActiveAt(now) {
+	if t.Lease.HeldBy(me.Name) && t.Lease.ActiveAt(now) {
 		return t.Lease.Epoch
 	}
 	return 0
@@ -164,7 +164,7 @@ func noLease(t *tasks.Task, me *trust.Actor, now time.Time) error {
 	switch {
 	case t.Lease == nil:
 		return oplog.Reject(oplog.KindLeaseExpired, "you hold no lease on %s", t.ID)
-	case t.Lease.Key != me.KeyID && t.Lease.ActiveAt(now):
+	case !t.Lease.HeldBy(me.Name) && t.Lease.ActiveAt(now):
 		return oplog.Reject(oplog.KindLeaseHeld, "task %s is leased to %s (epoch %d) until %s", t.ID, t.Lease.Holder, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339))
 	default:
 		return oplog.Reject(oplog.KindLeaseExpired, "your lease on %s (epoch %d) expired at %s", t.ID, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339))

@@ -26,7 +26,7 @@ import (
 
 // FormatVersion changes whenever the fold or the index layout changes, and
 // forces a rebuild.
-const FormatVersion = 6
+const FormatVersion = 7
 
 var (
 	// ErrNotFound means no task has that id or prefix.

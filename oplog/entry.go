@@ -25,6 +25,12 @@ const (
 	KindLeaseExpired = "lease-expired"
 	KindInvalidBody  = "invalid-body"
 	KindDuplicate    = "duplicate"
+	// KindNotIndependent: a move over an independent gate whose approval is
+	// by an identity that held the task's lease.
+	KindNotIndependent = "not-independent"
+	// KindStaleApproval: a move over an approval gate whose approval was
+	// given before the task went back for rework.
+	KindStaleApproval = "stale-approval"
 )
 
 // Rejection is why the fold ignores an op. It is also the error a writer

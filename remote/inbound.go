@@ -178,7 +178,10 @@ func (e *Engine) applyStaged(ix *index.Index, staged *Staged) (*inbound, error) 
 					if err != nil {
 						return err
 					}
-					if !a.Trusted() {
+					// A key retired since (rotated out, revoked) is still part
+					// of history: its feed comes in and the fold ignores
+					// what it signed after the cut-off.
+					if !a.Known() {
 						refused = append(refused, ledger.Finding{Kind: oplog.KindUntrustedKey, Feed: k, Commit: candidates[k].String(),
 							Reason: fmt.Sprintf("from %s: the key is neither a trust root nor registered by one; feed not applied", e.Remote)})
 						delete(candidates, k)

@@ -36,7 +36,7 @@ func (f *folder) review(t *Task, b *ReviewBody) (string, []*Task, error) {
 		return "", nil, err
 	}
 	rec := &GateRecord{Gate: g.Name, Kind: g.Kind, Op: f.e.Commit, By: f.who, At: f.at, Verdict: b.Verdict, Note: b.Note, Satisfied: b.Verdict == "approve"}
-	if rec.Satisfied && g.Independent && has(t.Implementers, f.who.Key) {
+	if rec.Satisfied && g.Independent && has(t.Implementers, f.who.Name) {
 		rec.Satisfied = false
 		rec.Reason = f.who.Name + " worked on the task; " + g.Name + " needs approval by someone else"
 	}

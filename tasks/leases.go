@@ -21,7 +21,7 @@ func (f *folder) actingOn(t *Task) error {
 		return oplog.Reject(oplog.KindStaleEpoch, "op on %s carries lease epoch %d, superseded by epoch %d%s", t.ID, op.Epoch, t.Epoch, holder)
 	}
 	if t.Lease.ActiveAt(at) {
-		if t.Lease.Key != op.Actor {
+		if !t.Lease.HeldBy(f.who.Name) {
 			return leaseHeld(t)
 		}
 		if op.Epoch != t.Lease.Epoch {
@@ -76,22 +76,22 @@ func (f *folder) claim(t *Task, b *ClaimBody) (string, []*Task, error) {
 	if !has(f.wf.ClaimFrom, t.State) {
 		return "", nil, oplog.Reject(oplog.KindIllegal, "task %s is %s; tasks can be claimed in %s", t.ID, t.State, strings.Join(f.wf.ClaimFrom, ", "))
 	}
-	if t.Lease.ActiveAt(f.at) && t.Lease.Key != f.op.Actor {
+	if t.Lease.ActiveAt(f.at) && !t.Lease.HeldBy(f.who.Name) {
 		return "", nil, leaseHeld(t)
 	}
 	if f.op.Epoch != t.Epoch+1 {
 		return "", nil, oplog.Reject(oplog.KindStaleEpoch, "claim of %s carries epoch %d, next epoch is %d", t.ID, f.op.Epoch, t.Epoch+1)
 	}
 	prev := ""
-	if t.Lease != nil && t.Lease.Key != f.op.Actor {
+	if t.Lease != nil && !t.Lease.HeldBy(f.who.Name) {
 		prev = fmt.Sprintf(", after %s's lease (epoch %d) expired", t.Lease.Holder, t.Lease.Epoch)
 	}
 	f.endLease(t)
 	t.Epoch = f.op.Epoch
 	t.Lease = &Lease{Holder: f.who.Name, Key: f.who.Key, Epoch: f.op.Epoch, AcquiredAt: f.at, ExpiresAt: f.at.Add(time.Duration(b.TTLSeconds) * time.Second)}
 	t.Leases = append(t.Leases, LeaseRecord{Lease: *t.Lease})
-	if !has(t.Implementers, f.who.Key) {
-		t.Implementers = append(t.Implementers, f.who.Key)
+	if !has(t.Implementers, f.who.Name) {
+		t.Implementers = append(t.Implementers, f.who.Name)
 	}
 	if f.before(t.State, f.wf.ClaimTo) {
 		t.State = f.wf.ClaimTo

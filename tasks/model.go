@@ -88,6 +88,10 @@ type Lease struct {
 // ActiveAt reports whether the lease still holds at t.
 func (l *Lease) ActiveAt(t time.Time) bool { return l != nil && t.Before(l.ExpiresAt) }
 
+// HeldBy reports whether the lease belongs to the named identity, whichever
+// of its keys claimed it: leases survive key rotation.
+func (l *Lease) HeldBy(name string) bool { return l != nil && l.Holder == name }
+
 // LeaseRecord is one lease in a task's past, for fencing code commits.
 type LeaseRecord struct {
 	Lease
@@ -120,6 +124,7 @@ type GateRecord struct {
 	Note      string    `json:"note,omitempty"`
 	Check     *Check    `json:"check,omitempty"`  // check gates
 	Reason    string    `json:"reason,omitempty"` // why it does not count, if it does not
+	Stale     bool      `json:"stale,omitempty"`  // an approval cleared by rework
 }
 
 // Escalation asks a human for something an agent may not decide.
@@ -190,7 +195,7 @@ type Task struct {
 	Lease        *Lease                 `json:"lease"`
 	Epoch        uint64                 `json:"epoch"` // highest lease epoch granted so far
 	Leases       []LeaseRecord          `json:"leases"`
-	Implementers []string               `json:"implementers"` // key ids that ever held a lease
+	Implementers []string               `json:"implementers"` // identities that ever held a lease
 	Links        []Link                 `json:"links"`        // outgoing
 	LinkedFrom   []Link                 `json:"linked_from"`  // incoming
 	OpenBlockers int                    `json:"open_blockers"`

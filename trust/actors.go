@@ -35,7 +35,12 @@ type Actor struct {
 	Genesis      string     `json:"genesis,omitempty"` // commit of the actor's genesis op
 	Retired      string     `json:"retired,omitempty"` // "rotated" or "revoked": later ops are invalid
 	RetiredAt    *time.Time `json:"retired_at,omitempty"`
+	Since        *time.Time `json:"since,omitempty"` // time of the op that registered or rotated it in; nil for roots
 }
+
+// Known reports whether the key was ever a trust root or registered, even
+// if it is retired now: its feed belongs to the repository's history.
+func (a *Actor) Known() bool { return a != nil && (a.Root || a.RegisteredBy != "") }
 
 // Trusted reports whether the key may act at all.
 func (a *Actor) Trusted() bool {

@@ -105,7 +105,9 @@ type Need struct {
 	Path   string
 }
 
-// valid reports why a grant cannot be used at t, or "".
+// valid reports why a grant cannot be used at t, or "". With countUses, a
+// grant and every grant up its delegation chain must have uses left: the
+// uses of a grant's descendants count against it.
 func valid(st State, g *Grant, t time.Time, countUses bool) (string, error) {
 	for depth := 0; g != nil && depth < 32; depth++ {
 		switch {
@@ -131,7 +133,7 @@ func valid(st State, g *Grant, t time.Time, countUses bool) (string, error) {
 		if parent == nil {
 			return fmt.Sprintf("grant %s delegates from unknown grant %s", g.ID, g.Parent), nil
 		}
-		g, countUses = parent, false
+		g = parent
 	}
 	return "delegation chain too deep", nil
 }
@@ -216,13 +218,24 @@ func Find(st State, a *Actor, n Need, t time.Time) (*Grant, error) {
 	return nil, oplog.Reject(oplog.KindUnauthorized, "%s lacks %s: %s", a.Name, n.Scope, strings.Join(why, "; "))
 }
 
-// Use counts one use of a grant.
+// Use counts one use of a grant, and of every grant up its delegation
+// chain, so delegating never multiplies a budget.
 func Use(st State, g *Grant) error {
-	if g == nil {
-		return nil
+	for depth := 0; g != nil && depth < 32; depth++ {
+		g.Uses++
+		if err := st.PutGrant(g); err != nil {
+			return err
+		}
+		if g.Parent == "" {
+			return nil
+		}
+		parent, err := st.Grant(g.Parent)
+		if err != nil {
+			return err
+		}
+		g = parent
 	}
-	g.Uses++
-	return st.PutGrant(g)
+	return nil
 }
 
 func subset(child, parent []string) bool {

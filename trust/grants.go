@@ -112,6 +112,9 @@ func checkDelegation(st State, actor *Actor, c *fold.Ctx, b *GrantBody) error {
 	if b.Parent == "" {
 		return oplog.Reject(oplog.KindUnauthorized, "%s is not a trust root; only a delegable grant lets it grant", actor.Name)
 	}
+	if b.To == actor.Name {
+		return oplog.Reject(oplog.KindUnauthorized, "%s cannot delegate grant %s to itself", actor.Name, b.Parent)
+	}
 	parent, err := st.Grant(b.Parent)
 	if err != nil {
 		return err
@@ -134,7 +137,7 @@ func checkDelegation(st State, actor *Actor, c *fold.Ctx, b *GrantBody) error {
 	case parent.MaxUses > 0 && (b.MaxUses == 0 || b.MaxUses > parent.MaxUses):
 		return oplog.Reject(oplog.KindUnauthorized, "a delegated grant may be used at most %d times, as grant %s", parent.MaxUses, parent.ID)
 	}
-	if reason, err := valid(st, parent, c.At, false); err != nil {
+	if reason, err := valid(st, parent, c.At, true); err != nil {
 		return err
 	} else if reason != "" {
 		return oplog.Reject(oplog.KindUnauthorized, "cannot delegate: %s", reason)

@@ -92,7 +92,8 @@ func applyRegister(st State, actor *Actor, c *fold.Ctx, b *IdentityBody) error {
 	if p != nil {
 		return oplog.Reject(oplog.KindDuplicate, "identity %s already exists (rotate its key instead)", b.Name)
 	}
-	a.KeyID, a.Name, a.Role, a.Key, a.RegisteredBy = b.keyID, b.Name, b.Role, b.Key, actor.KeyID
+	at := c.At
+	a.KeyID, a.Name, a.Role, a.Key, a.RegisteredBy, a.Since = b.keyID, b.Name, b.Role, b.Key, actor.KeyID, &at
 	if err := Use(st, g); err != nil {
 		return err
 	}
@@ -137,7 +138,7 @@ func applyRotate(st State, actor *Actor, c *fold.Ctx, b *IdentityBody) error {
 		return err
 	}
 	old.Retired, old.RetiredAt = "rotated", &at
-	nk.KeyID, nk.Name, nk.Role, nk.Key, nk.RegisteredBy = b.keyID, p.Name, p.Role, b.Key, actor.KeyID
+	nk.KeyID, nk.Name, nk.Role, nk.Key, nk.RegisteredBy, nk.Since = b.keyID, p.Name, p.Role, b.Key, actor.KeyID, &at
 	p.Key = b.keyID
 	p.Keys = append(p.Keys, b.keyID)
 	for _, x := range []*Actor{old, nk} {
