@@ -152,8 +152,11 @@ func (r *Repo) RecordProvenance(ctx context.Context, o RecordOptions) (*Recorded
 			}
 		}
 		for _, p := range paths {
-			if _, err := trust.Find(ix.State(), me, trust.Need{Scope: trust.ScopeProvenance, Path: p}, now); err != nil {
+			// The same check verify makes of the record later.
+			if why, err := trust.MayAt(ix.State(), keyID, trust.Need{Scope: trust.ScopeProvenance, Path: p}, now); err != nil {
 				return err
+			} else if why != "" {
+				return oplog.Reject(oplog.KindUnauthorized, "%s", why)
 			}
 		}
 		if o.Task != "" {
@@ -280,24 +283,7 @@ func (a *authority) Key(keyID string) (ed25519.PublicKey, string, bool, error) {
 }
 
 func (a *authority) MayRecord(keyID, path string, t time.Time) (string, error) {
-	act, err := a.st.Actor(keyID)
-	if err != nil {
-		return "", err
-	}
-	switch {
-	case act.Root:
-	case act.RegisteredBy == "":
-		return "key is neither a trust root nor registered", nil
-	case act.Retired != "" && (act.RetiredAt == nil || !t.Before(*act.RetiredAt)):
-		return "key was " + act.Retired + " before then", nil
-	}
-	if _, err := trust.Find(a.st, act, trust.Need{Scope: trust.ScopeProvenance, Path: path}, t); err != nil {
-		if rej, ok := oplog.AsRejection(err); ok {
-			return rej.Reason, nil
-		}
-		return "", err
-	}
-	return "", nil
+	return trust.MayAt(a.st, keyID, trust.Need{Scope: trust.ScopeProvenance, Path: path}, t)
 }
 
 func (a *authority) Task(id string) (*tasks.Task, error) { return a.task(id) }

@@ -250,3 +250,28 @@ func subset(child, parent []string) bool {
 	}
 	return true
 }
+
+// MayAt says why a key could not use what n needs at t, or "" if it could:
+// the key was a trust root or registered, not yet retired at t, and held a
+// grant covering n at t. It is the one authority check for evidence judged
+// outside the fold (provenance records, checked when recorded and when
+// verified).
+func MayAt(st State, keyID string, n Need, t time.Time) (string, error) {
+	a, err := st.Actor(keyID)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case !a.Known():
+		return "key is neither a trust root nor registered", nil
+	case a.Retired != "" && (a.RetiredAt == nil || !t.Before(*a.RetiredAt)):
+		return "key was " + a.Retired + " before then", nil
+	}
+	if _, err := Find(st, a, n, t); err != nil {
+		if rej, ok := oplog.AsRejection(err); ok {
+			return rej.Reason, nil
+		}
+		return "", err
+	}
+	return "", nil
+}
