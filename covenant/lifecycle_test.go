@@ -209,6 +209,18 @@ func TestAllowedSignersAcrossRotation(t *testing.T) {
 	if out, err := verify(late); err == nil {
 		t.Errorf("git verify-commit accepted the rotated-out key's later commit %s:\n%s", late, out)
 	}
+	showSig := func(c string) string {
+		cmd := exec.Command("git", "-c", "gpg.ssh.allowedSignersFile="+signers, "log", "--show-signature", "-1", "--format=%H", c)
+		cmd.Dir, cmd.Env = tm.dir, tm.env()
+		out, _ := cmd.CombinedOutput()
+		return string(out)
+	}
+	if out := showSig(honest[0]); !strings.Contains(out, "Good \"git\" signature for") {
+		t.Errorf("git log --show-signature of an honest commit:\n%s", out)
+	}
+	if out := showSig(late); strings.Contains(out, "Good \"git\" signature for") {
+		t.Errorf("git log --show-signature calls the rotated-out key's later commit good:\n%s", out)
+	}
 	tm.caught(oplog.KindRotatedKey, late)
 }
 
