@@ -37,11 +37,11 @@ bundle: written to --out, or printed with --json. Needs a trusted identity.`,
 		Example: "  $ git covenant attest audit-root --release dist/app.tar.gz --out app.audit.sigstore.json",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			ar, err := r.SignAuditRoot(releases)
+			ar, err := svc.SignAuditRoot(c.Context(), releases)
 			if err != nil {
 				return err
 			}
@@ -91,11 +91,11 @@ reported absent and not checked. Exit 10 when a check fails.`,
 			if err != nil {
 				return usagef("%v", err)
 			}
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			res, err := r.VerifyAuditRoot(args[0], raw, releases)
+			res, err := svc.VerifyAuditRoot(c.Context(), args[0], raw, releases)
 			if err != nil {
 				return err
 			}

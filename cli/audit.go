@@ -1,18 +1,16 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/index"
 	"github.com/spf13/cobra"
 )
 
-func newCmdLog(f *Factory, runF func() error) *cobra.Command {
+func newCmdLog(f *Factory) *cobra.Command {
 	var task string
 	var asJSON bool
 	c := &cobra.Command{
@@ -24,31 +22,12 @@ fold ignored are marked with the reason.`,
 		Example: "  $ git covenant log\n  $ git covenant log --task tk-3f2a --json",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
-			}
-			ix, done, err := r.Read()
-			if err != nil {
-				return err
-			}
-			defer done()
-			if task != "" {
-				t, err := ix.Task(task)
-				if err != nil {
-					return err
-				}
-				task = t.ID
 			}
 			bw := newRows(f.Out, asJSON)
-			err = ix.EachLog(func(raw []byte) error {
-				var e index.LogEntry
-				if err := json.Unmarshal(raw, &e); err != nil {
-					return err
-				}
-				if task != "" && e.Task != task {
-					return nil
-				}
+			err = svc.EachLog(c.Context(), task, func(raw []byte, e *covenant.LogEntry) error {
 				if asJSON {
 					bw.raw(raw)
 				} else {
@@ -75,7 +54,7 @@ fold ignored are marked with the reason.`,
 	return c
 }
 
-func newCmdVerify(f *Factory, runF func() error) *cobra.Command {
+func newCmdVerify(f *Factory) *cobra.Command {
 	var asJSON, full, strict bool
 	var trustFile string
 	var requireProv, fromStdin bool
@@ -129,14 +108,14 @@ branch itself).`,
 				format = "json"
 			}
 			if len(args) > 0 || fromStdin {
-				return runProvenanceVerify(f, provenanceVerify{revs: args, stdin: fromStdin, require: requireProv, ref: targetRef, format: format,
+				return runProvenanceVerify(c.Context(), f, provenanceVerify{revs: args, stdin: fromStdin, require: requireProv, ref: targetRef, format: format,
 					trustFile: trustFile, policyFrom: policyFrom})
 			}
 			if policyFrom != "" {
 				return usagef("--policy-from applies to a revision range; for the feeds use --trust")
 			}
 			asJSON = format == "json"
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
@@ -150,7 +129,7 @@ branch itself).`,
 					return err
 				}
 			}
-			rep, err := r.Verify(opts)
+			rep, err := svc.Verify(c.Context(), opts)
 			if err != nil {
 				return err
 			}

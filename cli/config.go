@@ -1,16 +1,11 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/spf13/cobra"
 )
 
@@ -52,26 +47,12 @@ Keys:
 			if len(adds) > 0 && k.Kind != "list" {
 				return usagef("--add is for list keys; %s is a %s", k.Name, k.Kind)
 			}
-			st, err := gitstore.Open(f.Dir)
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			if st.WorkTree == "" {
-				return fmt.Errorf("%w: config needs a working tree", covenant.ErrBare)
-			}
-			path := filepath.Join(st.WorkTree, filepath.FromSlash(config.Path))
-			raw, err := os.ReadFile(path)
-			if errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("%w: no %s", covenant.ErrNotCovenant, config.Path)
-			} else if err != nil {
-				return err
-			}
 			if !setting {
-				cfg, err := config.Parse(raw)
-				if err != nil {
-					return err
-				}
-				vals, err := cfg.Get(k.Name)
+				vals, err := svc.ConfigGet(k.Name)
 				if err != nil {
 					return err
 				}
@@ -80,48 +61,11 @@ Keys:
 				}
 				return nil
 			}
-			var value any
-			switch {
-			case unset:
-			case len(adds) > 0:
-				cfg, err := config.Parse(raw)
-				if err != nil {
-					return err
-				}
-				cur, err := cfg.Get(k.Name)
-				if err != nil {
-					return err
-				}
-				value = append(cur, adds...)
-			default:
-				vals := []string{args[1]}
-				if k.Kind == "list" {
-					vals = vals[:0]
-					for _, v := range strings.Split(args[1], ",") {
-						if v = strings.TrimSpace(v); v == "" {
-							return fmt.Errorf("%w: %s = %q: an empty item (use --unset to clear the list)", config.ErrInvalid, k.Name, args[1])
-						}
-						vals = append(vals, v)
-					}
-				}
-				if value, err = config.ParseValue(k, vals); err != nil {
-					return err
-				}
+			e := covenant.ConfigEdit{Key: k.Name, Add: adds, Unset: unset}
+			if len(args) == 2 {
+				e.Value = &args[1]
 			}
-			out, err := config.Set(raw, k.Name, value)
-			if err != nil {
-				return err
-			}
-			info, err := os.Stat(path)
-			if err != nil {
-				return err
-			}
-			tmp := path + ".tmp"
-			if err := os.WriteFile(tmp, out, info.Mode().Perm()); err != nil {
-				return err
-			}
-			if err := os.Rename(tmp, path); err != nil {
-				os.Remove(tmp)
+			if err := svc.ConfigSet(e); err != nil {
 				return err
 			}
 			fmt.Fprintf(f.Err, "wrote %s; commit it to share the change\n", config.Path)

@@ -1,16 +1,15 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/hooks"
 	"github.com/git-covenant/git-covenant/identity"
-	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/remote"
 	"github.com/git-covenant/git-covenant/tasks"
@@ -96,21 +95,23 @@ func classify(err error) (int, string) {
 		return ExitConflict, ""
 	}
 	switch {
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted, ""
 	case errors.As(err, &vf):
 		return ExitVerifyFailed, ""
 	case strings.HasPrefix(err.Error(), "unknown command "): // cobra, at the top level
 		return ExitUsage, "see 'git covenant help'"
 	case errors.As(err, &ue):
 		return ExitUsage, "see 'git covenant help' or add --help to the command"
-	case errors.Is(err, gitstore.ErrNotRepository):
+	case errors.Is(err, covenant.ErrNotRepository):
 		return ExitNotRepo, "run this inside a git repository (git init creates one)"
 	case errors.Is(err, covenant.ErrNotCovenant):
 		return ExitNotRepo, "run 'git covenant init' to start using git-covenant in this repository"
-	case errors.Is(err, covenant.ErrBare), errors.Is(err, gitstore.ErrUnsupportedRepository):
+	case errors.Is(err, covenant.ErrBare), errors.Is(err, covenant.ErrUnsupportedRepository):
 		return ExitNotRepo, ""
-	case errors.Is(err, index.ErrAmbiguous):
+	case errors.Is(err, covenant.ErrAmbiguous):
 		return ExitUsage, "give more characters of the task id"
-	case errors.Is(err, index.ErrNotFound):
+	case errors.Is(err, covenant.ErrTaskNotFound):
 		return ExitNotFound, "list tasks with 'git covenant task list'"
 	case errors.Is(err, identity.ErrNotFound):
 		return ExitNotFound, "list identities with 'git covenant id list'"
@@ -137,7 +138,7 @@ func classify(err error) (int, string) {
 		return ExitUnauthorized, "ask a trust root to run: git covenant id register <name> --key '<your public key>' --role <role> (git covenant id show prints your key)"
 	case errors.As(err, &lock):
 		return ExitConflict, "if no git or git-covenant process is using " + lock.LockFile() + ", remove it"
-	case errors.Is(err, gitstore.ErrRefConflict), errors.Is(err, covenant.ErrBusy):
+	case errors.Is(err, covenant.ErrRefConflict), errors.Is(err, covenant.ErrBusy):
 		return ExitConflict, "another process changed the repository at the same time; run the command again"
 	case errors.Is(err, covenant.ErrFeedBroken):
 		return ExitVerifyFailed, ""

@@ -3,42 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"os/exec"
-	"path/filepath"
-	"strings"
 
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/hooks"
 	"github.com/spf13/cobra"
 )
-
-// hooksDir asks git where hooks live, honouring core.hooksPath and worktrees.
-func hooksDir(dir string) (string, error) {
-	cmd := exec.Command("git", "rev-parse", "--git-path", "hooks")
-	cmd.Dir = dir
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("git rev-parse --git-path hooks: %v", err)
-	}
-	p := strings.TrimSpace(string(out))
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(dir, p)
-	}
-	return p, nil
-}
-
-// repoHooksDir finds the hooks directory of the repository f works in.
-func repoHooksDir(f *Factory) (string, error) {
-	r, err := f.Repo()
-	if err != nil {
-		return "", err
-	}
-	base := r.Store.WorkTree
-	if base == "" {
-		base = r.Store.GitDir
-	}
-	return hooksDir(base)
-}
 
 func newCmdHooks(f *Factory) *cobra.Command {
 	c := &cobra.Command{
@@ -61,11 +30,11 @@ it back. core.hooksPath and worktrees are honoured.`,
 		Example: "  $ git covenant hooks install",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			dir, err := repoHooksDir(f)
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			res, err := hooks.Install(dir, force)
+			res, err := svc.InstallHooks(c.Context(), force)
 			if err != nil {
 				return err
 			}
@@ -79,11 +48,11 @@ it back. core.hooksPath and worktrees are honoured.`,
 		Short: "Remove the hooks and restore the ones they chained to",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			dir, err := repoHooksDir(f)
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			res, err := hooks.Uninstall(dir)
+			res, err := svc.UninstallHooks(c.Context())
 			if err != nil {
 				return err
 			}
@@ -111,16 +80,23 @@ Output goes to stderr; exit 10 refuses the push.`,
 			if len(args) == 0 {
 				return usagef("%s takes <remote> [<url>]", c.CommandPath())
 			}
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
+			}
+			cfg, err := svc.Config()
+			if err != nil {
+				return err
+			}
+			if cfg == nil {
+				return fmt.Errorf("%w: no %s", covenant.ErrNotCovenant, ".covenant/config.toml")
 			}
 			ups, err := hooks.ParseUpdates(f.In)
 			if err != nil {
 				return usagef("%v", err)
 			}
 			all := f.Getenv("GIT_COVENANT_REQUIRE_PROVENANCE") == "1"
-			protected := func(ref string) bool { return all || r.Config.Provenance.RequiresProvenance(ref) }
+			protected := func(ref string) bool { return all || cfg.Provenance.RequiresProvenance(ref) }
 			// git runs where the hook runs (git's environment, its
 			// working directory): relative remote URLs resolve there.
 			git := hooks.ExecGit(f.Dir)
@@ -142,11 +118,7 @@ Output goes to stderr; exit 10 refuses the push.`,
 				if len(ids) == 0 {
 					continue
 				}
-				cs, err := covenant.ParseCommitList(strings.NewReader(strings.Join(ids, "\n")))
-				if err != nil {
-					return err
-				}
-				err = runProvenanceVerify(&errOnly, provenanceVerify{commits: cs, ref: u.RemoteRef, require: all, format: "text", quietSource: true})
+				err = runProvenanceVerify(c.Context(), &errOnly, provenanceVerify{commits: ids, ref: u.RemoteRef, require: all, format: "text", quietSource: true})
 				var vf verifyFailed
 				switch {
 				case errors.As(err, &vf):

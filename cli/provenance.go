@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/provenance"
 	"github.com/spf13/cobra"
 )
@@ -54,11 +54,11 @@ exit 10). Needs provenance.record for the files the commit changed.`,
 			if dash == 1 {
 				rev = args[0]
 			}
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			rec, err := r.RecordProvenance(context.Background(), covenant.RecordOptions{Commit: rev, Task: task, Argv: args[dash:], Output: f.Err})
+			rec, err := svc.RecordProvenance(c.Context(), covenant.RecordOptions{Commit: rev, Task: task, Argv: args[dash:], Output: f.Err})
 			if err != nil {
 				return err
 			}
@@ -97,11 +97,11 @@ verifies it offline.`,
 		Example: "  $ git covenant provenance export HEAD --out attestations",
 		Args:    exactArgs(1, "one commit"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			commit, bundles, err := r.ExportProvenance(args[0])
+			commit, bundles, err := svc.ExportProvenance(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -138,7 +138,7 @@ var errNoProvenance = fmt.Errorf("no provenance")
 // the commits instead of the feeds.
 type provenanceVerify struct {
 	revs    []string
-	commits []gitstore.Hash
+	commits []string // full commit ids
 	stdin   bool
 	require bool
 	ref     string
@@ -148,35 +148,19 @@ type provenanceVerify struct {
 	quietSource           bool // the pre-push hook: the local config is the point
 }
 
-func runProvenanceVerify(f *Factory, o provenanceVerify) error {
-	r, err := f.Repo()
+func runProvenanceVerify(ctx context.Context, f *Factory, o provenanceVerify) error {
+	svc, err := f.Service(ctx)
 	if err != nil {
 		return err
 	}
-	commits := o.commits
+	opts := covenant.ProvenanceOptions{Revs: o.revs, Commits: o.commits, Require: o.require, Ref: o.ref}
 	if o.stdin {
-		if commits, err = covenant.ParseCommitList(f.In); err != nil {
+		cs, err := covenant.ParseCommitList(f.In)
+		if err != nil {
 			return usagef("--stdin: %v", err)
 		}
+		opts.Commits = append(opts.Commits, cs...)
 	}
-	if len(o.revs) > 0 {
-		cs, err := r.RevList(o.revs)
-		if err != nil {
-			return usagef("%v", err)
-		}
-		commits = append(commits, cs...)
-	}
-	ref := o.ref
-	if ref == "" && len(o.revs) == 1 {
-		// A range's right side that names a ref (origin/main..main) is
-		// the ref the policy is matched against.
-		_, right, _ := strings.Cut(o.revs[0], "..")
-		if right == "" {
-			right = o.revs[0]
-		}
-		ref = r.SymbolicRef(strings.TrimPrefix(right, "."))
-	}
-	opts := covenant.ProvenanceOptions{Commits: commits, Require: o.require, Ref: ref}
 	source := "the working tree's " + config.Path + " (not pinned: a branch under review controls it; in CI pass --trust <file> or --policy-from <base>)"
 	switch {
 	case o.trustFile != "" && o.policyFrom != "":
@@ -191,7 +175,7 @@ func runProvenanceVerify(f *Factory, o provenanceVerify) error {
 		}
 		source = o.trustFile + " (--trust)"
 	case o.policyFrom != "":
-		if opts.Trust, err = r.ConfigAt(o.policyFrom); err != nil {
+		if opts.Trust, err = svc.ConfigAt(ctx, o.policyFrom); err != nil {
 			return err
 		}
 		source = o.policyFrom + ":" + config.Path + " (--policy-from)"
@@ -199,7 +183,10 @@ func runProvenanceVerify(f *Factory, o provenanceVerify) error {
 	if !o.quietSource {
 		fmt.Fprintf(f.Err, "provenance policy and trust roots from %s\n", source)
 	}
-	rep, err := r.VerifyProvenance(opts)
+	rep, err := svc.VerifyProvenance(ctx, opts)
+	if errors.Is(err, covenant.ErrBadRevision) {
+		return usagef("%v", err)
+	}
 	if err != nil {
 		return err
 	}

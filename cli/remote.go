@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/remote"
-	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/spf13/cobra"
 )
 
@@ -53,11 +49,11 @@ Running it again changes nothing. --undo removes exactly what setup added.`,
   $ git covenant remote setup --undo`,
 		Args: maxArgs(1, "one <remote>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			res, err := r.SetupRemote(remoteArg(args), undo)
+			res, err := svc.SetupRemote(c.Context(), remoteArg(args), undo)
 			if err != nil {
 				return err
 			}
@@ -112,11 +108,11 @@ refused (each finding is printed), 5 when the remote kept moving.`,
   $ git covenant sync upstream --json | jq '.received[].ops'`,
 		Args: maxArgs(1, "one <remote>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			rep, err := r.Sync(remoteArg(args))
+			rep, err := svc.Sync(c.Context(), remoteArg(args))
 			if err != nil {
 				return err
 			}
@@ -151,7 +147,7 @@ func short(h string) string {
 	return h
 }
 
-func printSync(w io.Writer, rep *remote.Report) {
+func printSync(w io.Writer, rep *remote.SyncReport) {
 	ops := 0
 	for _, u := range rep.Received {
 		ops += u.Ops
@@ -221,11 +217,11 @@ digest; compare it to check that clones converged.`,
 		Example: "  $ git covenant state digest\n  $ git covenant state digest --json | jq -r .digest",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			d, err := r.StateDigest()
+			d, err := svc.StateDigest(c.Context())
 			if err != nil {
 				return err
 			}
@@ -261,11 +257,11 @@ To stop trusting the key altogether, revoke it ('git covenant id revoke').`,
 		Example: "  $ git covenant quarantine list\n  $ git covenant quarantine list --json",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			qs, err := r.Quarantine()
+			qs, err := svc.Quarantine(c.Context())
 			if err != nil {
 				return err
 			}
@@ -300,11 +296,11 @@ To stop trusting the key altogether, revoke it ('git covenant id revoke').`,
 		Example: "  $ git covenant quarantine accept 5b4e09a15ab7ae0f094780c8ff570a3e 0f3c…",
 		Args:    exactArgs(2, "<key-id> and <commit>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			res, err := r.AcceptVersion(args[0], args[1])
+			res, err := svc.AcceptVersion(c.Context(), args[0], args[1])
 			if err != nil {
 				return err
 			}
@@ -320,45 +316,11 @@ To stop trusting the key altogether, revoke it ('git covenant id revoke').`,
 	return c
 }
 
-// LostLease is a claim (or an op under a lease) the fold ignored because
-// another actor held the lease at that epoch: the loser of a race between
-// clones, as task show reports it.
-type LostLease struct {
-	Op       string    `json:"op"`
-	Type     string    `json:"type"`
-	By       string    `json:"by"`
-	Epoch    uint64    `json:"epoch"`
-	At       time.Time `json:"at"`
-	Holder   string    `json:"holder"`
-	HolderAt time.Time `json:"holder_since"`
-	Reason   string    `json:"reason"`
-}
-
-// lostLeases pairs ignored ops carrying an epoch with the lease another
-// actor held at that epoch.
-func lostLeases(t *tasks.Task, rejected []index.LogEntry) []LostLease {
-	out := []LostLease{}
-	for _, le := range rejected {
-		if le.Epoch == 0 {
-			continue
-		}
-		for _, l := range t.Leases {
-			if l.Epoch == le.Epoch && l.Key != le.Actor.Key {
-				ll := LostLease{Op: le.Op, Type: le.Type, By: le.Actor.Name, Epoch: le.Epoch, At: le.Time, Holder: l.Holder, HolderAt: l.AcquiredAt}
-				if le.Rejected != nil {
-					ll.Reason = le.Rejected.Kind + ": " + le.Rejected.Reason
-				}
-				out = append(out, ll)
-			}
-		}
-	}
-	return out
-}
-
 // printIgnored says, in task show, which ops on the task the fold ignored,
 // naming for a lost lease who holds it instead.
-func printIgnored(w io.Writer, t *tasks.Task, rejected []index.LogEntry) {
-	for _, l := range lostLeases(t, rejected) {
+func printIgnored(w io.Writer, d *covenant.TaskDetail) {
+	rejected := d.Ignored
+	for _, l := range d.Lost {
 		fmt.Fprintf(w, "lease lost: %s's %s (epoch %d, %s) lost to %s, who claimed epoch %d at %s\n",
 			l.By, l.Type, l.Epoch, l.At.Format(time.RFC3339), l.Holder, l.Epoch, l.HolderAt.Format(time.RFC3339))
 	}
@@ -373,26 +335,4 @@ func printIgnored(w io.Writer, t *tasks.Task, rejected []index.LogEntry) {
 		}
 		fmt.Fprintf(w, "  %s  %-12s %-14s %s\n", le.Time.Format(time.RFC3339), le.Actor.Name, le.Type, why)
 	}
-}
-
-// withIgnored adds the ignored ops and lost leases to a task's JSON.
-func withIgnored(raw []byte, t *tasks.Task, rejected []index.LogEntry) ([]byte, error) {
-	if len(rejected) == 0 {
-		return raw, nil
-	}
-	ig, err := json.Marshal(rejected)
-	if err != nil {
-		return nil, err
-	}
-	lost, err := json.Marshal(lostLeases(t, rejected))
-	if err != nil {
-		return nil, err
-	}
-	raw = bytes.TrimRight(raw, " \n")
-	out := append([]byte(nil), raw[:len(raw)-1]...)
-	out = append(out, `,"ignored_ops":`...)
-	out = append(out, ig...)
-	out = append(out, `,"lost_leases":`...)
-	out = append(out, lost...)
-	return append(out, '}'), nil
 }

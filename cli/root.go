@@ -5,6 +5,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,7 +23,8 @@ import (
 // Version is set at build time with -ldflags.
 var Version = "dev"
 
-// Factory carries what commands need from the outside world.
+// Factory carries what commands need from the outside world, and opens
+// the one Service a command runs against.
 type Factory struct {
 	In       io.Reader
 	Out, Err io.Writer
@@ -31,17 +33,19 @@ type Factory struct {
 	Dir      string
 	Now      func() time.Time
 	As       string
+
+	svc *covenant.Service
 }
 
-// Repo opens the repository containing the working directory.
-func (f *Factory) Repo() (*covenant.Repo, error) {
-	r, err := covenant.Open(covenant.Options{Dir: f.Dir, Getenv: f.Getenv, Env: f.Env, As: f.As, Now: f.Now})
-	if err != nil {
-		return nil, err
+// Service opens the repository containing the working directory, once per
+// run: every call returns the same handle. Main closes it.
+func (f *Factory) Service(ctx context.Context) (*covenant.Service, error) {
+	if f.svc != nil {
+		return f.svc, nil
 	}
-	r.Progress = f.Err
+	opts := covenant.Options{Dir: f.Dir, Getenv: f.Getenv, Env: f.Env, As: f.As, Now: f.Now, Log: f.Err}
 	if isTerminal(f.Err) {
-		r.Bar = func(done, total int, what string) {
+		opts.Progress = func(done, total int, what string) {
 			const width = 30
 			n := 0
 			if total > 0 {
@@ -53,7 +57,20 @@ func (f *Factory) Repo() (*covenant.Repo, error) {
 			}
 		}
 	}
-	return r, nil
+	svc, err := covenant.Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	f.svc = svc
+	return svc, nil
+}
+
+// close releases the Service, if one was opened.
+func (f *Factory) close() {
+	if f.svc != nil {
+		f.svc.Close()
+		f.svc = nil
+	}
 }
 
 // Keystore opens the local keystore.
@@ -72,7 +89,10 @@ func (f *Factory) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
-// Main runs git-covenant with args and returns the exit status.
+// Main runs git-covenant with args and returns the exit status. A first
+// SIGINT or SIGTERM cancels the command's context: the command stops, its
+// deferred clean-up runs (temporary worktrees, child processes, locks),
+// and Main returns 130. A second one returns 130 at once.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	dir, err := os.Getwd()
 	if err != nil {
@@ -88,7 +108,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 		}
 		f.Now = func() time.Time { return t }
 	}
-	sigs := make(chan os.Signal, 1)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Every signal also lands here, so the second one is seen while the
+	// command is still cleaning up after the first.
+	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	root := NewCmdRoot(f)
@@ -97,13 +121,27 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	done := make(chan error, 1)
-	go func() { done <- root.Execute() }()
-	select {
-	case err = <-done:
-	case <-sigs:
-		// Writes are atomic ref updates after all objects exist; stopping
-		// here leaves either the whole op or none of it.
-		fmt.Fprintln(stderr, "git-covenant: interrupted")
+	go func() {
+		defer f.close()
+		done <- root.ExecuteContext(ctx)
+	}()
+	for n := 0; ; {
+		select {
+		case err = <-done:
+		case <-sigs:
+			if n++; n < 2 {
+				continue
+			}
+			// The second signal: do not wait for clean-up. Writes are
+			// atomic ref updates after all objects exist, so stopping
+			// here leaves either the whole op or none of it.
+			fmt.Fprintln(stderr, "git-covenant: error: interrupted")
+			return ExitInterrupted
+		}
+		break
+	}
+	if ctx.Err() != nil && err != nil {
+		fmt.Fprintln(stderr, "git-covenant: error: interrupted")
 		return ExitInterrupted
 	}
 	if err == nil {
@@ -147,14 +185,14 @@ Start with 'git covenant init', then 'git covenant task create' and
 	root.PersistentFlags().StringVar(&f.As, "as", "", "act as this identity (default: $GIT_COVENANT_AS, else the first identity created)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddGroup(&cobra.Group{ID: "work", Title: "Work on tasks:"}, &cobra.Group{ID: "setup", Title: "Set up:"}, &cobra.Group{ID: "audit", Title: "Audit:"})
-	for _, c := range []*cobra.Command{newCmdInit(f, nil), newCmdID(f), newCmdCap(f), newCmdTrust(f), newCmdWorkflow(f), newCmdConfig(f), newCmdHooks(f), newCmdAllowedSigners(f, nil), newCmdIndex(f)} {
+	for _, c := range []*cobra.Command{newCmdInit(f, nil), newCmdID(f), newCmdCap(f), newCmdTrust(f), newCmdWorkflow(f), newCmdConfig(f), newCmdHooks(f), newCmdAllowedSigners(f), newCmdIndex(f)} {
 		c.GroupID = "setup"
 		root.AddCommand(c)
 	}
 	t := newCmdTask(f)
 	t.GroupID = "work"
 	root.AddCommand(t)
-	for _, c := range []*cobra.Command{newCmdLog(f, nil), newCmdVerify(f, nil), newCmdProvenance(f), newCmdAttest(f)} {
+	for _, c := range []*cobra.Command{newCmdLog(f), newCmdVerify(f), newCmdProvenance(f), newCmdAttest(f)} {
 		c.GroupID = "audit"
 		root.AddCommand(c)
 	}

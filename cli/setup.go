@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/spf13/cobra"
 )
@@ -35,7 +37,7 @@ refs/covenant/feeds/<key-id>. Running it again changes nothing and says so.`,
 			if runF != nil {
 				return runF(opts)
 			}
-			return runInit(opts)
+			return runInit(c.Context(), opts)
 		},
 	}
 	c.Flags().StringVar(&opts.Name, "name", "", "identity to use or create (default: your first identity, else $USER)")
@@ -44,12 +46,12 @@ refs/covenant/feeds/<key-id>. Running it again changes nothing and says so.`,
 	return c
 }
 
-func runInit(o *InitOptions) error {
-	r, err := o.F.Repo()
+func runInit(ctx context.Context, o *InitOptions) error {
+	svc, err := o.F.Service(ctx)
 	if err != nil {
 		return err
 	}
-	res, err := r.Init(o.Name, o.NoCommit, o.F.Getenv)
+	res, err := svc.Init(ctx, covenant.InitRequest{Name: o.Name, NoCommit: o.NoCommit})
 	if err != nil {
 		return err
 	}
@@ -275,11 +277,11 @@ refs are shared, every clone trusts the key.`,
 				}
 				key = string(b)
 			}
-			repo, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			a, err := repo.RegisterIdentity(args[0], r, key, grants)
+			a, err := svc.RegisterIdentity(c.Context(), args[0], r, key, grants)
 			if err != nil {
 				return err
 			}
@@ -297,7 +299,7 @@ refs are shared, every clone trusts the key.`,
 	return c
 }
 
-func newCmdAllowedSigners(f *Factory, runF func() error) *cobra.Command {
+func newCmdAllowedSigners(f *Factory) *cobra.Command {
 	var out string
 	c := &cobra.Command{
 		Use:   "allowed-signers [--output <file>]",
@@ -309,11 +311,11 @@ git can verify feed commit signatures:
   git -c gpg.ssh.allowedSignersFile=.git/covenant-signers verify-commit refs/covenant/feeds/<key-id>`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			s, err := r.AllowedSigners()
+			s, err := svc.AllowedSigners(c.Context())
 			if err != nil {
 				return err
 			}
@@ -342,26 +344,20 @@ truth; reads catch it up by themselves, so this is only needed to measure or
 to recover from a damaged disk.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			rep, m, err := r.Rebuild()
+			m, err := svc.Rebuild(c.Context())
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return f.printJSON(struct {
-					Ops      int `json:"ops"`
-					Tasks    int `json:"tasks"`
-					Feeds    int `json:"feeds"`
-					Rejected int `json:"rejected"`
-					Findings int `json:"findings"`
-				}{m.Ops, m.Tasks, len(m.Feeds), m.Rejected, len(rep.Findings)})
+				return f.printJSON(m)
 			}
-			fmt.Fprintf(f.Out, "Rebuilt index: %d ops from %d feeds, %d tasks, %d ops ignored by the fold.\n", m.Ops, len(m.Feeds), m.Tasks, m.Rejected)
-			if len(rep.Findings) > 0 {
-				fmt.Fprintf(f.Out, "%d feed problem(s): run 'git covenant verify'.\n", len(rep.Findings))
+			fmt.Fprintf(f.Out, "Rebuilt index: %d ops from %d feeds, %d tasks, %d ops ignored by the fold.\n", m.Ops, m.Feeds, m.Tasks, m.Rejected)
+			if m.Findings > 0 {
+				fmt.Fprintf(f.Out, "%d feed problem(s): run 'git covenant verify'.\n", m.Findings)
 			}
 			return nil
 		},

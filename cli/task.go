@@ -43,11 +43,11 @@ func newCmdTaskCreate(f *Factory) *cobra.Command {
 			if err := b.Check(); err != nil {
 				return err
 			}
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			t, err := r.CreateTask(b)
+			t, err := svc.CreateTask(c.Context(), b)
 			if err != nil {
 				return err
 			}
@@ -101,33 +101,25 @@ is 5, naming the holder.`,
 			if err != nil {
 				return usagef("--ttl %q is not a duration (try 30m, 2h or 1h30m)", ttl)
 			}
-			r, err := f.Repo()
-			if err != nil {
-				return err
-			}
-			var t *tasks.Task
+			req := covenant.StartRequest{TTL: d, Label: label, Via: via}
 			if len(args) == 0 && via != "" {
 				return usagef("--via needs a task <id>")
 			}
-			if len(args) == 0 {
-				t, err = r.StartNext(label, d)
-			} else {
+			if len(args) == 1 {
 				if label != "" {
 					return usagef("--label only applies without an <id>")
 				}
-				if via != "" {
-					t, err = r.StartTaskVia(args[0], d, via)
-				} else {
-					t, err = r.StartTask(args[0], d)
-				}
+				req.Task = args[0]
 			}
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			p, err := r.Resume(t.ID)
+			st, err := svc.StartAndResume(c.Context(), req)
 			if err != nil {
 				return err
 			}
+			t, p := st.Task, st.Pack
 			if asJSON {
 				return f.printJSON(p)
 			}
@@ -152,29 +144,17 @@ func newCmdTaskShow(f *Factory) *cobra.Command {
 		Example: "  $ git covenant task show tk-3f2a\n  $ git covenant task show tk-3f2a --json | jq .state",
 		Args:    exactArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			ix, done, err := r.Read()
-			if err != nil {
-				return err
-			}
-			defer done()
-			raw, err := ix.TaskJSON(args[0])
-			if err != nil {
-				return err
-			}
-			var t tasks.Task
-			if err := json.Unmarshal(raw, &t); err != nil {
-				return err
-			}
-			ignored, err := ix.RejectedOps(t.ID, "")
+			d, err := svc.ShowTask(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				if raw, err = withIgnored(raw, &t, ignored); err != nil {
+				raw, err := d.MarshalJSON()
+				if err != nil {
 					return err
 				}
 				var buf bytes.Buffer
@@ -182,11 +162,11 @@ func newCmdTaskShow(f *Factory) *cobra.Command {
 					return err
 				}
 				buf.WriteByte('\n')
-				_, err := f.Out.Write(buf.Bytes())
+				_, err = f.Out.Write(buf.Bytes())
 				return err
 			}
-			printTask(f.Out, &t, f.Now())
-			printIgnored(f.Out, &t, ignored)
+			printTask(f.Out, d.Task, f.Now())
+			printIgnored(f.Out, d)
 			return nil
 		},
 	}
@@ -203,22 +183,20 @@ func newCmdTaskList(f *Factory) *cobra.Command {
 		Example: "  $ git covenant task list --state open\n  $ git covenant task list --label ci --json",
 		Args:    exactArgs(0, "no arguments (filter with --state and --label)"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			if err := r.RequireConfig(); err != nil {
+			wf, err := svc.Workflow()
+			if err != nil {
 				return err
 			}
-			if wf := r.Config.Lifecycle(); state != "" && !contains(wf.States, state) {
+			if state != "" && !contains(wf.States, state) {
 				return usagef("--state %q is not a state of the workflow (%s)", state, strings.Join(wf.States, ", "))
 			}
-			ix, done, err := r.Read()
-			if err != nil {
-				return err
-			}
-			defer done()
-			return listTasks(f.Out, ix.EachSummary, state, label, asJSON)
+			return listTasks(f.Out, func(fn func(raw []byte, s *tasks.Summary) error) error {
+				return svc.EachTask(c.Context(), state != "" || label != "" || !asJSON, fn)
+			}, state, label, asJSON)
 		},
 	}
 	c.Flags().StringVar(&state, "state", "", "only tasks in this state")
@@ -228,17 +206,20 @@ func newCmdTaskList(f *Factory) *cobra.Command {
 }
 
 // listTasks streams rows; with --json and no filter, the stored JSON rows
-// are copied as they are, without decoding.
-func listTasks(w io.Writer, each func(func([]byte) error) error, state, label string, asJSON bool) error {
+// are copied as they are, without decoding (each may pass a nil summary;
+// rows are decoded here when needed).
+func listTasks(w io.Writer, each func(func([]byte, *tasks.Summary) error) error, state, label string, asJSON bool) error {
 	bw := newRows(w, asJSON)
-	var s tasks.Summary // declared once: a per-row &s escapes and allocates
-	err := each(func(raw []byte) error {
-		filtered := state != "" || label != ""
-		if filtered || !asJSON {
-			s = tasks.Summary{}
-			if err := json.Unmarshal(raw, &s); err != nil {
+	var own tasks.Summary // declared once: a per-row value escapes and allocates
+	err := each(func(raw []byte, s *tasks.Summary) error {
+		if s == nil && (state != "" || label != "" || !asJSON) {
+			own = tasks.Summary{}
+			if err := json.Unmarshal(raw, &own); err != nil {
 				return err
 			}
+			s = &own
+		}
+		if s != nil {
 			if state != "" && s.State != state {
 				return nil
 			}
@@ -289,44 +270,25 @@ its schema before it is signed. The lease is released unless --keep-lease.`,
 		Args: exactArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
 			h.Validation.Status = validation
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
+			req := covenant.HandoffRequest{Task: args[0], Handoff: h}
 			for _, p := range files {
-				rel, err := repoRelative(r.Store.WorkTree, f.Dir, p)
+				rel, err := repoRelative(svc.WorkTree(), f.Dir, p)
 				if err != nil {
 					return err
 				}
-				fr, err := r.HandoffFile(rel)
-				if err != nil {
-					return usagef("--file %s: %v", p, err)
-				}
-				h.Files = append(h.Files, fr)
+				req.Files = append(req.Files, rel)
 			}
-			t, err := r.Task(args[0])
+			t, err := svc.HandoffTask(c.Context(), req)
 			if err != nil {
 				return err
 			}
-			commits, err := r.TaskCommits(t)
-			if err != nil {
-				return err
-			}
-			for _, ci := range commits {
-				h.Commits = append(h.Commits, ci.Hash)
-			}
-			if h.Head, h.Branch, err = r.HeadInfo(); err != nil {
-				return err
-			}
-			if err := h.Check(); err != nil {
-				return err
-			}
-			t, err = r.HandoffTask(t.ID, h)
-			if err != nil {
-				return err
-			}
+			got := t.Handoff
 			fmt.Fprintf(f.Out, "Recorded handoff %d for %s (%d next step(s), %d question(s), %d file(s), %d commit(s)).\n",
-				t.Handoffs, t.ID, len(h.Next), len(h.Questions), len(h.Files), len(h.Commits))
+				t.Handoffs, t.ID, len(got.Next), len(got.Questions), len(got.Files), len(got.Commits))
 			return nil
 		},
 	}
@@ -372,11 +334,11 @@ whether each pinned file still has the blob it had).`,
 		Example: "  $ git covenant task resume tk-3f2a\n  $ git covenant task resume tk-3f2a --json > context.json",
 		Args:    exactArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			p, err := r.Resume(args[0])
+			p, err := svc.Resume(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -399,11 +361,11 @@ func newCmdTaskDone(f *Factory) *cobra.Command {
 		Example: "  $ git covenant task done tk-3f2a",
 		Args:    exactArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			t, err := r.DoneTask(args[0])
+			t, err := svc.MoveTask(c.Context(), covenant.MoveRequest{Task: args[0]})
 			if err != nil {
 				return err
 			}

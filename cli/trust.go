@@ -23,11 +23,11 @@ by the old key after the rotation are flagged by verify and ignored.`,
 		Example: "  $ git covenant --as builder-1 id rotate builder-1\n  $ git covenant id rotate builder-1 --key \"ssh-ed25519 AAAA…\"",
 		Args:    exactArgs(1, "one <name>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			k, err := r.RotateIdentity(args[0], key)
+			k, err := svc.RotateIdentity(c.Context(), args[0], key)
 			if err != nil {
 				return err
 			}
@@ -47,11 +47,11 @@ func newCmdIDRevoke(f *Factory) *cobra.Command {
 		Example: "  $ git covenant id revoke builder-1 --reason \"laptop lost\"",
 		Args:    exactArgs(1, "one <name>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			if err := r.RevokeIdentity(args[0], reason); err != nil {
+			if err := svc.RevokeIdentity(c.Context(), args[0], reason); err != nil {
 				return err
 			}
 			fmt.Fprintf(f.Out, "Revoked %s.\n", args[0])
@@ -107,7 +107,7 @@ func newCmdCapGrant(f *Factory) *cobra.Command {
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			req.To, req.Scopes = args[0], args[1:]
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
@@ -118,7 +118,7 @@ func newCmdCapGrant(f *Factory) *cobra.Command {
 				}
 				req.ExpiresAt = &t
 			}
-			g, err := r.GrantCapability(req)
+			g, err := svc.GrantCapability(c.Context(), req)
 			if err != nil {
 				return err
 			}
@@ -161,11 +161,11 @@ func newCmdCapRevoke(f *Factory) *cobra.Command {
 		Example: "  $ git covenant cap revoke cap-1a2b3c4d5e6f --reason \"project over\"",
 		Args:    exactArgs(1, "one <grant-id>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			g, err := r.RevokeCapability(args[0], reason)
+			g, err := svc.RevokeCapability(c.Context(), args[0], reason)
 			if err != nil {
 				return err
 			}
@@ -189,11 +189,11 @@ func newCmdCapList(f *Factory) *cobra.Command {
 		Short: "List grants",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			gs, err := r.Grants(to)
+			gs, err := svc.Grants(c.Context(), to)
 			if err != nil {
 				return err
 			}
@@ -246,11 +246,11 @@ func newCmdCapCheck(f *Factory) *cobra.Command {
 		Example: "  $ git covenant cap check builder-1 task.claim --task tk-3f2a",
 		Args:    exactArgs(2, "<identity> and <scope>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			d, err := r.CheckCapability(args[0], args[1], task)
+			d, err := svc.CheckCapability(c.Context(), args[0], args[1], task)
 			if err != nil {
 				return err
 			}
@@ -278,11 +278,11 @@ func newCmdTrust(f *Factory) *cobra.Command {
 		Short: "Print the trust roots of .covenant/config.toml and every registered identity",
 		Args:  exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			rep, err := r.Trust()
+			rep, err := svc.Trust(c.Context())
 			if err != nil {
 				return err
 			}

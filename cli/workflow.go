@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -18,17 +19,17 @@ import (
 
 // taskCmd builds a command that writes one op on a task and reports it.
 func taskCmd(f *Factory, use, short, long, example string, nargs int, argNames string,
-	run func(r *covenant.Repo, args []string) (*tasks.Task, string, error), flags func(c *cobra.Command)) *cobra.Command {
+	run func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error), flags func(c *cobra.Command)) *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use: use, Short: short, Long: long, Example: example,
 		Args: exactArgs(nargs, argNames),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			t, msg, err := run(r, args)
+			t, msg, err := run(c.Context(), svc, args)
 			if err != nil {
 				return err
 			}
@@ -58,11 +59,13 @@ first, then oldest. 'task start' with no id claims the first of them.`,
 		Example: "  $ git covenant task ready\n  $ git covenant task ready --label backend --json",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			each := func(fn func([]byte) error) error { return r.Ready(label, fn) }
+			each := func(fn func([]byte, *tasks.Summary) error) error {
+				return svc.Ready(c.Context(), label, func(raw []byte) error { return fn(raw, nil) })
+			}
 			return listTasks(f.Out, each, "", "", asJSON)
 		},
 	}
@@ -79,8 +82,8 @@ are refused naming the allowed ones; moves guarded by gates are refused
 naming what is missing; while someone holds the task's lease only they may
 move it.`,
 		"  $ git covenant task move tk-3f2a self_review --note \"tests green locally\"", 2, "<id> and <state>",
-		func(r *covenant.Repo, args []string) (*tasks.Task, string, error) {
-			t, err := r.MoveTask(args[0], args[1], note)
+		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
+			t, err := svc.MoveTask(ctx, covenant.MoveRequest{Task: args[0], To: args[1], Note: note})
 			if err != nil {
 				return nil, "", err
 			}
@@ -94,12 +97,12 @@ func newCmdTaskHeartbeat(f *Factory) *cobra.Command {
 	return taskCmd(f, "heartbeat <id> [--ttl <duration>]", "Extend your lease on a task",
 		"Extend the lease you hold on a task to now + ttl, keeping its epoch.",
 		"  $ git covenant task heartbeat tk-3f2a --ttl 30m", 1, "one task <id>",
-		func(r *covenant.Repo, args []string) (*tasks.Task, string, error) {
+		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
 			d, err := time.ParseDuration(ttl)
 			if err != nil {
 				return nil, "", usagef("--ttl %q is not a duration (try 30m, 2h or 1h30m)", ttl)
 			}
-			t, err := r.Heartbeat(args[0], d)
+			t, err := svc.Heartbeat(ctx, covenant.LeaseRequest{Task: args[0], TTL: d})
 			if err != nil {
 				return nil, "", err
 			}
@@ -112,8 +115,8 @@ func newCmdTaskHeartbeat(f *Factory) *cobra.Command {
 
 func newCmdTaskRelease(f *Factory) *cobra.Command {
 	return taskCmd(f, "release <id>", "Give back your lease on a task", "", "  $ git covenant task release tk-3f2a", 1, "one task <id>",
-		func(r *covenant.Repo, args []string) (*tasks.Task, string, error) {
-			t, err := r.Release(args[0])
+		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
+			t, err := svc.Release(ctx, args[0])
 			if err != nil {
 				return nil, "", err
 			}
@@ -127,8 +130,8 @@ func newCmdTaskLink(f *Factory) *cobra.Command {
 ready queue until a is finished; cycles of blocks (or parent-of) links are
 refused.`,
 		"  $ git covenant task link tk-3f2a blocks tk-9c1d\n  $ git covenant task link tk-77aa discovered-from tk-3f2a", 3, "<id>, a link kind and <other>",
-		func(r *covenant.Repo, args []string) (*tasks.Task, string, error) {
-			t, err := r.LinkTasks(args[0], args[1], args[2])
+		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
+			t, err := svc.LinkTasks(ctx, covenant.LinkRequest{Task: args[0], Kind: args[1], Other: args[2]})
 			if err != nil {
 				return nil, "", err
 			}
@@ -145,11 +148,11 @@ func newCmdTaskReview(f *Factory) *cobra.Command {
 satisfied while the latest verdict is approve; independent gates do not
 count approvals by anyone who held a lease on the task.`,
 		"  $ git covenant task review tk-3f2a --gate review.code approve --note \"LGTM\"", 2, "<id> and approve or reject",
-		func(r *covenant.Repo, args []string) (*tasks.Task, string, error) {
+		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
 			if gate == "" || strings.TrimSpace(note) == "" {
 				return nil, "", usagef("--gate and --note are required")
 			}
-			t, err := r.Review(args[0], gate, args[1], note)
+			t, err := svc.Review(ctx, covenant.ReviewRequest{Task: args[0], Gate: gate, Verdict: args[1], Note: note})
 			if err != nil {
 				return nil, "", err
 			}
@@ -186,15 +189,15 @@ command's exit status does not change this command's.`,
 			if gate == "" {
 				return usagef("--gate is required")
 			}
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			id, err := r.ResolveID(args[0])
+			id, err := svc.ResolveID(c.Context(), args[0])
 			if err != nil {
 				return err
 			}
-			cmd := exec.Command(args[1], args[2:]...)
+			cmd := exec.CommandContext(c.Context(), args[1], args[2:]...)
 			cmd.Dir = f.Dir
 			var out bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &out
@@ -209,15 +212,17 @@ command's exit status does not change this command's.`,
 			case err != nil:
 				return usagef("cannot run %s: %v", args[1], err)
 			}
+			if err := c.Context().Err(); err != nil {
+				return err
+			}
 			sum := sha256.Sum256(out.Bytes())
-			head, _, _ := r.HeadInfo()
 			chk := tasks.Check{Command: args[1:], ExitCode: code, DurationMS: dur.Milliseconds(),
-				OutputDigest: "sha256:" + hex.EncodeToString(sum[:]), OutputBytes: int64(out.Len()), Head: head}
+				OutputDigest: "sha256:" + hex.EncodeToString(sum[:]), OutputBytes: int64(out.Len())}
 			output := out.Bytes()
 			if len(output) > 1<<20 {
 				output = output[:1<<20]
 			}
-			t, err := r.RecordCheck(id, gate, chk, output)
+			t, err := svc.RecordCheck(c.Context(), covenant.CheckRequest{Task: id, Gate: gate, Check: chk, Output: output})
 			if err != nil {
 				return err
 			}
@@ -245,8 +250,8 @@ func newCmdTaskEscalate(f *Factory) *cobra.Command {
 'git covenant task list --state escalated' is the human's inbox; only a human
 identity can 'task resolve' it, which returns it to its previous state.`,
 		"  $ git covenant task escalate tk-3f2a --kind production --reason \"needs a prod DB migration\"", 1, "one task <id>",
-		func(r *covenant.Repo, args []string) (*tasks.Task, string, error) {
-			t, err := r.Escalate(args[0], kind, reason)
+		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
+			t, err := svc.Escalate(ctx, covenant.EscalateRequest{Task: args[0], Kind: kind, Reason: reason})
 			if err != nil {
 				return nil, "", err
 			}
@@ -263,8 +268,8 @@ func newCmdTaskResolve(f *Factory) *cobra.Command {
 	return taskCmd(f, "resolve <id> --decision <text>", "Resolve an escalation (human identities only)",
 		"Record a human's decision on an escalated task and return it to the state it was escalated from.",
 		"  $ git covenant task resolve tk-3f2a --decision \"approved, run it Tuesday\"", 1, "one task <id>",
-		func(r *covenant.Repo, args []string) (*tasks.Task, string, error) {
-			t, err := r.Resolve(args[0], decision)
+		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
+			t, err := svc.Resolve(ctx, args[0], decision)
 			if err != nil {
 				return nil, "", err
 			}
@@ -275,8 +280,8 @@ func newCmdTaskResolve(f *Factory) *cobra.Command {
 
 func newCmdTaskComment(f *Factory) *cobra.Command {
 	return taskCmd(f, "comment <id> <text>", "Add a comment to a task", "", "  $ git covenant task comment tk-3f2a \"flaky on arm64 only\"", 2, "<id> and <text>",
-		func(r *covenant.Repo, args []string) (*tasks.Task, string, error) {
-			t, err := r.Comment(args[0], args[1])
+		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
+			t, err := svc.Comment(ctx, args[0], args[1])
 			if err != nil {
 				return nil, "", err
 			}
@@ -306,18 +311,18 @@ trailers while you hold its lease (until the next task start).`,
 		Example: "  $ git commit -m \"fix\" -m \"$(git covenant task trailers tk-3f2a)\"\n  $ git covenant task trailers tk-3f2a --auto",
 		Args:    maxArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
 			if hookFile != "" {
-				return hookTrailers(f, r, hookFile)
+				return hookTrailers(c.Context(), f, svc, hookFile)
 			}
 			id := ""
 			if len(args) == 1 {
 				id = args[0]
 			} else {
-				cur, err := r.CurrentTask()
+				cur, err := svc.CurrentTask()
 				if err != nil {
 					return err
 				}
@@ -327,13 +332,13 @@ trailers while you hold its lease (until the next task start).`,
 				id = cur.Task
 			}
 			if auto {
-				t, err := r.OptInTrailers(id)
+				t, err := svc.OptInTrailers(c.Context(), id)
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(f.Err, "Commits in this working tree now get the trailers of %s while you hold its lease.\n", t.ID)
 			}
-			tr, err := r.Trailers(id)
+			tr, err := svc.Trailers(c.Context(), id)
 			if err != nil {
 				return err
 			}
@@ -349,7 +354,7 @@ trailers while you hold its lease (until the next task start).`,
 // hookTrailers is the prepare-commit-msg hook's work: never an error
 // that fails the commit, never a trailer for a lease not held now or a
 // task the commit does not name (unless opted in).
-func hookTrailers(f *Factory, r *covenant.Repo, file string) error {
+func hookTrailers(ctx context.Context, f *Factory, svc *covenant.Service, file string) error {
 	git := hooks.ExecGit(f.Dir)
 	have, err := hooks.MessageTrailers(git, file)
 	if err != nil {
@@ -358,7 +363,7 @@ func hookTrailers(f *Factory, r *covenant.Repo, file string) error {
 	id := ""
 	switch named := have["Covenant-Task"]; len(named) {
 	case 0:
-		cur, err := r.CurrentTask()
+		cur, err := svc.CurrentTask()
 		if err != nil || cur == nil || !cur.Auto {
 			return nil
 		}
@@ -368,7 +373,7 @@ func hookTrailers(f *Factory, r *covenant.Repo, file string) error {
 	default:
 		return nil // several tasks named: not ours to decide
 	}
-	tr, err := r.Trailers(id)
+	tr, err := svc.Trailers(ctx, id)
 	if err != nil {
 		return nil // no live lease of ours on it: stamp nothing
 	}
@@ -386,14 +391,14 @@ func newCmdWorkflow(f *Factory) *cobra.Command {
 the default lifecycle when there is none.`,
 		Args: exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, args []string) error {
-			r, err := f.Repo()
+			svc, err := f.Service(c.Context())
 			if err != nil {
 				return err
 			}
-			if err := r.RequireConfig(); err != nil {
+			wf, err := svc.Workflow()
+			if err != nil {
 				return err
 			}
-			wf := r.Config.Lifecycle()
 			if asJSON {
 				return f.printJSON(wf)
 			}

@@ -1,6 +1,7 @@
 package covenant
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -57,7 +58,7 @@ func HashFile(path string) (string, error) {
 // (bound to the release files given, by base name and sha256) to the acting
 // identity's feed and returns it with a DSSE-signed in-toto statement about
 // it packed as a sigstore bundle.
-func (r *Repo) SignAuditRoot(releases []string) (*AuditRoot, error) {
+func (s *Service) SignAuditRoot(ctx context.Context, releases []string) (*AuditRoot, error) {
 	var arts []checkpoint.Artifact
 	for _, p := range releases {
 		sum, err := HashFile(p)
@@ -68,7 +69,7 @@ func (r *Repo) SignAuditRoot(releases []string) (*AuditRoot, error) {
 	}
 	sort.Slice(arts, func(i, j int) bool { return arts[i].Name < arts[j].Name })
 	var body *checkpoint.Body
-	w, err := r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+	w, err := s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
 		heads := map[string]string{}
 		for k, p := range tx.Meta.Feeds {
 			heads[k] = p.Head
@@ -82,18 +83,14 @@ func (r *Repo) SignAuditRoot(releases []string) (*AuditRoot, error) {
 			return nil, fmt.Errorf("%w: checkpoint: %v", ErrBadInput, err)
 		}
 		return []Draft{{Type: checkpoint.OpType, Body: body, Summary: "audit root " + body.Root[:12]}}, nil
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
 	if len(w.Entries) != 1 {
 		return nil, fmt.Errorf("checkpoint was not written")
 	}
-	id, err := r.Identity()
-	if err != nil {
-		return nil, err
-	}
-	signer, err := r.Keys.Signer(id.Name)
+	id, err := s.Actor("")
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +105,7 @@ func (r *Repo) SignAuditRoot(releases []string) (*AuditRoot, error) {
 	if err != nil {
 		return nil, err
 	}
-	bundle, err := attest.SignWith(st, w.Actor.KeyID, ed25519Signer(signer, id.Name))
+	bundle, err := attest.SignWith(st, w.Actor.KeyID, ed25519Signer(id.signer, id.Name))
 	if err != nil {
 		return nil, err
 	}
@@ -161,17 +158,21 @@ func (c *AuditRootCheck) Reasons() []string {
 // that the statement's root and release digests are the op's, that the
 // root matches the heads the op recorded, and that each release file found
 // (by base name among releases, or next to the bundle) hashes the same.
-func (r *Repo) VerifyAuditRoot(bundlePath string, raw []byte, releases []string) (*AuditRootCheck, error) {
+func (s *Service) VerifyAuditRoot(ctx context.Context, bundlePath string, raw []byte, releases []string) (*AuditRootCheck, error) {
+	var c *AuditRootCheck
+	err := s.read(ctx, func(ix *index.Index) (err error) {
+		c, err = s.checkAuditRoot(ix, bundlePath, raw, releases)
+		return err
+	})
+	return c, err
+}
+
+func (s *Service) checkAuditRoot(ix *index.Index, bundlePath string, raw []byte, releases []string) (*AuditRootCheck, error) {
 	c := &AuditRootCheck{}
 	env, err := attest.Parse(raw)
 	if err != nil {
 		return c.fail("malformed", "%v", err), nil
 	}
-	ix, done, err := r.Read()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
 	act, err := ix.Actor(env.KeyHint)
 	if err != nil {
 		return nil, err
@@ -215,7 +216,7 @@ func (r *Repo) VerifyAuditRoot(bundlePath string, raw []byte, releases []string)
 	if err != nil {
 		return nil, err
 	}
-	fc, err := r.Store.ReadFeedCommit(h)
+	fc, err := s.store().ReadFeedCommit(h)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +234,7 @@ func (r *Repo) VerifyAuditRoot(bundlePath string, raw []byte, releases []string)
 	}
 	// Every head it recorded must still be in its feed: a clone of feeds
 	// truncated below the checkpoint must not verify clean.
-	heads, err := r.Store.FeedHeads()
+	heads, err := s.store().FeedHeads()
 	if err != nil {
 		return nil, err
 	}
@@ -243,14 +244,14 @@ func (r *Repo) VerifyAuditRoot(bundlePath string, raw []byte, releases []string)
 	}
 	truncs, err := body.Truncations(cur, func(recorded, head string) (bool, error) {
 		rh, err := gitstore.ParseHash(recorded)
-		if err != nil || !r.Store.HasObject(rh) {
+		if err != nil || !s.store().HasObject(rh) {
 			return false, nil
 		}
 		hh, err := gitstore.ParseHash(head)
 		if err != nil {
 			return false, nil
 		}
-		in, err := r.Store.IsAncestor(rh, hh)
+		in, err := s.store().IsAncestor(rh, hh)
 		if err != nil {
 			return false, nil // an unreadable history does not hold it
 		}

@@ -1,6 +1,7 @@
 package covenant_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,29 +11,27 @@ import (
 	"github.com/git-covenant/git-covenant/attest"
 	"github.com/git-covenant/git-covenant/attest/checkpoint"
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/index"
-	"github.com/git-covenant/git-covenant/trust"
 )
 
 func TestAuditRootRoundTripAndTamper(t *testing.T) {
 	f := newFixture(t)
 	f.initAlice()
 	r := f.open()
-	ar, err := r.SignAuditRoot(nil)
+	ar, err := r.SignAuditRoot(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := checkpoint.Root(ar.Predicate.Heads); got != ar.Predicate.Root {
 		t.Fatalf("root %s, recomputed %s", ar.Predicate.Root, got)
 	}
-	res, err := r.VerifyAuditRoot("", ar.Bundle, nil)
+	res, err := r.VerifyAuditRoot(context.Background(), "", ar.Bundle, nil)
 	if err != nil || !res.OK() {
 		t.Fatalf("verify: %v %v", err, res.Reasons())
 	}
 
 	// A statement re-signed by the same key with another root digest names
 	// a real checkpoint but does not match it.
-	signer, err := r.Keys.Signer("alice")
+	signer, err := f.keys().Signer("alice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +51,7 @@ func TestAuditRootRoundTripAndTamper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err = r.VerifyAuditRoot("", b, nil)
+	res, err = r.VerifyAuditRoot(context.Background(), "", b, nil)
 	if err != nil || res.OK() || !strings.Contains(strings.Join(res.Reasons(), "\n"), "root-mismatch") {
 		t.Fatalf("re-signed wrong root: %v %v", err, res.Reasons())
 	}
@@ -65,7 +64,7 @@ func TestAuditRootRoundTripAndTamper(t *testing.T) {
 	}
 	st, _ = attest.NewStatement([]attest.Subject{{Name: checkpoint.RootSubject, Digest: map[string]string{"sha256": p.Root}}}, checkpoint.PredicateType, p)
 	b, _ = attest.SignWith(st, p.Feed, func(m []byte) ([]byte, error) { s, err := signer.Sign(nil, m); return s.Blob, err })
-	res, err = r.VerifyAuditRoot("", b, nil)
+	res, err = r.VerifyAuditRoot(context.Background(), "", b, nil)
 	if err != nil || res.OK() || !strings.Contains(strings.Join(res.Reasons(), "\n"), "missing-checkpoint") {
 		t.Fatalf("not a checkpoint: %v %v", err, res.Reasons())
 	}
@@ -82,9 +81,7 @@ func TestFoldChecksCheckpointShape(t *testing.T) {
 		"bad sha256": checkpoint.New(map[string]string{"k": strings.Repeat("a", 40)}, 1, "", []checkpoint.Artifact{{Name: "x", SHA256: "nope"}}),
 		"unknown":    json.RawMessage(`{"root":"x","extra":1}`),
 	} {
-		_, err := r.Write(func(tx *index.Tx, me *trust.Actor) ([]covenant.Draft, error) {
-			return []covenant.Draft{{Type: checkpoint.OpType, Body: body}}, nil
-		})
+		_, err := r.Append(context.Background(), []covenant.Draft{{Type: checkpoint.OpType, Body: body}})
 		if _, ok := covenant.IsRejection(err); !ok {
 			t.Errorf("%s: want a rejection, got %v", name, err)
 		}
@@ -101,21 +98,21 @@ func TestAuditRootReportsTruncation(t *testing.T) {
 	f.mustCLI("id", "register", "bob", "--role", "agent", "--key", bobKey, "--grant", "task.create")
 	f.mustCLI("--as", "bob", "task", "create", "one")
 	f.mustCLI("--as", "bob", "task", "create", "two")
-	bob, err := f.open().Keys.Get("bob")
+	bob, err := f.keys().Get("bob")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ar, err := f.open().SignAuditRoot(nil)
+	ar, err := f.open().SignAuditRoot(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res, err := f.open().VerifyAuditRoot("", ar.Bundle, nil); err != nil || !res.OK() {
+	if res, err := f.open().VerifyAuditRoot(context.Background(), "", ar.Bundle, nil); err != nil || !res.OK() {
 		t.Fatalf("before truncation: %v %v", err, res.Reasons())
 	}
 	ref := "refs/covenant/feeds/" + bob.KeyID()
 	head := f.git("rev-parse", ref)
 	f.git("update-ref", ref, head+"~1", head)
-	res, err := f.open().VerifyAuditRoot("", ar.Bundle, nil)
+	res, err := f.open().VerifyAuditRoot(context.Background(), "", ar.Bundle, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,14 +127,14 @@ func TestAuditRootReportsTruncation(t *testing.T) {
 	if _, err := os.Stat(clone); err != nil {
 		t.Fatal(err)
 	}
-	cr, err := covenant.Open(covenant.Options{Dir: clone, Getenv: f.getenv})
+	cr, err := covenant.Open(context.Background(), covenant.Options{Dir: clone, Getenv: f.getenv})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cr.Store.HasObject(mustHash(t, head)) {
+	if mustStore(t, clone).HasObject(mustHash(t, head)) {
 		t.Fatal("the clone has the truncated commit")
 	}
-	res, err = cr.VerifyAuditRoot("", ar.Bundle, nil)
+	res, err = cr.VerifyAuditRoot(context.Background(), "", ar.Bundle, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +142,7 @@ func TestAuditRootReportsTruncation(t *testing.T) {
 		t.Fatalf("fresh clone of the truncated feed: %s", why)
 	}
 	f.git("update-ref", ref, head)
-	if res, err := f.open().VerifyAuditRoot("", ar.Bundle, nil); err != nil || !res.OK() {
+	if res, err := f.open().VerifyAuditRoot(context.Background(), "", ar.Bundle, nil); err != nil || !res.OK() {
 		t.Fatalf("restored: %v %v", err, res.Reasons())
 	}
 }

@@ -1,6 +1,7 @@
 package covenant_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -164,7 +165,7 @@ func TestModifiedClient(t *testing.T) {
 		if r := tm.caught("unauthorized", c); !strings.Contains(r, "task.claim") {
 			t.Fatalf("reason %q does not name the scope", r)
 		}
-		if tk, _ := tm.open().Task(id); tk.Lease != nil {
+		if tk, _ := tm.open().Task(context.Background(), id); tk.Lease != nil {
 			t.Fatalf("forged claim applied: %+v", tk.Lease)
 		}
 	})
@@ -329,7 +330,7 @@ func TestModifiedClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		tm.git("update-ref", bobRef, hs[1].String())
-		rep, err := tm.open().Verify(covenant.VerifyOptions{Full: true})
+		rep, err := tm.open().Verify(context.Background(), covenant.VerifyOptions{Full: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -376,7 +377,7 @@ func TestModifiedClient(t *testing.T) {
 		if res := tm.cli("verify", "--strict"); res.code != 10 || !strings.Contains(res.stdout, c) {
 			t.Fatalf("verify --strict: %s", res)
 		}
-		tk, err := tm.open().Task(id)
+		tk, err := tm.open().Task(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}

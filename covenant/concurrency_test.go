@@ -83,7 +83,7 @@ func TestConcurrentWriters(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("git covenant verify: %s", res)
 	}
-	var rep covenant.Report
+	var rep covenant.VerifyReport
 	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestConcurrentWriters(t *testing.T) {
 		if all := strings.Fields(f.git("rev-list", ref)); len(all) != len(commits) {
 			t.Fatalf("feed %s: %d commits reachable but %d on the first-parent chain", key, len(all), len(commits))
 		}
-		st := f.open().Store
+		st := f.store()
 		for i, c := range commits {
 			fc, err := st.ReadFeedCommit(mustHash(t, c))
 			if err != nil {

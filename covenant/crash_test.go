@@ -52,7 +52,7 @@ func TestCrashSafety(t *testing.T) {
 		if res.code != 0 {
 			t.Fatalf("iteration %d: verify after SIGKILL: %s", i, res)
 		}
-		var rep covenant.Report
+		var rep covenant.VerifyReport
 		if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
 			t.Fatal(err)
 		}
@@ -63,7 +63,7 @@ func TestCrashSafety(t *testing.T) {
 		// The index holds exactly the tasks the feed creates: every
 		// create that is in the feed is whole and folded.
 		creates := 0
-		st := f.open().Store
+		st := f.store()
 		for _, c := range f.feedCommits(gitstore.FeedRef(f.aliceKey())) {
 			fc, err := st.ReadFeedCommit(mustHash(t, c))
 			if err != nil {
@@ -109,18 +109,18 @@ func TestCrashSafety(t *testing.T) {
 
 func (f *fixture) aliceKey() string {
 	f.t.Helper()
-	id, err := f.open().Identity()
+	id, err := f.open().Actor("")
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	return id.KeyID()
+	return id.KeyID
 }
 
 // plantIntent records, as a writer about to take lockPath does, the intent
 // of a writer killed before it could finish.
 func (f *fixture) plantIntent(lockPath, value string) {
 	f.t.Helper()
-	d, err := f.open().Store.CovenantDir()
+	d, err := f.store().CovenantDir()
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestStaleRefLockRecovered(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			f.initAlice()
-			st := f.open().Store
+			st := f.store()
 			ref := gitstore.FeedRef(f.aliceKey())
 			lockPath := filepath.Join(st.CommonDir, filepath.FromSlash(ref)) + ".lock"
 			value := strings.Repeat("ab", 20)
@@ -176,7 +176,7 @@ func TestStaleRefLockRecovered(t *testing.T) {
 func TestForeignRefLockRespected(t *testing.T) {
 	f := newFixture(t)
 	f.initAlice()
-	st := f.open().Store
+	st := f.store()
 	lockPath := filepath.Join(st.CommonDir, filepath.FromSlash(gitstore.FeedRef(f.aliceKey()))) + ".lock"
 	if err := os.WriteFile(lockPath, nil, 0o644); err != nil {
 		t.Fatal(err)

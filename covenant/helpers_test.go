@@ -2,6 +2,7 @@ package covenant_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/internal/testgit"
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
@@ -53,19 +55,19 @@ func TestMain(m *testing.M) {
 // SIGKILL lands in the middle of a write more often than with one process
 // per op. It only returns on error.
 func writeLoop(dir string) int {
-	r, err := covenant.Open(covenant.Options{Dir: dir, Getenv: os.Getenv, Env: os.Environ()})
+	r, err := covenant.Open(context.Background(), covenant.Options{Dir: dir, Getenv: os.Getenv, Env: os.Environ()})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "write loop:", err)
 		return 1
 	}
 	for i := 0; ; i++ {
-		t, err := r.CreateTask(tasks.CreateBody{Title: "loop " + strconv.Itoa(i)})
+		t, err := r.CreateTask(context.Background(), tasks.CreateBody{Title: "loop " + strconv.Itoa(i)})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "write loop:", err)
 			return 1
 		}
 		if i%3 == 0 {
-			if _, err := r.StartTask(t.ID, time.Hour); err != nil {
+			if _, err := r.StartTask(context.Background(), covenant.StartRequest{Task: t.ID, TTL: time.Hour}); err != nil {
 				fmt.Fprintln(os.Stderr, "write loop:", err)
 				return 1
 			}
@@ -125,10 +127,33 @@ func (f *fixture) getenv(key string) string {
 	return ""
 }
 
-// open opens the repository through the service layer.
-func (f *fixture) open() *covenant.Repo {
+// store opens the repository at the git level, for plumbing checks.
+func (f *fixture) store() *gitstore.Store {
 	f.t.Helper()
-	r, err := covenant.Open(covenant.Options{Dir: f.dir, Getenv: f.getenv, Env: f.env()})
+	st, err := gitstore.Open(f.dir)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return st
+}
+
+// mustStore opens a repository at the git level.
+func mustStore(t testing.TB, dir string) *gitstore.Store {
+	t.Helper()
+	st, err := gitstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// keys is the fixture's keystore.
+func (f *fixture) keys() *identity.Keystore { return &identity.Keystore{Dir: f.home} }
+
+// open opens the repository through the service layer.
+func (f *fixture) open() *covenant.Service {
+	f.t.Helper()
+	r, err := covenant.Open(context.Background(), covenant.Options{Dir: f.dir, Getenv: f.getenv, Env: f.env()})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -249,7 +274,7 @@ func (f *fixture) fsck() {
 
 // verifyClean asserts that the service layer and the CLI both verify the
 // repository with no findings.
-func (f *fixture) verifyClean() *covenant.Report {
+func (f *fixture) verifyClean() *covenant.VerifyReport {
 	f.t.Helper()
 	rep, err := verifyBoth(f.t, f.open())
 	if err != nil {
@@ -326,13 +351,13 @@ func tryGit(f *fixture, args ...string) (string, error) {
 
 // verifyBoth runs incremental and full verification and requires that they
 // report the same findings; it returns the full report.
-func verifyBoth(t testing.TB, r *covenant.Repo) (*covenant.Report, error) {
+func verifyBoth(t testing.TB, r *covenant.Service) (*covenant.VerifyReport, error) {
 	t.Helper()
-	inc, err := r.Verify(covenant.VerifyOptions{})
+	inc, err := r.Verify(context.Background(), covenant.VerifyOptions{})
 	if err != nil {
 		return nil, err
 	}
-	full, err := r.Verify(covenant.VerifyOptions{Full: true})
+	full, err := r.Verify(context.Background(), covenant.VerifyOptions{Full: true})
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,10 @@
 package covenant
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,13 +18,12 @@ import (
 
 // InitResult says what Init did.
 type InitResult struct {
-	Already         bool               `json:"already"`
-	Identity        string             `json:"identity"`
-	KeyID           string             `json:"key_id"`
-	CreatedIdentity bool               `json:"created_identity"`
-	Committed       bool               `json:"committed"`
-	ConfigPath      string             `json:"config"`
-	Identities      *identity.Identity `json:"-"`
+	Already         bool   `json:"already"`
+	Identity        string `json:"identity"`
+	KeyID           string `json:"key_id"`
+	CreatedIdentity bool   `json:"created_identity"`
+	Committed       bool   `json:"committed"`
+	ConfigPath      string `json:"config"`
 }
 
 // ErrBare means the command needs a working tree.
@@ -42,43 +40,59 @@ func DefaultName(getenv func(string) string) string {
 	return n
 }
 
+// InitRequest says how to initialize a repository.
+type InitRequest struct {
+	// Name is the identity to use or create; "" means the acting one,
+	// else one named after $USER.
+	Name string
+	// NoCommit stages the config without committing it.
+	NoCommit bool
+}
+
 // Init makes the repository a covenant repository: an identity (created if
 // the keystore has none), a config naming it as trust root, committed on the
-// current branch unless noCommit, and the identity's genesis op.
-func (r *Repo) Init(name string, noCommit bool, getenv func(string) string) (*InitResult, error) {
-	if r.Store.WorkTree == "" {
+// current branch unless NoCommit, and the identity's genesis op.
+func (s *Service) Init(ctx context.Context, req InitRequest) (*InitResult, error) {
+	st := s.store()
+	if st.WorkTree == "" {
 		return nil, ErrBare
 	}
 	res := &InitResult{ConfigPath: config.Path}
-	if r.Config != nil {
+	cfg, err := s.Config()
+	if err != nil {
+		return nil, err
+	}
+	if cfg != nil {
 		res.Already = true
-		if id, err := r.Identity(); err == nil {
-			res.Identity, res.KeyID = id.Name, id.KeyID()
+		if id, err := s.Actor(""); err == nil {
+			res.Identity, res.KeyID = id.Name, id.KeyID
 		}
 		return res, nil
 	}
+	name := req.Name
 	if name != "" {
-		r.As = name
+		s = s.As(name)
 	}
-	id, err := r.Identity()
+	id, err := s.Actor("")
 	switch {
 	case errors.Is(err, identity.ErrNoIdentity) || errors.Is(err, identity.ErrNotFound):
 		if name == "" {
-			name = DefaultName(getenv)
+			name = DefaultName(s.c.getenv)
 		}
-		if id, err = r.Keys.New(name, identity.Human, r.Now()); err != nil {
+		created, err := s.c.keys.New(name, identity.Human, s.now())
+		if err != nil {
 			return nil, err
 		}
-		r.As = id.Name
+		s = s.As(created.Name)
+		if id, err = s.Actor(""); err != nil {
+			return nil, err
+		}
 		res.CreatedIdentity = true
 	case err != nil:
 		return nil, err
 	}
-	if _, err := r.Keys.Signer(id.Name); err != nil {
-		return nil, err
-	}
-	res.Identity, res.KeyID = id.Name, id.KeyID()
-	cfg := config.New(trust.Root{Name: id.Name, Key: identity.FormatPublicKey(id.PublicKey)})
+	res.Identity, res.KeyID = id.Name, id.KeyID
+	cfg = config.New(trust.Root{Name: id.Name, Key: id.Key})
 	raw, err := cfg.Encode()
 	if err != nil {
 		return nil, err
@@ -86,21 +100,19 @@ func (r *Repo) Init(name string, noCommit bool, getenv func(string) string) (*In
 	if _, err := config.Parse(raw); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(r.Store.WorkTree, filepath.FromSlash(config.Path))
+	path := filepath.Join(st.WorkTree, filepath.FromSlash(config.Path))
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		return nil, err
 	}
-	r.Config = cfg
-	if err := r.gitCommitConfig(id, noCommit); err != nil {
+	if err := s.gitCommitConfig(ctx, id, req.NoCommit); err != nil {
 		os.Remove(path)
-		r.Config = nil
 		return nil, err
 	}
-	res.Committed = !noCommit
-	if _, err := r.Write(func(*index.Tx, *trust.Actor) ([]Draft, error) { return nil, nil }); err != nil {
+	res.Committed = !req.NoCommit
+	if _, err := s.write(ctx, func(*index.Tx, *trust.Actor) ([]Draft, error) { return nil, nil }, nil); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -108,43 +120,38 @@ func (r *Repo) Init(name string, noCommit bool, getenv func(string) string) (*In
 
 // gitCommitConfig stages the config and commits it alone, with the git
 // binary so the user's hooks and commit signing apply.
-func (r *Repo) gitCommitConfig(id *identity.Identity, noCommit bool) error {
-	if err := r.git(nil, "add", "--", config.Path); err != nil {
+func (s *Service) gitCommitConfig(ctx context.Context, id *Actor, noCommit bool) error {
+	if err := s.git(ctx, nil, "add", "--", config.Path); err != nil {
 		return err
 	}
 	if noCommit {
 		return nil
 	}
 	var env []string
-	if err := r.git(nil, "config", "user.email"); err != nil {
-		email := id.KeyID() + "@covenant.invalid"
+	if err := s.git(ctx, nil, "config", "user.email"); err != nil {
+		email := id.KeyID + "@covenant.invalid"
 		env = []string{"GIT_AUTHOR_NAME=" + id.Name, "GIT_AUTHOR_EMAIL=" + email, "GIT_COMMITTER_NAME=" + id.Name, "GIT_COMMITTER_EMAIL=" + email}
 	}
-	return r.git(env, "commit", "-q", "-m", "covenant: initialize with trust root "+id.Name, "--", config.Path)
+	return s.git(ctx, env, "commit", "-q", "-m", "covenant: initialize with trust root "+id.Name, "--", config.Path)
 }
 
-func (r *Repo) git(env []string, args ...string) error {
-	cmd := exec.Command("git", args...)
-	cmd.Dir = r.Store.WorkTree
-	cmd.Env = append(os.Environ(), env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return nil
+// git runs the git binary in the working tree with the service's
+// environment plus env.
+func (s *Service) git(ctx context.Context, env []string, args ...string) error {
+	_, err := s.store().Git().WithDir(s.store().WorkTree).WithEnv(env...).Output(ctx, args)
+	return err
 }
 
 // RegisterIdentity records that a key belongs to a named identity with a
 // role (an identity.admin op), and grants it scopes in the same write.
-func (r *Repo) RegisterIdentity(name string, role identity.Role, key string, scopes []string) (*trust.Actor, error) {
+func (s *Service) RegisterIdentity(ctx context.Context, name string, role identity.Role, key string, scopes []string) (*trust.Actor, error) {
 	pub, err := identity.ParsePublicKey(key)
 	if err != nil {
 		return nil, err
 	}
 	req := GrantRequest{To: name, Scopes: scopes}
 	keyID := identity.KeyID(pub)
-	_, err = r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+	_, err = s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
 		ds := []Draft{{Type: trust.OpRegister, Summary: name + " (" + string(role) + ")",
 			Body: trust.IdentityBody{Name: name, Role: string(role), Key: identity.FormatPublicKey(pub)}}}
 		if len(scopes) > 0 {
@@ -155,16 +162,16 @@ func (r *Repo) RegisterIdentity(name string, role identity.Role, key string, sco
 			ds = append(ds, Draft{Type: trust.OpGrant, Body: req.body(parent), Summary: name + ": " + strings.Join(scopes, " ")})
 		}
 		return ds, nil
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	var a *trust.Actor
+	err = s.read(ctx, func(ix *index.Index) (err error) {
+		a, err = ix.Actor(keyID)
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	ix, done, err := r.Read()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	return ix.Actor(keyID)
+	return a, err
 }
 
 // AllowedSigners renders an allowed-signers file (see ssh-keygen(1)) of
@@ -173,13 +180,12 @@ func (r *Repo) RegisterIdentity(name string, role identity.Role, key string, sco
 // that op's time, a key rotated out or revoked until that op's time. git
 // checks these against the commit's committer date, which the signer
 // chooses; the fold's cut-off is what really holds (ADR 0008).
-func (r *Repo) AllowedSigners() (string, error) {
-	ix, done, err := r.Read()
-	if err != nil {
-		return "", err
-	}
-	defer done()
-	actors, err := ix.Actors()
+func (s *Service) AllowedSigners(ctx context.Context) (string, error) {
+	var actors []*trust.Actor
+	err := s.read(ctx, func(ix *index.Index) (err error) {
+		actors, err = ix.Actors()
+		return err
+	})
 	if err != nil {
 		return "", err
 	}

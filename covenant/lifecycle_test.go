@@ -1,6 +1,7 @@
 package covenant_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +40,7 @@ func (tm *team) forgeMove(id, to string) string {
 
 func (tm *team) task(id string) *tasks.Task {
 	tm.t.Helper()
-	tk, err := tm.open().Task(id)
+	tk, err := tm.open().Task(context.Background(), id)
 	if err != nil {
 		tm.t.Fatal(err)
 	}

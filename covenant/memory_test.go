@@ -1,25 +1,19 @@
 package covenant_test
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/memory"
 	"github.com/git-covenant/git-covenant/oplog"
-	"github.com/git-covenant/git-covenant/trust"
 )
 
-func memories(t *testing.T, r *covenant.Repo) map[string]memory.Memory {
+func memories(t *testing.T, r *covenant.Service) map[string]memory.Memory {
 	t.Helper()
-	ix, done, err := r.Read()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer done()
 	out := map[string]memory.Memory{}
-	err = ix.EachRecord(memory.Kind, func(key string, raw []byte) error {
+	err := r.EachRecord(context.Background(), memory.Kind, func(key string, raw []byte) error {
 		var m memory.Memory
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return err
@@ -41,9 +35,7 @@ func TestMemoryFamilyEndToEnd(t *testing.T) {
 	f.initAlice()
 	r := f.open()
 	add := func(b memory.AddBody) (*covenant.Written, error) {
-		return r.Write(func(tx *index.Tx, me *trust.Actor) ([]covenant.Draft, error) {
-			return []covenant.Draft{{Type: memory.OpAdd, Body: b, Summary: b.Text}}, nil
-		})
+		return r.Append(context.Background(), []covenant.Draft{{Type: memory.OpAdd, Body: b, Summary: b.Text}})
 	}
 	w, err := add(memory.AddBody{Tier: "procedural", Text: "run make test before pushing", Tags: []string{"ci"}})
 	if err != nil {
@@ -65,9 +57,7 @@ func TestMemoryFamilyEndToEnd(t *testing.T) {
 		t.Errorf("a refused memory moved refs:\n%s\n%s", before, after)
 	}
 
-	_, err = r.Write(func(tx *index.Tx, me *trust.Actor) ([]covenant.Draft, error) {
-		return []covenant.Draft{{Type: memory.OpForget, Body: memory.ForgetBody{ID: id, Reason: "superseded"}, Summary: id}}, nil
-	})
+	_, err = r.Append(context.Background(), []covenant.Draft{{Type: memory.OpForget, Body: memory.ForgetBody{ID: id, Reason: "superseded"}, Summary: id}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +65,7 @@ func TestMemoryFamilyEndToEnd(t *testing.T) {
 		t.Fatalf("after forget: %+v", m)
 	}
 	// Rebuilt from the feeds alone, the same state; verification is clean.
-	if _, _, err := r.Rebuild(); err != nil {
+	if _, err := r.Rebuild(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if m := memories(t, r)[id]; m.Forgotten == nil || m.Text != "run make test before pushing" {

@@ -1,6 +1,7 @@
 package covenant
 
 import (
+	"context"
 	"fmt"
 	"sort"
 
@@ -17,23 +18,24 @@ import (
 // example the base branch a pull request targets), for use as a pinned
 // config: roots, identities and policy reviewed there, never taken from
 // the commits being verified.
-func (r *Repo) ConfigAt(rev string) (*config.Config, error) {
-	h, err := r.ResolveCommit(rev)
+func (s *Service) ConfigAt(ctx context.Context, rev string) (*config.Config, error) {
+	r := s.store()
+	h, err := s.resolveCommit(ctx, rev)
 	if err != nil {
 		return nil, err
 	}
-	c, err := r.Store.ReadCommit(h)
+	c, err := r.ReadCommit(h)
 	if err != nil {
 		return nil, err
 	}
-	blob, ok, err := r.Store.TreeFile(c.Tree, config.Path)
+	blob, ok, err := r.TreeFile(c.Tree, config.Path)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("%w: %s has no %s", ErrNotCovenant, rev, config.Path)
 	}
-	raw, err := r.Store.ReadTyped(blob, gitstore.BlobObject)
+	raw, err := r.ReadTyped(blob, gitstore.BlobObject)
 	if err != nil {
 		return nil, err
 	}
@@ -43,8 +45,9 @@ func (r *Repo) ConfigAt(rev string) (*config.Config, error) {
 // foldPinned folds every feed in memory under cfg's roots and workflow:
 // the state a pinned config implies, independent of the index (which folds
 // under the working tree's config).
-func (r *Repo) foldPinned(cfg *config.Config) (*tasks.MemState, error) {
-	heads, err := index.FoldHeads(r.Store)
+func (s *Service) foldPinned(ctx context.Context, cfg *config.Config) (*tasks.MemState, error) {
+	r := s.store()
+	heads, err := index.FoldHeads(r)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +58,10 @@ func (r *Repo) foldPinned(cfg *config.Config) (*tasks.MemState, error) {
 	sort.Strings(keys)
 	var entries []*oplog.Entry
 	for _, k := range keys {
-		es, _, _, err := ledger.Read(r.Store, k, heads[k], ledger.Pos{})
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		es, _, _, err := ledger.Read(r, k, heads[k], ledger.Pos{})
 		if err != nil {
 			return nil, err
 		}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -43,23 +42,26 @@ type Recorded struct {
 	Bundle   int                 `json:"bundle_bytes"`
 }
 
-// gitDir is the directory git commands run in.
-func (r *Repo) gitWorkDir() string {
-	if r.Store.WorkTree != "" {
-		return r.Store.WorkTree
+// gitWorkDir is the directory git commands run in.
+func (s *Service) gitWorkDir() string {
+	if st := s.store(); st.WorkTree != "" {
+		return st.WorkTree
 	}
-	return r.Store.GitDir
+	return s.store().GitDir
 }
 
-// ResolveCommit turns a revision into a commit hash with git rev-parse.
-func (r *Repo) ResolveCommit(rev string) (gitstore.Hash, error) {
+// resolveCommit turns a revision into a commit hash with git rev-parse.
+func (s *Service) resolveCommit(ctx context.Context, rev string) (gitstore.Hash, error) {
 	if rev == "" {
 		rev = "HEAD"
 	}
 	if strings.HasPrefix(rev, "-") {
 		return gitstore.ZeroHash, fmt.Errorf("%w: %q", ErrBadRevision, rev)
 	}
-	out, err := exec.Command("git", "-C", r.gitWorkDir(), "rev-parse", "--verify", "--quiet", rev+"^{commit}").Output()
+	out, err := s.store().Git().Output(ctx, []string{"rev-parse", "--verify", "--quiet", rev + "^{commit}"})
+	if err := ctx.Err(); err != nil {
+		return gitstore.ZeroHash, err
+	}
 	if err != nil {
 		return gitstore.ZeroHash, fmt.Errorf("%w: %q is not a commit", ErrBadRevision, rev)
 	}
@@ -67,23 +69,26 @@ func (r *Repo) ResolveCommit(rev string) (gitstore.Hash, error) {
 }
 
 // RevList lists the commits of revision arguments (git rev-list).
-func (r *Repo) RevList(args []string) ([]gitstore.Hash, error) {
+func (s *Service) RevList(ctx context.Context, args []string) ([]string, error) {
 	for _, a := range args {
 		if strings.HasPrefix(a, "-") {
 			return nil, fmt.Errorf("%w: %q", ErrBadRevision, a)
 		}
 	}
-	cmd := exec.Command("git", append([]string{"-C", r.gitWorkDir(), "rev-list"}, append(args, "--")...)...)
-	out, err := cmd.Output()
+	out, err := s.store().Git().Output(ctx, append(append([]string{"rev-list"}, args...), "--"))
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrBadRevision, strings.Join(args, " "))
 	}
 	return ParseCommitList(strings.NewReader(string(out)))
 }
 
-// ParseCommitList reads commit ids, one per line (blank lines skipped).
-func ParseCommitList(in io.Reader) ([]gitstore.Hash, error) {
-	var out []gitstore.Hash
+// ParseCommitList reads commit ids, one per line (blank lines skipped),
+// refusing anything that is not a full commit id.
+func ParseCommitList(in io.Reader) ([]string, error) {
+	var out []string
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -94,7 +99,7 @@ func ParseCommitList(in io.Reader) ([]gitstore.Hash, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %q is not a commit id", ErrBadRevision, line)
 		}
-		out = append(out, h)
+		out = append(out, h.String())
 	}
 	return out, sc.Err()
 }
@@ -103,39 +108,30 @@ func ParseCommitList(in io.Reader) ([]gitstore.Hash, error) {
 // commit and attaches a signed bundle of the evidence to it as a note on
 // refs/notes/covenant. The acting identity needs provenance.record for
 // every file the commit changed.
-func (r *Repo) RecordProvenance(ctx context.Context, o RecordOptions) (*Recorded, error) {
-	if err := r.RequireConfig(); err != nil {
+func (s *Service) RecordProvenance(ctx context.Context, o RecordOptions) (*Recorded, error) {
+	if _, err := s.requireConfig(); err != nil {
 		return nil, err
 	}
-	id, err := r.Identity()
+	id, err := s.Actor("")
 	if err != nil {
 		return nil, err
 	}
-	signer, err := r.Keys.Signer(id.Name)
+	commit, err := s.resolveCommit(ctx, o.Commit)
 	if err != nil {
 		return nil, err
 	}
-	commit, err := r.ResolveCommit(o.Commit)
+	c, err := s.store().ReadCommit(commit)
 	if err != nil {
 		return nil, err
 	}
-	c, err := r.Store.ReadCommit(commit)
+	changes, err := provenance.Changes(s.store(), c)
 	if err != nil {
 		return nil, err
 	}
-	changes, err := provenance.Changes(r.Store, c)
-	if err != nil {
-		return nil, err
-	}
-	keyID := id.KeyID()
+	keyID := id.KeyID
 	ext := provenance.Extension{Version: 1, Actor: provenance.Actor{Name: id.Name, Key: keyID}}
 	// Check authority (and the task) before spending time on the command.
-	if err := func() error {
-		ix, done, err := r.Read()
-		if err != nil {
-			return err
-		}
-		defer done()
+	if err := s.read(ctx, func(ix *index.Index) error {
 		me, err := ix.Actor(keyID)
 		if err != nil {
 			return err
@@ -143,7 +139,7 @@ func (r *Repo) RecordProvenance(ctx context.Context, o RecordOptions) (*Recorded
 		if !me.Trusted() {
 			return fmt.Errorf("%w: identity %s (key %s) is neither a trust root nor registered", ErrUntrusted, id.Name, keyID)
 		}
-		now := r.Now()
+		now := s.now()
 		paths := []string{""}
 		if len(changes) > 0 {
 			paths = paths[:0]
@@ -176,24 +172,24 @@ func (r *Repo) RecordProvenance(ctx context.Context, o RecordOptions) (*Recorded
 			}
 		}
 		return nil
-	}(); err != nil {
+	}); err != nil {
 		return nil, err
 	}
-	ev, err := provenance.Run(ctx, provenance.RunOptions{Dir: r.gitWorkDir(), Env: r.Store.Env(), Commit: commit, Argv: o.Argv, Output: o.Output, Now: r.Now})
+	ev, err := provenance.Run(ctx, provenance.RunOptions{Dir: s.gitWorkDir(), Env: s.store().Env(), Commit: commit, Argv: o.Argv, Output: o.Output, Now: s.c.now})
 	if err != nil {
 		return nil, err
 	}
 	ext.Evidence = *ev
-	ext.RecordedAt = oplog.FormatTime(r.Now())
+	ext.RecordedAt = oplog.FormatTime(s.now())
 	pred := &provenance.Predicate{Result: provenance.ResultOf(ev.ExitCode),
 		Configuration: []provenance.Descriptor{{Name: provenance.CommandLine(o.Argv)}}, Covenant: ext}
-	bundle, err := provenance.Sign(r.Store, commit, pred, keyID, ed25519Signer(signer, id.Name))
+	bundle, err := provenance.Sign(s.store(), commit, pred, keyID, ed25519Signer(id.signer, id.Name))
 	if err != nil {
 		return nil, err
 	}
 	// The notes commit is made by the signer, as feed commits are, so it
 	// needs no git identity configured.
-	g := r.Store.Git().WithEnv("GIT_AUTHOR_NAME="+id.Name, "GIT_AUTHOR_EMAIL="+keyID+"@covenant.invalid",
+	g := s.store().Git().WithEnv("GIT_AUTHOR_NAME="+id.Name, "GIT_AUTHOR_EMAIL="+keyID+"@covenant.invalid",
 		"GIT_COMMITTER_NAME="+id.Name, "GIT_COMMITTER_EMAIL="+keyID+"@covenant.invalid")
 	if err := provenance.AppendNote(ctx, g, commit, bundle); err != nil {
 		return nil, err
@@ -203,12 +199,17 @@ func (r *Repo) RecordProvenance(ctx context.Context, o RecordOptions) (*Recorded
 
 // ProvenanceOptions choose what VerifyProvenance checks.
 type ProvenanceOptions struct {
-	Commits []gitstore.Hash
+	// Revs are revision arguments (git rev-list: a range, a commit).
+	Revs []string
+	// Commits are full commit ids, checked too (pre-push reads them from
+	// standard input; see ParseCommitList).
+	Commits []string
 	// Require makes provenance mandatory for every commit; otherwise the
 	// policy decides through Ref.
 	Require bool
 	// Ref is the ref the commits are bound for (pre-push: the remote ref);
-	// the policy's require list is matched against it.
+	// the policy's require list is matched against it. "" with a single
+	// Revs range means the ref its right side names, if any.
 	Ref string
 	// Trust, if set, is a pinned config (--trust, --policy-from): its
 	// roots, identities (through the fold it implies) and [provenance]
@@ -220,47 +221,76 @@ type ProvenanceOptions struct {
 // VerifyProvenance checks the provenance of commits against the folded
 // state and the [provenance] policy, both from the pinned config when one
 // is given, else from the repository's own.
-func (r *Repo) VerifyProvenance(o ProvenanceOptions) (*provenance.Report, error) {
-	if err := r.RequireConfig(); err != nil {
+func (s *Service) VerifyProvenance(ctx context.Context, o ProvenanceOptions) (*provenance.RangeReport, error) {
+	own, err := s.requireConfig()
+	if err != nil {
 		return nil, err
 	}
-	cfg := r.Config
+	cfg := own
 	if o.Trust != nil {
 		cfg = o.Trust
 	}
-	notes, err := provenance.ReadNotes(r.Store)
+	var commits []gitstore.Hash
+	for _, c := range o.Commits {
+		h, err := gitstore.ParseHash(c)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %q is not a commit id", ErrBadRevision, c)
+		}
+		commits = append(commits, h)
+	}
+	if len(o.Revs) > 0 {
+		cs, err := s.RevList(ctx, o.Revs)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			h, _ := gitstore.ParseHash(c)
+			commits = append(commits, h)
+		}
+	}
+	ref := o.Ref
+	if ref == "" && len(o.Revs) == 1 {
+		// A range's right side that names a ref (origin/main..main) is
+		// the ref the policy is matched against.
+		_, right, _ := strings.Cut(o.Revs[0], "..")
+		if right == "" {
+			right = o.Revs[0]
+		}
+		ref = s.symbolicRef(ctx, strings.TrimPrefix(right, "."))
+	}
+	notes, err := provenance.ReadNotes(s.store())
 	if err != nil {
 		return nil, err
 	}
 	pol := provenance.Policy{Require: o.Require}
 	if p := cfg.Provenance; p != nil {
-		pol.Require = pol.Require || p.RequiresProvenance(o.Ref)
+		pol.Require = pol.Require || p.RequiresProvenance(ref)
 		pol.Paths, pol.Commands, pol.BlobRule = p.Paths, p.Commands, p.BlobRule
 	}
-	var auth *authority
-	if cfg.Digest() == r.Config.Digest() {
-		// Same roots and workflow: the index is that fold.
-		ix, done, err := r.Read()
+	verify := func(auth *authority) (*provenance.RangeReport, error) {
+		v := &provenance.Verifier{Store: s.store(), Notes: notes, Auth: auth, Policy: pol}
+		return v.Verify(commits)
+	}
+	if cfg.Digest() != own.Digest() {
+		st, err := s.foldPinned(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
-		defer done()
-		auth = &authority{st: ix.State(), task: func(id string) (*tasks.Task, error) {
+		return verify(&authority{st: st, task: st.Task})
+	}
+	// Same roots and workflow: the index is that fold.
+	var rep *provenance.RangeReport
+	err = s.read(ctx, func(ix *index.Index) (err error) {
+		rep, err = verify(&authority{st: ix.State(), task: func(id string) (*tasks.Task, error) {
 			t, err := ix.Task(id)
 			if errors.Is(err, index.ErrNotFound) || errors.Is(err, index.ErrAmbiguous) || (err == nil && t.ID != id) {
 				return nil, nil
 			}
 			return t, err
-		}}
-	} else {
-		st, err := r.foldPinned(cfg)
-		if err != nil {
-			return nil, err
-		}
-		auth = &authority{st: st, task: st.Task}
-	}
-	v := &provenance.Verifier{Store: r.Store, Notes: notes, Auth: auth, Policy: pol}
-	return v.Verify(o.Commits)
+		}})
+		return err
+	})
+	return rep, err
 }
 
 // authority answers provenance checks from a folded state: the index, or
@@ -298,59 +328,57 @@ type Exported struct {
 
 // ExportProvenance returns the bundles attached to a commit with their
 // signers' public keys.
-func (r *Repo) ExportProvenance(rev string) (gitstore.Hash, []Exported, error) {
-	commit, err := r.ResolveCommit(rev)
+func (s *Service) ExportProvenance(ctx context.Context, rev string) (string, []Exported, error) {
+	commit, err := s.resolveCommit(ctx, rev)
 	if err != nil {
-		return commit, nil, err
+		return "", nil, err
 	}
-	if err := r.RequireConfig(); err != nil {
-		return commit, nil, err
+	if _, err := s.requireConfig(); err != nil {
+		return commit.String(), nil, err
 	}
-	ix, done, err := r.Read()
+	notes, err := provenance.ReadNotes(s.store())
 	if err != nil {
-		return commit, nil, err
+		return commit.String(), nil, err
 	}
-	defer done()
-	notes, err := provenance.ReadNotes(r.Store)
+	raws, err := notes.Bundles(s.store(), commit)
 	if err != nil {
-		return commit, nil, err
+		return commit.String(), nil, err
 	}
-	raws, err := notes.Bundles(r.Store, commit)
-	if err != nil {
-		return commit, nil, err
-	}
-	auth := &authority{st: ix.State()}
 	var out []Exported
-	for _, raw := range raws {
-		e := Exported{Bundle: raw}
-		e.KeyID = provenance.KeyHint(raw)
-		if pub, name, ok, err := auth.Key(e.KeyID); err != nil {
-			return commit, nil, err
-		} else if ok {
-			e.Signer = name
-			if e.PEM, err = provenance.PublicKeyPEM(pub); err != nil {
-				return commit, nil, err
+	err = s.read(ctx, func(ix *index.Index) error {
+		auth := &authority{st: ix.State()}
+		for _, raw := range raws {
+			e := Exported{Bundle: raw}
+			e.KeyID = provenance.KeyHint(raw)
+			if pub, name, ok, err := auth.Key(e.KeyID); err != nil {
+				return err
+			} else if ok {
+				e.Signer = name
+				if e.PEM, err = provenance.PublicKeyPEM(pub); err != nil {
+					return err
+				}
 			}
+			out = append(out, e)
 		}
-		out = append(out, e)
-	}
-	return commit, out, nil
+		return nil
+	})
+	return commit.String(), out, err
 }
 
-// SymbolicRef returns the full ref name a revision names, "" if none.
-func (r *Repo) SymbolicRef(rev string) string {
+// symbolicRef returns the full ref name a revision names, "" if none.
+func (s *Service) symbolicRef(ctx context.Context, rev string) string {
 	if rev == "" || strings.HasPrefix(rev, "-") {
 		return ""
 	}
-	out, err := exec.Command("git", "-C", r.gitWorkDir(), "rev-parse", "--symbolic-full-name", rev).Output()
+	out, err := s.store().Git().Output(ctx, []string{"rev-parse", "--symbolic-full-name", rev})
 	if err != nil {
 		return ""
 	}
-	s := strings.TrimSpace(string(out))
-	if !strings.HasPrefix(s, "refs/") {
+	name := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(name, "refs/") {
 		return ""
 	}
-	return s
+	return name
 }
 
 // ed25519Signer signs DSSE payloads with an identity's key: the raw

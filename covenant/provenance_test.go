@@ -2,6 +2,7 @@ package covenant_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/base64"
@@ -40,7 +41,7 @@ func (f *fixture) verifyProv(commit string) provenance.CommitResult {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	rep, err := f.open().VerifyProvenance(covenant.ProvenanceOptions{Commits: []gitstore.Hash{h}, Require: true})
+	rep, err := f.open().VerifyProvenance(context.Background(), covenant.ProvenanceOptions{Commits: []string{h.String()}, Require: true})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -183,7 +184,7 @@ func TestProvenanceTamper(t *testing.T) {
 		wantIgnored(t, f.verifyProv(c), provenance.KindUnknownSigner)
 	})
 	t.Run("signer-swapped", func(t *testing.T) {
-		id, err := f.open().Keys.Get("bob")
+		id, err := f.keys().Get("bob")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +223,7 @@ func TestProvenanceTamper(t *testing.T) {
 		f.setNote(c, payload)
 		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindSubject)
 	})
-	bob, err := f.open().Keys.Get("bob")
+	bob, err := f.keys().Get("bob")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +405,7 @@ func TestProvenancePolicyCommandsAndPaths(t *testing.T) {
 	f.mustCLI("provenance", "record", "--", "true")
 	check := func(commit, ref string) provenance.CommitResult {
 		h, _ := gitstore.ParseHash(commit)
-		rep, err := f.open().VerifyProvenance(covenant.ProvenanceOptions{Commits: []gitstore.Hash{h}, Ref: ref})
+		rep, err := f.open().VerifyProvenance(context.Background(), covenant.ProvenanceOptions{Commits: []string{h.String()}, Ref: ref})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package covenant
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -40,31 +41,25 @@ func readyFilter(until int64, raw []byte, label string, now time.Time) (bool, er
 // Ready calls fn with each ready task's JSON row: unclaimed (no active
 // lease), claimable, every blocker finished; highest priority, then oldest,
 // first.
-func (r *Repo) Ready(label string, fn func(raw []byte) error) error {
-	ix, done, err := r.Read()
-	if err != nil {
-		return err
-	}
-	defer done()
-	now := r.Now()
-	return ix.EachReady(func(until int64, raw []byte) (bool, error) {
-		ok, err := readyFilter(until, raw, label, now)
-		if err != nil || !ok {
-			return true, err
-		}
-		return true, fn(raw)
+func (s *Service) Ready(ctx context.Context, label string, fn func(raw []byte) error) error {
+	now := s.now()
+	return s.read(ctx, func(ix *index.Index) error {
+		return ix.EachReady(func(until int64, raw []byte) (bool, error) {
+			ok, err := readyFilter(until, raw, label, now)
+			if err != nil || !ok {
+				return true, err
+			}
+			return true, fn(raw)
+		})
 	})
 }
 
-// StartNext atomically claims the top ready task: under the writer lock, so
-// two concurrent callers never get the same task.
-func (r *Repo) StartNext(label string, ttl time.Duration) (*tasks.Task, error) {
-	if err := checkTTL(ttl); err != nil {
-		return nil, err
-	}
-	var id string
-	_, err := r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
-		now := r.Now()
+// startNext atomically claims the top ready task: under the writer lock,
+// so two concurrent callers never get the same task.
+func (s *Service) startNext(ctx context.Context, label string, ttl time.Duration) (*tasks.Task, error) {
+	w, err := s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+		now := s.now()
+		var id string
 		err := tx.EachReady(func(until int64, raw []byte) (bool, error) {
 			ok, err := readyFilter(until, raw, label, now)
 			if err != nil || !ok {
@@ -90,16 +85,12 @@ func (r *Repo) StartNext(label string, ttl time.Duration) (*tasks.Task, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []Draft{{Type: tasks.OpClaim, Task: id, Epoch: t.Epoch + 1, Body: tasks.ClaimBody{TTLSeconds: int64(ttl / time.Second)}, Summary: t.Title}}, nil
-	})
+		return []Draft{claimDraft(t, ttl)}, nil
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.Task(id)
-	if err == nil {
-		err = r.setCurrent(t)
-	}
-	return t, err
+	return w.Tasks[0], nil
 }
 
 // Current is the task this working tree works on, recorded by task start.
@@ -115,32 +106,34 @@ type Current struct {
 // OptInTrailers records that commits in this working tree get the
 // trailers of task id (whose lease the acting identity must hold now)
 // even when they do not name it.
-func (r *Repo) OptInTrailers(id string) (*tasks.Task, error) {
-	t, err := r.Task(id)
+func (s *Service) OptInTrailers(ctx context.Context, id string) (*tasks.Task, error) {
+	t, err := s.Task(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.Trailers(t.ID); err != nil {
+	if _, err := s.Trailers(ctx, t.ID); err != nil {
 		return nil, err
 	}
 	b, _ := json.Marshal(Current{Task: t.ID, Epoch: t.Lease.Epoch, Auto: true})
-	return t, os.WriteFile(r.currentPath(), b, 0o644)
+	return t, os.WriteFile(s.currentPath(), b, 0o644)
 }
 
-func (r *Repo) currentPath() string { return filepath.Join(r.Store.GitDir, "covenant-current.json") }
+func (s *Service) currentPath() string {
+	return filepath.Join(s.store().GitDir, "covenant-current.json")
+}
 
-func (r *Repo) setCurrent(t *tasks.Task) error {
+func (s *Service) setCurrent(t *tasks.Task) error {
 	if t.Lease == nil {
 		return nil
 	}
 	b, _ := json.Marshal(Current{Task: t.ID, Epoch: t.Lease.Epoch})
-	return os.WriteFile(r.currentPath(), b, 0o644)
+	return os.WriteFile(s.currentPath(), b, 0o644)
 }
 
 // CurrentTask returns the task recorded by the last task start in this
 // working tree, or nil.
-func (r *Repo) CurrentTask() (*Current, error) {
-	b, err := os.ReadFile(r.currentPath())
+func (s *Service) CurrentTask() (*Current, error) {
+	b, err := os.ReadFile(s.currentPath())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -153,20 +146,20 @@ func (r *Repo) CurrentTask() (*Current, error) {
 
 // Trailers returns the commit trailers naming a task and the acting
 // identity's current lease epoch on it.
-func (r *Repo) Trailers(idOrPrefix string) ([]string, error) {
-	t, err := r.Task(idOrPrefix)
+func (s *Service) Trailers(ctx context.Context, idOrPrefix string) ([]string, error) {
+	t, err := s.Task(ctx, idOrPrefix)
 	if err != nil {
 		return nil, err
 	}
-	id, err := r.Identity()
+	id, err := s.Actor("")
 	if err != nil {
 		return nil, err
 	}
 	out := []string{"Covenant-Task: " + t.ID}
-	if t.Lease.HeldBy(id.Name) && t.Lease.ActiveAt(r.Now()) {
+	if t.Lease.HeldBy(id.Name) && t.Lease.ActiveAt(s.now()) {
 		out = append(out, "Covenant-Lease: "+strconv.FormatUint(t.Lease.Epoch, 10))
 	} else {
-		return out, noLease(t, &trust.Actor{KeyID: id.KeyID(), Name: id.Name}, r.Now())
+		return out, noLease(t, &trust.Actor{KeyID: id.KeyID, Name: id.Name}, s.now())
 	}
 	return out, nil
 }
@@ -174,12 +167,12 @@ func (r *Repo) Trailers(idOrPrefix string) ([]string, error) {
 // fenceCommits reports code commits reachable from HEAD and local branches
 // whose Covenant-Lease trailer names a lease epoch that was not live when
 // the commit was made: the work of a stale worker.
-func (r *Repo) fenceCommits(lookup func(string) *tasks.Task, checked []gitstore.Hash) ([]ledger.Finding, []gitstore.Hash, error) {
+func (s *Service) fenceCommits(lookup func(string) *tasks.Task, checked []gitstore.Hash) ([]ledger.Finding, []gitstore.Hash, error) {
 	starts := []gitstore.Hash{}
-	if h, _, err := r.Store.Head(); err == nil && !h.IsZero() {
+	if h, _, err := s.store().Head(); err == nil && !h.IsZero() {
 		starts = append(starts, h)
 	}
-	branches, err := r.Store.ListRefs("refs/heads/")
+	branches, err := s.store().ListRefs("refs/heads/")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -187,7 +180,7 @@ func (r *Repo) fenceCommits(lookup func(string) *tasks.Task, checked []gitstore.
 		starts = append(starts, h)
 	}
 	var out []ledger.Finding
-	err = r.Store.WalkCommitsExcept(starts, checked, commitScanLimit, func(h gitstore.Hash, c *gitstore.Commit) bool {
+	err = s.store().WalkCommitsExcept(starts, checked, commitScanLimit, func(h gitstore.Hash, c *gitstore.Commit) bool {
 		tr := oplog.Trailers(c.Message)
 		tasksNamed, leases := tr["Covenant-Task"], tr["Covenant-Lease"]
 		if len(leases) == 0 {

@@ -1,6 +1,7 @@
 package covenant
 
 import (
+	"context"
 	"errors"
 	"io/fs"
 	"path/filepath"
@@ -51,14 +52,14 @@ type ContextPack struct {
 // commitScanLimit bounds how many code commits resume and handoff look at.
 const commitScanLimit = 20000
 
-// TaskCommits returns the commits reachable from HEAD and local branches
+// taskCommits returns the commits reachable from HEAD and local branches
 // whose Covenant-Task trailer names the task, newest first.
-func (r *Repo) TaskCommits(t *tasks.Task) ([]CommitInfo, error) {
+func (s *Service) taskCommits(ctx context.Context, t *tasks.Task) ([]CommitInfo, error) {
 	starts := []gitstore.Hash{}
-	if h, _, err := r.Store.Head(); err == nil && !h.IsZero() {
+	if h, _, err := s.store().Head(); err == nil && !h.IsZero() {
 		starts = append(starts, h)
 	}
-	branches, err := r.Store.ListRefs("refs/heads/")
+	branches, err := s.store().ListRefs("refs/heads/")
 	if err != nil {
 		return nil, err
 	}
@@ -67,7 +68,10 @@ func (r *Repo) TaskCommits(t *tasks.Task) ([]CommitInfo, error) {
 	}
 	cutoff := t.CreatedAt.Add(-24 * time.Hour)
 	out := []CommitInfo{}
-	err = r.Store.WalkCommits(starts, commitScanLimit, func(h gitstore.Hash, c *gitstore.Commit) bool {
+	err = s.store().WalkCommits(starts, commitScanLimit, func(h gitstore.Hash, c *gitstore.Commit) bool {
+		if ctx.Err() != nil {
+			return false
+		}
 		if c.Committer.When.Before(cutoff) {
 			return true
 		}
@@ -79,6 +83,9 @@ func (r *Repo) TaskCommits(t *tasks.Task) ([]CommitInfo, error) {
 		}
 		return true
 	})
+	if err == nil {
+		err = ctx.Err()
+	}
 	return out, err
 }
 
@@ -87,13 +94,20 @@ func info(h gitstore.Hash, c *gitstore.Commit) CommitInfo {
 	return CommitInfo{Hash: h.String(), Subject: subject, Author: c.Author.Name, Time: c.Author.When}
 }
 
-// Resume builds the context pack of a task.
-func (r *Repo) Resume(idOrPrefix string) (*ContextPack, error) {
-	t, err := r.Task(idOrPrefix)
+// Resume builds the context pack of a task: everything a fresh session
+// needs to continue it.
+func (s *Service) Resume(ctx context.Context, idOrPrefix string) (*ContextPack, error) {
+	t, err := s.Task(ctx, idOrPrefix)
 	if err != nil {
 		return nil, err
 	}
-	head, branch, err := r.Store.Head()
+	return s.pack(ctx, t)
+}
+
+// pack builds the context pack of a task already read.
+func (s *Service) pack(ctx context.Context, t *tasks.Task) (*ContextPack, error) {
+	r := s.store()
+	head, branch, err := r.Head()
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +115,7 @@ func (r *Repo) Resume(idOrPrefix string) (*ContextPack, error) {
 	if !head.IsZero() {
 		p.Head = head.String()
 	}
-	if p.Commits, err = r.TaskCommits(t); err != nil {
+	if p.Commits, err = s.taskCommits(ctx, t); err != nil {
 		return nil, err
 	}
 	if t.Handoff == nil {
@@ -111,7 +125,7 @@ func (r *Repo) Resume(idOrPrefix string) (*ContextPack, error) {
 	since := &Since{Head: t.Handoff.Head, Commits: []CommitInfo{}, Files: []FileChange{}}
 	if t.Handoff.Head != "" && !head.IsZero() && t.Handoff.Head != head.String() {
 		stop, _ := gitstore.ParseHash(t.Handoff.Head)
-		err := r.Store.WalkCommits([]gitstore.Hash{head}, 500, func(h gitstore.Hash, c *gitstore.Commit) bool {
+		err := r.WalkCommits([]gitstore.Hash{head}, 500, func(h gitstore.Hash, c *gitstore.Commit) bool {
 			if h == stop {
 				return false
 			}
@@ -124,19 +138,19 @@ func (r *Repo) Resume(idOrPrefix string) (*ContextPack, error) {
 	}
 	var headTree gitstore.Hash
 	if !head.IsZero() {
-		if c, err := r.Store.ReadCommit(head); err == nil {
+		if c, err := r.ReadCommit(head); err == nil {
 			headTree = c.Tree
 		}
 	}
 	for _, f := range t.Handoff.Files {
 		fc := FileChange{Path: f.Path, Handoff: f.Blob, Status: "unchanged"}
 		if !headTree.IsZero() {
-			if b, ok, err := r.Store.TreeFile(headTree, f.Path); err == nil && ok {
+			if b, ok, err := r.TreeFile(headTree, f.Path); err == nil && ok {
 				fc.Head = b.String()
 			}
 		}
-		if r.Store.WorkTree != "" {
-			if b, err := r.Store.ReadWorkFile(f.Path); err == nil {
+		if r.WorkTree != "" {
+			if b, err := r.ReadWorkFile(f.Path); err == nil {
 				fc.WorkTree = gitstore.HashObject(gitstore.BlobObject, b).String()
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
@@ -158,29 +172,51 @@ func (r *Repo) Resume(idOrPrefix string) (*ContextPack, error) {
 	return p, nil
 }
 
-// HandoffFile pins a working-tree file (path relative to the top of the
+// pinFile pins a working-tree file (path relative to the top of the
 // working tree) to its blob, writing the blob so it can be shown later.
-func (r *Repo) HandoffFile(rel string) (tasks.FileRef, error) {
-	if r.Store.WorkTree == "" {
+func (s *Service) pinFile(rel string) (tasks.FileRef, error) {
+	r := s.store()
+	if r.WorkTree == "" {
 		return tasks.FileRef{}, ErrBare
 	}
 	// Through symlinks, the file must stay in the work tree.
-	b, err := r.Store.ReadWorkFile(rel)
+	b, err := r.ReadWorkFile(rel)
 	if err != nil {
 		return tasks.FileRef{}, err
 	}
-	h, err := r.Store.WriteObject(gitstore.BlobObject, b)
+	h, err := r.WriteObject(gitstore.BlobObject, b)
 	if err != nil {
 		return tasks.FileRef{}, err
 	}
 	return tasks.FileRef{Path: filepath.ToSlash(rel), Blob: h.String()}, nil
 }
 
-// HeadInfo returns HEAD's commit and branch.
-func (r *Repo) HeadInfo() (string, string, error) {
-	h, branch, err := r.Store.Head()
+// headInfo returns HEAD's commit and branch.
+func (s *Service) headInfo() (string, string, error) {
+	h, branch, err := s.store().Head()
 	if err != nil || h.IsZero() {
 		return "", strings.TrimPrefix(branch, "refs/heads/"), err
 	}
 	return h.String(), strings.TrimPrefix(branch, "refs/heads/"), nil
+}
+
+// StartedTask is what task start returns: the claimed task as folded and
+// its context pack.
+type StartedTask struct {
+	Task *tasks.Task
+	Pack *ContextPack
+}
+
+// StartAndResume claims a task (see StartTask) and builds its context
+// pack from the claimed state, without reading the task again.
+func (s *Service) StartAndResume(ctx context.Context, req StartRequest) (*StartedTask, error) {
+	t, err := s.StartTask(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.pack(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return &StartedTask{Task: t, Pack: p}, nil
 }

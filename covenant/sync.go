@@ -1,6 +1,7 @@
 package covenant
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,82 +18,94 @@ import (
 // DefaultRemote is the remote sync and setup use when none is named.
 const DefaultRemote = "origin"
 
-// git returns a runner for the git binary in this repository.
-func (r *Repo) gitRunner() *remote.Git {
-	dir := r.Store.WorkTree
-	if dir == "" {
-		dir = r.Store.GitDir
-	}
-	return &remote.Git{Dir: dir, Env: r.Store.Env()}
+// gitRunner returns a runner for the git binary in this repository.
+func (s *Service) gitRunner() *remote.Git {
+	return &remote.Git{Dir: s.gitWorkDir(), Env: s.store().Env()}
 }
 
-// engine returns the sync engine for a remote.
-func (r *Repo) engine(name string) (*remote.Engine, error) {
-	if err := r.RequireConfig(); err != nil {
+// engine returns the sync engine for a remote. It takes the session for
+// its writes (Lock) and works on the service's open index, which it leaves
+// to be caught up again.
+func (s *Service) engine(ctx context.Context, name string) (*remote.Engine, error) {
+	cfg, err := s.requireConfig()
+	if err != nil {
 		return nil, err
 	}
 	if err := remote.CheckName(name); err != nil {
 		return nil, err
 	}
-	e := &remote.Engine{Store: r.Store, Git: r.gitRunner(), Remote: name, Source: r.source(), Lock: r.lock,
-		OpenIndex: func() (*index.Index, error) { return r.openIndex(false) }, Now: r.Now}
-	if id, err := r.Identity(); err == nil {
-		e.Me = id.KeyID()
+	c := s.c
+	e := &remote.Engine{Store: c.store, Git: s.gitRunner(), Remote: name, Source: c.source(ctx, cfg), Now: c.now,
+		Lock: func() (func(), error) {
+			if err := c.acquire(ctx); err != nil {
+				return nil, err
+			}
+			return func() { c.folded = nil; c.release() }, nil
+		},
+		Index: func() (*index.Index, error) { return c.ix, nil },
+	}
+	if id, err := s.Actor(""); err == nil {
+		e.Me = id.KeyID
 	}
 	return e, nil
 }
 
 // SetupRemote adds (or with undo removes) the refspecs that make plain
 // git fetch and git push carry covenant refs to and from a remote.
-func (r *Repo) SetupRemote(name string, undo bool) (*remote.SetupResult, error) {
-	if err := r.RequireConfig(); err != nil {
+func (s *Service) SetupRemote(ctx context.Context, name string, undo bool) (*remote.SetupResult, error) {
+	if _, err := s.requireConfig(); err != nil {
 		return nil, err
 	}
 	if undo {
-		return remote.Undo(r.gitRunner(), name)
+		return remote.Undo(s.gitRunner(), name)
 	}
-	return remote.Setup(r.gitRunner(), name)
+	return remote.Setup(s.gitRunner(), name)
 }
 
 // Sync exchanges feeds and notes with a remote (see remote.Engine.Sync).
-func (r *Repo) Sync(name string) (*remote.Report, error) {
-	e, err := r.engine(name)
+func (s *Service) Sync(ctx context.Context, name string) (*remote.SyncReport, error) {
+	e, err := s.engine(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	return e.Sync()
+	rep, err := e.Sync()
+	if err == nil {
+		err = ctx.Err()
+	}
+	return rep, err
 }
 
+// Digest is the digest of the folded state with what it counts.
+type Digest = index.Digest
+
 // StateDigest returns the digest of the folded state.
-func (r *Repo) StateDigest() (*index.Digest, error) {
-	ix, done, err := r.Read()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	return ix.StateDigest()
+func (s *Service) StateDigest(ctx context.Context) (*Digest, error) {
+	var d *Digest
+	err := s.read(ctx, func(ix *index.Index) (err error) {
+		d, err = ix.StateDigest()
+		return err
+	})
+	return d, err
 }
 
 // Quarantine lists the feeds whose key signed two histories.
-func (r *Repo) Quarantine() ([]remote.QuarantinedFeed, error) {
-	if err := r.RequireConfig(); err != nil {
+func (s *Service) Quarantine(ctx context.Context) ([]remote.QuarantinedFeed, error) {
+	if _, err := s.requireConfig(); err != nil {
 		return nil, err
 	}
-	qs, err := remote.ListQuarantine(r.Store)
+	qs, err := remote.ListQuarantine(s.store())
 	if err != nil {
 		return nil, err
 	}
-	ix, done, err := r.Read()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	for i := range qs {
-		if a, err := ix.Actor(qs[i].Feed); err == nil {
-			qs[i].Name = a.Name
+	err = s.read(ctx, func(ix *index.Index) error {
+		for i := range qs {
+			if a, err := ix.Actor(qs[i].Feed); err == nil {
+				qs[i].Name = a.Name
+			}
 		}
-	}
-	return qs, nil
+		return nil
+	})
+	return qs, err
 }
 
 // ErrNotAdmin means resolving a quarantine needs a trust root or the
@@ -104,55 +117,52 @@ var ErrNotAdmin = errors.New("not an admin")
 // The accepted head is remembered as verified on this machine, so verify
 // does not report the feed as rewritten when the accepted version is not
 // the one it saw before.
-func (r *Repo) AcceptVersion(key, commit string) (*remote.Accepted, error) {
-	if err := r.RequireConfig(); err != nil {
+func (s *Service) AcceptVersion(ctx context.Context, key, commit string) (*remote.Accepted, error) {
+	cfg, err := s.requireConfig()
+	if err != nil {
 		return nil, err
 	}
 	h, err := gitstore.ParseHash(commit)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
-	id, err := r.Identity()
+	id, err := s.Actor("")
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := r.lock()
-	if err != nil {
+	c := s.c
+	if err := c.acquire(ctx); err != nil {
 		return nil, err
 	}
-	defer unlock()
-	ix, err := r.openIndex(false)
-	if err != nil {
-		return nil, err
-	}
-	_, err = ix.Update(r.source(), false, func(tx *index.Tx) error {
-		me, err := tx.Actor(id.KeyID())
+	defer c.release()
+	_, err = c.ix.Update(c.source(ctx, cfg), false, func(tx *index.Tx) error {
+		me, err := tx.Actor(id.KeyID)
 		if err != nil {
 			return err
 		}
 		if !me.Trusted() {
 			return fmt.Errorf("%w: identity %s is not trusted here", ErrUntrusted, id.Name)
 		}
-		if _, err := trust.Find(tx, me, trust.Need{Scope: trust.ScopeIdentityAdmin}, r.Now()); err != nil {
+		if _, err := trust.Find(tx, me, trust.Need{Scope: trust.ScopeIdentityAdmin}, s.now()); err != nil {
 			return fmt.Errorf("%w: %s may not resolve a quarantine (needs a trust root or %s): %v", ErrNotAdmin, id.Name, trust.ScopeIdentityAdmin, err)
 		}
 		return nil
 	})
-	ix.Close()
+	c.folded = nil
 	if err != nil {
 		return nil, err
 	}
-	res, err := remote.Accept(r.Store, r.gitRunner(), key, h)
+	res, err := remote.Accept(c.store, s.gitRunner(), key, h)
 	if err != nil {
 		return nil, err
 	}
-	seen, err := r.loadVerified()
+	seen, err := s.loadVerified()
 	if err != nil {
 		return nil, err
 	}
 	if _, ok := seen.Feeds[key]; ok {
 		seen.Feeds[key] = h.String()
-		if err := r.saveVerified(*seen); err != nil {
+		if err := s.saveVerified(*seen); err != nil {
 			return nil, err
 		}
 	}
@@ -169,20 +179,17 @@ var ErrLeaseLost = errors.New("lease taken")
 // remote's feeds in (verified) and plans the claim against that state; a
 // marker naming someone else's live claim refuses it. If the push loses,
 // the claim is not kept: the local feed ref never moves.
-func (r *Repo) StartTaskVia(idOrPrefix string, ttl time.Duration, name string) (*tasks.Task, error) {
-	if err := checkTTL(ttl); err != nil {
-		return nil, err
-	}
-	e, err := r.engine(name)
+func (s *Service) startVia(ctx context.Context, idOrPrefix string, ttl time.Duration, name string) (*tasks.Task, error) {
+	e, err := s.engine(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	id, err := r.ResolveID(idOrPrefix)
+	id, err := s.ResolveID(ctx, idOrPrefix)
 	if errors.Is(err, index.ErrNotFound) { // it may exist only on the remote so far
 		if _, _, err = e.PullForClaim(""); err != nil {
 			return nil, err
 		}
-		id, err = r.ResolveID(idOrPrefix)
+		id, err = s.ResolveID(ctx, idOrPrefix)
 	}
 	if err != nil {
 		return nil, err
@@ -192,7 +199,7 @@ func (r *Repo) StartTaskVia(idOrPrefix string, ttl time.Duration, name string) (
 		return nil, err
 	}
 	var planTx *index.Tx
-	_, err = r.write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+	w, err := s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
 		planTx = tx
 		t, err := tx.Task(id)
 		if err != nil {
@@ -201,10 +208,10 @@ func (r *Repo) StartTaskVia(idOrPrefix string, ttl time.Duration, name string) (
 		if t == nil {
 			return nil, fmt.Errorf("%w: %s", index.ErrNotFound, id)
 		}
-		if op, holder, ok := remote.MarkerClaim(r.Store, tx, id, marker); ok && holder.KeyID != me.KeyID && markerLive(t, op, r.Now()) {
+		if op, holder, ok := remote.MarkerClaim(s.store(), tx, id, marker); ok && holder.KeyID != me.KeyID && markerLive(t, op, s.now()) {
 			return nil, leasedVia(t.ID, holder, op, name)
 		}
-		return []Draft{{Type: tasks.OpClaim, Task: id, Epoch: t.Epoch + 1, Body: tasks.ClaimBody{TTLSeconds: int64(ttl / time.Second)}, Summary: t.Title}}, nil
+		return []Draft{claimDraft(t, ttl)}, nil
 	}, func(_, claim gitstore.Hash) error {
 		taken, err := e.PushClaim(id, marker, claim, e.Me)
 		if err != nil {
@@ -213,7 +220,7 @@ func (r *Repo) StartTaskVia(idOrPrefix string, ttl time.Duration, name string) (
 		if taken.IsZero() {
 			return nil
 		}
-		if op, holder, ok := remote.MarkerClaim(r.Store, planTx, id, taken); ok {
+		if op, holder, ok := remote.MarkerClaim(s.store(), planTx, id, taken); ok {
 			return fmt.Errorf("%w: %w", ErrLeaseLost, leasedVia(id, holder, op, name))
 		}
 		return fmt.Errorf("%w: %w", ErrLeaseLost, oplog.Reject(oplog.KindLeaseHeld, "task %s was claimed via %s by another clone first (lease marker %s)", id, name, taken.Short()))
@@ -221,11 +228,7 @@ func (r *Repo) StartTaskVia(idOrPrefix string, ttl time.Duration, name string) (
 	if err != nil {
 		return nil, err
 	}
-	t, err := r.Task(id)
-	if err != nil {
-		return nil, err
-	}
-	return t, r.setCurrent(t)
+	return w.Tasks[0], nil
 }
 
 // markerLive reports whether a marker's claim may still hold: the fold

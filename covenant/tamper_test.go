@@ -3,6 +3,7 @@ package covenant_test
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -46,17 +47,17 @@ func newHonest(t *testing.T) *honest {
 	h := &honest{fixture: f, ids: map[string]string{}}
 	r := f.open()
 	for _, title := range []string{"alpha", "bravo", "charlie"} {
-		tk, err := r.CreateTask(tasks.CreateBody{Title: title})
+		tk, err := r.CreateTask(context.Background(), tasks.CreateBody{Title: title})
 		if err != nil {
 			t.Fatal(err)
 		}
 		h.ids[title] = tk.ID
 	}
-	id, err := r.Identity()
+	id, err := r.Actor("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.key = id.KeyID()
+	h.key = id.KeyID
 	h.ref = gitstore.FeedRef(h.key)
 	if got := f.feeds(); len(got) != 1 || got[h.key] != h.ref {
 		t.Fatalf("feeds = %v, want only %s", got, h.ref)
@@ -141,11 +142,11 @@ func otherSigner(t *testing.T, seed byte) ssh.Signer {
 // and that no forged task shows up in the index.
 func (h *honest) expectCaught(kind, feed, commit string, forgedTitles, forgedIDs []string) ledger.Finding {
 	h.t.Helper()
-	var rep *covenant.Report
+	var rep *covenant.VerifyReport
 	var err error
 	args := []string{"verify"}
 	if h.storage {
-		rep, err = h.open().Verify(covenant.VerifyOptions{Full: true})
+		rep, err = h.open().Verify(context.Background(), covenant.VerifyOptions{Full: true})
 		args = append(args, "--full")
 	} else {
 		rep, err = verifyBoth(h.t, h.open())
@@ -269,7 +270,7 @@ func TestTamper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := h.open().Store
+		st := h.store()
 		c, err := st.ReadCommit(mustHash(t, charlie))
 		if err != nil {
 			t.Fatal(err)
@@ -388,7 +389,7 @@ func TestTamper(t *testing.T) {
 			{Op: encode(t, genesis), Message: oplog.Message(genesis, "mallory"), Author: ledger.Author("mallory", mkey, at)},
 			{Op: encode(t, create), Message: oplog.Message(create, "forged"), Author: ledger.Author("mallory", mkey, at)},
 		}
-		st := h.open().Store
+		st := h.store()
 		hs, err := st.BuildFeedCommits(gitstore.ZeroHash, recs, mallory)
 		if err != nil {
 			t.Fatal(err)
@@ -427,7 +428,7 @@ func TestTamper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st := h.open().Store
+		st := h.store()
 		hs, err := st.BuildFeedCommits(oldHash, []gitstore.Record{{Op: loose, Message: oplog.Message(op, "not canonical"),
 			Author: ledger.Author("alice", h.key, at)}}, signer)
 		if err != nil {
@@ -447,7 +448,7 @@ func TestTamper(t *testing.T) {
 	})
 }
 
-func (h *honest) mustVerify() *covenant.Report {
+func (h *honest) mustVerify() *covenant.VerifyReport {
 	h.t.Helper()
 	rep, err := verifyBoth(h.t, h.open())
 	if err != nil {

@@ -1,6 +1,7 @@
 package covenant
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,32 +16,28 @@ import (
 // DefaultTTL is the lease length when none is given.
 const DefaultTTL = 2 * time.Hour
 
-// ErrTaskNotFound wraps index.ErrNotFound for callers.
-var ErrTaskNotFound = index.ErrNotFound
+// ErrBadInput means a value given by the user is out of range.
+var ErrBadInput = errors.New("invalid input")
 
-// CreateTask writes a task.create op and returns the new task. The body's
-// Check, the one the fold runs, refuses bad input before anything else.
-func (r *Repo) CreateTask(b tasks.CreateBody) (*tasks.Task, error) {
+// CreateTask writes a task.create op and returns the new task as folded.
+// The body's Check, the one the fold runs, refuses bad input before
+// anything else.
+func (s *Service) CreateTask(ctx context.Context, b tasks.CreateBody) (*tasks.Task, error) {
 	if err := b.Check(); err != nil {
 		return nil, err
 	}
-	w, err := r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+	w, err := s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
 		return []Draft{{Type: tasks.OpCreate, NewTask: true, Body: b, Summary: b.Title}}, nil
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
-	return r.Task(w.Entries[0].Op.Task)
+	return w.Task(w.Entries[0].Op.Task), nil
 }
 
 // ResolveID turns an id or unique prefix into a full task id.
-func (r *Repo) ResolveID(idOrPrefix string) (string, error) {
-	ix, done, err := r.Read()
-	if err != nil {
-		return "", err
-	}
-	defer done()
-	t, err := ix.Task(idOrPrefix)
+func (s *Service) ResolveID(ctx context.Context, idOrPrefix string) (string, error) {
+	t, err := s.Task(ctx, idOrPrefix)
 	if err != nil {
 		return "", err
 	}
@@ -48,22 +45,23 @@ func (r *Repo) ResolveID(idOrPrefix string) (string, error) {
 }
 
 // Task returns one task by id or unique prefix.
-func (r *Repo) Task(idOrPrefix string) (*tasks.Task, error) {
-	ix, done, err := r.Read()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	return ix.Task(idOrPrefix)
+func (s *Service) Task(ctx context.Context, idOrPrefix string) (*tasks.Task, error) {
+	var t *tasks.Task
+	err := s.read(ctx, func(ix *index.Index) (err error) {
+		t, err = ix.Task(idOrPrefix)
+		return err
+	})
+	return t, err
 }
 
-// taskOp writes one op on an existing task, computed by plan from its state.
-func (r *Repo) taskOp(idOrPrefix string, plan func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error)) (*tasks.Task, error) {
-	id, err := r.ResolveID(idOrPrefix)
-	if err != nil {
-		return nil, err
-	}
-	_, err = r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+// taskOp writes one op on an existing task (named by id or prefix),
+// computed by plan from its state, and returns the task as folded.
+func (s *Service) taskOp(ctx context.Context, idOrPrefix string, plan func(tx *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error)) (*tasks.Task, error) {
+	w, err := s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+		id, err := tx.ResolveTask(idOrPrefix)
+		if err != nil {
+			return nil, err
+		}
 		t, err := tx.Task(id)
 		if err != nil {
 			return nil, err
@@ -71,17 +69,17 @@ func (r *Repo) taskOp(idOrPrefix string, plan func(t *tasks.Task, me *trust.Acto
 		if t == nil {
 			return nil, fmt.Errorf("%w: %s", index.ErrNotFound, id)
 		}
-		d, err := plan(t, me, r.Now())
+		d, err := plan(tx, t, me, s.now())
 		if err != nil {
 			return nil, err
 		}
 		d.Task = id
 		return []Draft{d}, nil
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
-	return r.Task(id)
+	return w.Tasks[0], nil
 }
 
 // heldEpoch is the epoch to act under: the lease's if the actor holds an
@@ -93,55 +91,138 @@ func heldEpoch(t *tasks.Task, me *trust.Actor, now time.Time) uint64 {
 	return 0
 }
 
-// StartTask claims a task under a lease of ttl.
-func (r *Repo) StartTask(idOrPrefix string, ttl time.Duration) (*tasks.Task, error) {
-	if err := checkTTL(ttl); err != nil {
+// StartRequest asks to claim a task under a lease.
+type StartRequest struct {
+	// Task is an id or unique prefix; "" claims the top of the ready queue.
+	Task string
+	// Label, without Task, only takes a ready task with this label.
+	Label string
+	// TTL is the lease length; 0 means DefaultTTL.
+	TTL time.Duration
+	// Via names a remote: the claim is kept only if its lease marker can
+	// be pushed there first (see StartTaskVia). Needs Task.
+	Via string
+}
+
+// StartTask claims a task under a lease, records it as the task this
+// working tree works on, and returns the task as folded.
+func (s *Service) StartTask(ctx context.Context, req StartRequest) (*tasks.Task, error) {
+	if req.TTL == 0 {
+		req.TTL = DefaultTTL
+	}
+	if err := checkTTL(req.TTL); err != nil {
 		return nil, err
 	}
-	t, err := r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
-		return Draft{Type: tasks.OpClaim, Epoch: t.Epoch + 1, Body: tasks.ClaimBody{TTLSeconds: int64(ttl / time.Second)}, Summary: t.Title}, nil
-	})
+	var t *tasks.Task
+	var err error
+	switch {
+	case req.Task == "" && req.Via != "":
+		return nil, fmt.Errorf("%w: --via needs a task id", ErrBadInput)
+	case req.Task == "":
+		t, err = s.startNext(ctx, req.Label, req.TTL)
+	case req.Label != "":
+		return nil, fmt.Errorf("%w: a label only applies without a task id", ErrBadInput)
+	case req.Via != "":
+		t, err = s.startVia(ctx, req.Task, req.TTL, req.Via)
+	default:
+		t, err = s.taskOp(ctx, req.Task, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+			return claimDraft(t, req.TTL), nil
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
-	return t, r.setCurrent(t)
+	return t, s.setCurrent(t)
 }
 
-// HandoffTask records a handoff artifact.
-func (r *Repo) HandoffTask(idOrPrefix string, h tasks.Handoff) (*tasks.Task, error) {
+func claimDraft(t *tasks.Task, ttl time.Duration) Draft {
+	return Draft{Type: tasks.OpClaim, Task: t.ID, Epoch: t.Epoch + 1, Body: tasks.ClaimBody{TTLSeconds: int64(ttl / time.Second)}, Summary: t.Title}
+}
+
+// HandoffRequest records a handoff on a task.
+type HandoffRequest struct {
+	Task    string
+	Handoff tasks.Handoff
+	// Files are working-tree paths (relative to its top) to pin to
+	// their blobs, added to Handoff.Files.
+	Files []string
+}
+
+// HandoffTask records a handoff artifact: the files pinned, the commits
+// made under the task and HEAD filled in, checked against its schema.
+func (s *Service) HandoffTask(ctx context.Context, req HandoffRequest) (*tasks.Task, error) {
+	h := req.Handoff
+	for _, p := range req.Files {
+		fr, err := s.pinFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --file %s: %v", ErrBadInput, p, err)
+		}
+		h.Files = append(h.Files, fr)
+	}
+	t, err := s.Task(ctx, req.Task)
+	if err != nil {
+		return nil, err
+	}
+	commits, err := s.taskCommits(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	for _, ci := range commits {
+		h.Commits = append(h.Commits, ci.Hash)
+	}
+	if h.Head, h.Branch, err = s.headInfo(); err != nil {
+		return nil, err
+	}
 	if err := h.Check(); err != nil {
 		return nil, err
 	}
-	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+	return s.taskOp(ctx, t.ID, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
 		return Draft{Type: tasks.OpHandoff, Epoch: heldEpoch(t, me, now), Body: h, Summary: h.Summary}, nil
 	})
 }
 
+// MoveRequest moves a task to another workflow state; To "" means the
+// workflow's success state.
+type MoveRequest struct {
+	Task string
+	To   string
+	Note string
+}
+
 // MoveTask moves a task to another workflow state.
-func (r *Repo) MoveTask(idOrPrefix, to, note string) (*tasks.Task, error) {
-	wf := r.Config.Lifecycle()
+func (s *Service) MoveTask(ctx context.Context, req MoveRequest) (*tasks.Task, error) {
+	wf, err := s.Workflow()
+	if err != nil {
+		return nil, err
+	}
+	to := req.To
+	if to == "" {
+		to = wf.Done()
+	}
 	if !contains(wf.States, to) {
 		return nil, fmt.Errorf("%w: %q is not a state of the workflow (states: %s)", ErrBadInput, to, strings.Join(wf.States, ", "))
 	}
-	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
-		return Draft{Type: tasks.OpMove, Epoch: heldEpoch(t, me, now), Body: tasks.MoveBody{To: to, Note: note}, Summary: t.State + " -> " + to}, nil
+	return s.taskOp(ctx, req.Task, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		return Draft{Type: tasks.OpMove, Epoch: heldEpoch(t, me, now), Body: tasks.MoveBody{To: to, Note: req.Note}, Summary: t.State + " -> " + to}, nil
 	})
 }
 
-// DoneTask moves a task to the workflow's success state.
-func (r *Repo) DoneTask(idOrPrefix string) (*tasks.Task, error) {
-	if err := r.RequireConfig(); err != nil {
-		return nil, err
-	}
-	return r.MoveTask(idOrPrefix, r.Config.Lifecycle().Done(), "")
+// LeaseRequest names a task and a lease length (heartbeat).
+type LeaseRequest struct {
+	Task string
+	TTL  time.Duration // 0 means DefaultTTL
 }
 
 // Heartbeat extends the actor's lease on a task.
-func (r *Repo) Heartbeat(idOrPrefix string, ttl time.Duration) (*tasks.Task, error) {
+func (s *Service) Heartbeat(ctx context.Context, req LeaseRequest) (*tasks.Task, error) {
+	ttl := req.TTL
+	if ttl == 0 {
+		ttl = DefaultTTL
+	}
 	if err := checkTTL(ttl); err != nil {
 		return nil, err
 	}
-	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+	return s.taskOp(ctx, req.Task, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
 		if heldEpoch(t, me, now) == 0 {
 			return Draft{}, noLease(t, me, now)
 		}
@@ -150,8 +231,8 @@ func (r *Repo) Heartbeat(idOrPrefix string, ttl time.Duration) (*tasks.Task, err
 }
 
 // Release gives the actor's lease back.
-func (r *Repo) Release(idOrPrefix string) (*tasks.Task, error) {
-	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+func (s *Service) Release(ctx context.Context, task string) (*tasks.Task, error) {
+	return s.taskOp(ctx, task, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
 		if heldEpoch(t, me, now) == 0 {
 			return Draft{}, noLease(t, me, now)
 		}
@@ -171,72 +252,105 @@ func noLease(t *tasks.Task, me *trust.Actor, now time.Time) error {
 	}
 }
 
+// LinkRequest links one task to another.
+type LinkRequest struct {
+	Task  string
+	Kind  string // one of tasks.LinkKinds
+	Other string
+}
+
 // LinkTasks records that one task blocks, parents, relates to or was
 // discovered from another.
-func (r *Repo) LinkTasks(idOrPrefix, kind, otherOrPrefix string) (*tasks.Task, error) {
-	b := tasks.LinkBody{Kind: kind, Other: otherOrPrefix}
+func (s *Service) LinkTasks(ctx context.Context, req LinkRequest) (*tasks.Task, error) {
+	b := tasks.LinkBody{Kind: req.Kind, Other: req.Other}
 	if err := b.Check(); err != nil {
 		return nil, err
 	}
-	other, err := r.ResolveID(otherOrPrefix)
-	if err != nil {
-		return nil, err
-	}
-	b.Other = other
-	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
-		return Draft{Type: tasks.OpLink, Body: b, Summary: kind + " " + other}, nil
+	return s.taskOp(ctx, req.Task, func(tx *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		other, err := tx.ResolveTask(req.Other)
+		if err != nil {
+			return Draft{}, err
+		}
+		b.Other = other
+		return Draft{Type: tasks.OpLink, Body: b, Summary: req.Kind + " " + other}, nil
 	})
+}
+
+// ReviewRequest records a verdict on an approval gate.
+type ReviewRequest struct {
+	Task    string
+	Gate    string
+	Verdict string // approve or reject
+	Note    string
 }
 
 // Review records an approval or rejection for an approval gate.
-func (r *Repo) Review(idOrPrefix, gate, verdict, note string) (*tasks.Task, error) {
-	b := tasks.ReviewBody{Gate: gate, Verdict: verdict, Note: note}
+func (s *Service) Review(ctx context.Context, req ReviewRequest) (*tasks.Task, error) {
+	b := tasks.ReviewBody{Gate: req.Gate, Verdict: req.Verdict, Note: req.Note}
 	if err := b.Check(); err != nil {
 		return nil, err
 	}
-	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
-		return Draft{Type: tasks.OpReview, Body: b, Summary: gate + " " + verdict}, nil
+	return s.taskOp(ctx, req.Task, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		return Draft{Type: tasks.OpReview, Body: b, Summary: req.Gate + " " + req.Verdict}, nil
 	})
+}
+
+// CheckRequest records the evidence of a command run for a check gate.
+type CheckRequest struct {
+	Task   string
+	Gate   string
+	Check  tasks.Check
+	Output []byte // rides along as the artifact output.txt
 }
 
 // RecordCheck records the evidence of a command run for a check gate, with
-// its output as an artifact.
-func (r *Repo) RecordCheck(idOrPrefix, gate string, c tasks.Check, output []byte) (*tasks.Task, error) {
-	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
-		return Draft{Type: tasks.OpCheck, Epoch: heldEpoch(t, me, now), Body: tasks.CheckBody{Gate: gate, Evidence: c},
-			Summary: fmt.Sprintf("%s exit %d", gate, c.ExitCode), Artifacts: map[string][]byte{"output.txt": output}}, nil
+// its output as an artifact. An empty Check.Head is filled with HEAD.
+func (s *Service) RecordCheck(ctx context.Context, req CheckRequest) (*tasks.Task, error) {
+	if req.Check.Head == "" {
+		req.Check.Head, _, _ = s.headInfo()
+	}
+	return s.taskOp(ctx, req.Task, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		return Draft{Type: tasks.OpCheck, Epoch: heldEpoch(t, me, now), Body: tasks.CheckBody{Gate: req.Gate, Evidence: req.Check},
+			Summary: fmt.Sprintf("%s exit %d", req.Gate, req.Check.ExitCode), Artifacts: map[string][]byte{"output.txt": req.Output}}, nil
 	})
 }
 
+// EscalateRequest asks a human for something.
+type EscalateRequest struct {
+	Task   string
+	Kind   string // one of tasks.EscalationKinds
+	Reason string
+}
+
 // Escalate moves a task to the escalated state, recording what is needed.
-func (r *Repo) Escalate(idOrPrefix, kind, reason string) (*tasks.Task, error) {
-	b := tasks.EscalateBody{Kind: kind, Reason: reason}
+func (s *Service) Escalate(ctx context.Context, req EscalateRequest) (*tasks.Task, error) {
+	b := tasks.EscalateBody{Kind: req.Kind, Reason: req.Reason}
 	if err := b.Check(); err != nil {
 		return nil, err
 	}
-	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
-		return Draft{Type: tasks.OpEscalate, Epoch: heldEpoch(t, me, now), Body: b, Summary: kind}, nil
+	return s.taskOp(ctx, req.Task, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		return Draft{Type: tasks.OpEscalate, Epoch: heldEpoch(t, me, now), Body: b, Summary: req.Kind}, nil
 	})
 }
 
 // Resolve answers an escalation (human identities only).
-func (r *Repo) Resolve(idOrPrefix, decision string) (*tasks.Task, error) {
+func (s *Service) Resolve(ctx context.Context, task, decision string) (*tasks.Task, error) {
 	b := tasks.ResolveBody{Decision: decision}
 	if err := b.Check(); err != nil {
 		return nil, err
 	}
-	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+	return s.taskOp(ctx, task, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
 		return Draft{Type: tasks.OpResolve, Body: b, Summary: decision}, nil
 	})
 }
 
 // Comment adds a comment to a task.
-func (r *Repo) Comment(idOrPrefix, text string) (*tasks.Task, error) {
+func (s *Service) Comment(ctx context.Context, task, text string) (*tasks.Task, error) {
 	b := tasks.CommentBody{Text: text}
 	if err := b.Check(); err != nil {
 		return nil, err
 	}
-	return r.taskOp(idOrPrefix, func(t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+	return s.taskOp(ctx, task, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
 		return Draft{Type: tasks.OpComment, Body: b, Summary: text}, nil
 	})
 }
@@ -259,9 +373,6 @@ func checkTTL(ttl time.Duration) error {
 	}
 	return nil
 }
-
-// ErrBadInput means a value given by the user is out of range.
-var ErrBadInput = errors.New("invalid input")
 
 // IsRejection reports whether err is the fold refusing an op, and its kind.
 func IsRejection(err error) (string, bool) {

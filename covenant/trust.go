@@ -1,6 +1,7 @@
 package covenant
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -71,28 +72,27 @@ func subsetOf(a, b []string) bool {
 }
 
 // GrantCapability writes a cap.grant op and returns the grant; the grant
-// body's own Check (scopes, use limit, expiry) runs as Write signs it.
-func (r *Repo) GrantCapability(req GrantRequest) (*trust.Grant, error) {
-	w, err := r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+// body's own Check (scopes, use limit, expiry) runs as the write signs it.
+func (s *Service) GrantCapability(ctx context.Context, req GrantRequest) (*trust.Grant, error) {
+	w, err := s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
 		parent, err := parentFor(tx, me, req)
 		if err != nil {
 			return nil, err
 		}
 		return []Draft{{Type: trust.OpGrant, Body: req.body(parent), Summary: req.To + ": " + strings.Join(req.Scopes, " ")}}, nil
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
-	return r.grant(trust.GrantID(w.Entries[0].Op.Actor, w.Entries[0].Op.Seq))
+	return s.grant(ctx, trust.GrantID(w.Entries[0].Op.Actor, w.Entries[0].Op.Seq))
 }
 
-func (r *Repo) grant(id string) (*trust.Grant, error) {
-	ix, done, err := r.Read()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	g, err := ix.State().Grant(id)
+func (s *Service) grant(ctx context.Context, id string) (*trust.Grant, error) {
+	var g *trust.Grant
+	err := s.read(ctx, func(ix *index.Index) (err error) {
+		g, err = ix.State().Grant(id)
+		return err
+	})
 	if err == nil && g == nil {
 		err = fmt.Errorf("%w: grant %s", ErrNoSuchGrant, id)
 	}
@@ -103,31 +103,30 @@ func (r *Repo) grant(id string) (*trust.Grant, error) {
 var ErrNoSuchGrant = errors.New("no such grant")
 
 // RevokeCapability withdraws a grant (and so every grant delegated from it).
-func (r *Repo) RevokeCapability(id, reason string) (*trust.Grant, error) {
+func (s *Service) RevokeCapability(ctx context.Context, id, reason string) (*trust.Grant, error) {
 	body := trust.RevokeBody{Grant: id, Reason: reason}
 	if err := body.Check(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
-	if _, err := r.grant(id); err != nil {
+	if _, err := s.grant(ctx, id); err != nil {
 		return nil, err
 	}
-	_, err := r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+	_, err := s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
 		return []Draft{{Type: trust.OpRevoke, Body: body, Summary: id}}, nil
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}
-	return r.grant(id)
+	return s.grant(ctx, id)
 }
 
 // Grants lists grants, optionally only those to one identity.
-func (r *Repo) Grants(to string) ([]*trust.Grant, error) {
-	ix, done, err := r.Read()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	all, err := ix.Grants()
+func (s *Service) Grants(ctx context.Context, to string) ([]*trust.Grant, error) {
+	var all []*trust.Grant
+	err := s.read(ctx, func(ix *index.Index) (err error) {
+		all, err = ix.Grants()
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -151,15 +150,19 @@ type Decision struct {
 }
 
 // CheckCapability says whether an identity may use a scope now, on a task.
-func (r *Repo) CheckCapability(name, scope, taskID string) (*Decision, error) {
+func (s *Service) CheckCapability(ctx context.Context, name, scope, taskID string) (*Decision, error) {
 	if err := trust.CheckScope(scope); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadInput, err)
 	}
-	ix, done, err := r.Read()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
+	var d *Decision
+	err := s.read(ctx, func(ix *index.Index) (err error) {
+		d, err = s.decide(ix, name, scope, taskID)
+		return err
+	})
+	return d, err
+}
+
+func (s *Service) decide(ix *index.Index, name, scope, taskID string) (*Decision, error) {
 	st := ix.State()
 	d := &Decision{Identity: name, Scope: scope}
 	p, err := st.Principal(name)
@@ -185,7 +188,7 @@ func (r *Repo) CheckCapability(name, scope, taskID string) (*Decision, error) {
 		d.Reason = "identity revoked: " + p.Revoked.Reason
 		return d, nil
 	}
-	g, err := trust.Find(st, a, need, r.Now())
+	g, err := trust.Find(st, a, need, s.now())
 	switch rej, isRej := oplog.AsRejection(err); {
 	case isRej:
 		d.Reason = rej.Reason
@@ -207,24 +210,27 @@ type TrustReport struct {
 }
 
 // Trust returns the roots and every identity the feeds know.
-func (r *Repo) Trust() (*TrustReport, error) {
-	ix, done, err := r.Read()
+func (s *Service) Trust(ctx context.Context) (*TrustReport, error) {
+	cfg, err := s.requireConfig()
 	if err != nil {
 		return nil, err
 	}
-	defer done()
-	ps, err := ix.Principals()
+	var ps []*trust.Principal
+	err = s.read(ctx, func(ix *index.Index) (err error) {
+		ps, err = ix.Principals()
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &TrustReport{Roots: r.Config.Trust.Roots, Identities: ps}, nil
+	return &TrustReport{Roots: cfg.Trust.Roots, Identities: ps}, nil
 }
 
 // RevokeIdentity tombstones an identity: its keys' later ops are invalid.
-func (r *Repo) RevokeIdentity(name, reason string) error {
-	_, err := r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+func (s *Service) RevokeIdentity(ctx context.Context, name, reason string) error {
+	_, err := s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
 		return []Draft{{Type: trust.OpRevokeID, Body: trust.RevokeIdentityBody{Name: name, Reason: reason}, Summary: name}}, nil
-	})
+	}, nil)
 	return err
 }
 
@@ -233,40 +239,41 @@ func (r *Repo) RevokeIdentity(name, reason string) error {
 // signed by the old key, then the keystore switches to the new key (the
 // old one is kept as key.rotated-<time>). With newKey, an identity admin
 // rotates someone else's key.
-func (r *Repo) RotateIdentity(name, newKey string) (string, error) {
+func (s *Service) RotateIdentity(ctx context.Context, name, newKey string) (string, error) {
 	if newKey != "" {
 		pub, err := identity.ParsePublicKey(newKey)
 		if err != nil {
 			return "", err
 		}
-		_, err = r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+		_, err = s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
 			p, err := tx.Principal(name)
 			if err != nil || p == nil {
 				return nil, fmt.Errorf("%w: %s", identity.ErrNotFound, name)
 			}
 			return []Draft{{Type: trust.OpRotate, Body: trust.IdentityBody{Name: name, Role: p.Role, Key: identity.FormatPublicKey(pub)}, Summary: name}}, nil
-		})
+		}, nil)
 		return identity.KeyID(pub), err
 	}
-	id, err := r.Identity()
+	id, err := s.Actor("")
 	if err != nil {
 		return "", err
 	}
 	if id.Name != name {
 		return "", fmt.Errorf("%w: to rotate %s's key yourself, act as %s; an admin passes --key", ErrBadInput, name, name)
 	}
-	staged, err := r.Keys.StageRotation(name, r.Now())
+	staged, err := s.c.keys.StageRotation(name, s.now())
 	if err != nil {
 		return "", err
 	}
-	_, err = r.Write(func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+	_, err = s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
 		return []Draft{{Type: trust.OpRotate, Body: trust.IdentityBody{Name: name, Role: string(id.Role), Key: identity.FormatPublicKey(staged.PublicKey)}, Summary: name}}, nil
-	})
+	}, nil)
 	if err != nil {
 		os.RemoveAll(filepath.Dir(staged.Path))
 		return "", err
 	}
-	if err := r.Keys.CommitRotation(name, staged, r.Now()); err != nil {
+	defer s.forgetActor(name)
+	if err := s.c.keys.CommitRotation(name, staged, s.now()); err != nil {
 		return "", fmt.Errorf("rotation recorded but the keystore was not switched (new key at %s): %w", staged.Path, err)
 	}
 	return identity.KeyID(staged.PublicKey), nil

@@ -1,25 +1,26 @@
 package covenant
 
 import (
+	"context"
 	"encoding/json"
-	"fmt"
-
 	"errors"
-	"github.com/git-covenant/git-covenant/config"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 
+	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
 )
 
-// Report is the outcome of Verify.
-type Report struct {
+// VerifyReport is the outcome of Verify.
+type VerifyReport struct {
 	Feeds    int              `json:"feeds"`
 	Commits  int              `json:"commits"`
 	Ops      int              `json:"ops"`
@@ -29,10 +30,10 @@ type Report struct {
 
 // OK reports whether verification found no errors (conflicts from
 // concurrent work aside).
-func (rep *Report) OK() bool { return rep.Errors() == 0 }
+func (rep *VerifyReport) OK() bool { return rep.Errors() == 0 }
 
 // Errors counts the findings of severity error.
-func (rep *Report) Errors() int {
+func (rep *VerifyReport) Errors() int {
 	n := 0
 	for _, f := range rep.Findings {
 		if f.Severity != "conflict" {
@@ -59,72 +60,77 @@ type VerifyOptions struct {
 // far. With Full or Trust it does all of that from the roots, in memory.
 // Both also report feeds rewritten since the last clean verify on this
 // machine and code commits made under a stale lease.
-func (r *Repo) Verify(opts VerifyOptions) (*Report, error) {
-	if err := r.RequireConfig(); err != nil {
+func (s *Service) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport, error) {
+	cfg, err := s.requireConfig()
+	if err != nil {
 		return nil, err
 	}
 	if opts.Full || opts.Trust != nil {
-		cfg := r.Config
 		if opts.Trust != nil {
 			cfg = opts.Trust
 		}
-		return r.verifyFull(cfg)
+		return s.verifyFull(ctx, cfg)
 	}
-	ix, done, err := r.Read()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
-	m, err := ix.Meta()
-	if err != nil {
-		return nil, err
-	}
-	fs, err := ix.Findings()
-	if err != nil {
-		return nil, err
-	}
-	rep := &Report{Feeds: len(m.Feeds), Commits: m.Ops, Ops: m.Ops, Applied: m.Ops - m.Rejected, Findings: fs}
-	heads, err := r.Store.FeedHeads()
-	if err != nil {
-		return nil, err
-	}
-	lookup := func(id string) *tasks.Task {
-		t, err := ix.Task(id)
+	var rep *VerifyReport
+	err = s.read(ctx, func(ix *index.Index) error {
+		m, err := ix.Meta()
 		if err != nil {
-			return nil
+			return err
 		}
-		return t
-	}
-	return r.finishVerify(rep, heads, lookup, false)
+		fs, err := ix.Findings()
+		if err != nil {
+			return err
+		}
+		rep = &VerifyReport{Feeds: len(m.Feeds), Commits: m.Ops, Ops: m.Ops, Applied: m.Ops - m.Rejected, Findings: fs}
+		heads, err := s.store().FeedHeads()
+		if err != nil {
+			return err
+		}
+		lookup := func(id string) *tasks.Task {
+			t, err := ix.Task(id)
+			if err != nil {
+				return nil
+			}
+			return t
+		}
+		rep, err = s.finishVerify(ctx, rep, heads, lookup, false)
+		return err
+	})
+	return rep, err
 }
 
 // verifyFull verifies every feed from its root under cfg, in memory.
-func (r *Repo) verifyFull(cfg *config.Config) (*Report, error) {
-	heads, err := r.Store.FeedHeads()
+func (s *Service) verifyFull(ctx context.Context, cfg *config.Config) (*VerifyReport, error) {
+	r := s.store()
+	heads, err := r.FeedHeads()
 	if err != nil {
 		return nil, err
 	}
-	forks, err := ledger.Forks(r.Store, heads)
+	forks, err := ledger.Forks(r, heads)
 	if err != nil {
 		return nil, err
 	}
 	folded := ledger.CapHeads(heads, forks) // an equivocating key counts up to its fork
-	rep := &Report{Feeds: len(heads), Findings: []ledger.Finding{}}
+	rep := &VerifyReport{Feeds: len(heads), Findings: []ledger.Finding{}}
 	var entries []*oplog.Entry
 	keys := make([]string, 0, len(heads))
 	for k := range heads {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	bar := s.c.progress
 	for i, k := range keys {
-		if r.Bar != nil {
-			r.Bar(i, len(keys), fmt.Sprintf("verifying feeds (%d commits)", len(entries)))
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if bar != nil {
+			bar(i, len(keys), fmt.Sprintf("verifying feeds (%d commits)", len(entries)))
 		}
 		h, ok := folded[k]
 		if !ok {
 			continue
 		}
-		es, _, fs, err := ledger.Read(r.Store, k, h, ledger.Pos{})
+		es, _, fs, err := ledger.Read(r, k, h, ledger.Pos{})
 		if err != nil {
 			return nil, err
 		}
@@ -139,8 +145,13 @@ func (r *Repo) verifyFull(cfg *config.Config) (*Report, error) {
 	}
 	reg := registry(cfg.Lifecycle())
 	for i, e := range entries {
-		if r.Bar != nil && i%4096 == 0 {
-			r.Bar(i, len(entries), "folding ops")
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if bar != nil {
+				bar(i, len(entries), "folding ops")
+			}
 		}
 		rep.Ops++
 		if err := reg.Apply(st, e); err != nil {
@@ -153,17 +164,18 @@ func (r *Repo) verifyFull(cfg *config.Config) (*Report, error) {
 		}
 		rep.Applied++
 	}
-	if r.Bar != nil {
-		r.Bar(len(entries), len(entries), "")
+	if bar != nil {
+		bar(len(entries), len(entries), "")
 	}
-	return r.finishVerify(rep, heads, func(id string) *tasks.Task { return st.Tasks[id] }, true)
+	return s.finishVerify(ctx, rep, heads, func(id string) *tasks.Task { return st.Tasks[id] }, true)
 }
 
 // finishVerify adds what both modes check: feeds rewritten since the last
 // clean verify here, and code commits made under a stale lease; and, when
 // all is clean, remembers the heads.
-func (r *Repo) finishVerify(rep *Report, heads map[string]gitstore.Hash, lookup func(string) *tasks.Task, full bool) (*Report, error) {
-	memory, err := r.loadVerified()
+func (s *Service) finishVerify(ctx context.Context, rep *VerifyReport, heads map[string]gitstore.Hash, lookup func(string) *tasks.Task, full bool) (*VerifyReport, error) {
+	r := s.store()
+	memory, err := s.loadVerified()
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +190,7 @@ func (r *Repo) finishVerify(rep *Report, heads map[string]gitstore.Hash, lookup 
 		if err != nil {
 			continue
 		}
-		if anc, err := r.Store.IsAncestor(oh, h); err != nil || !anc {
+		if anc, err := r.IsAncestor(oh, h); err != nil || !anc {
 			rep.Findings = append(rep.Findings, ledger.Finding{Kind: ledger.KindRewritten, Feed: k, Commit: h.String(),
 				Reason: "feed no longer contains " + old + ", the head verified before (history was rewritten or truncated)"})
 		}
@@ -191,19 +203,22 @@ func (r *Repo) finishVerify(rep *Report, heads map[string]gitstore.Hash, lookup 
 			}
 		}
 	}
-	fence, codeHeads, err := r.fenceCommits(lookup, checked)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	fence, codeHeads, err := s.fenceCommits(lookup, checked)
 	if err != nil {
 		return nil, err
 	}
 	rep.Findings = append(rep.Findings, fence...)
-	forks, err := ledger.Forks(r.Store, heads)
+	forks, err := ledger.Forks(r, heads)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range forks {
 		rep.Findings = append(rep.Findings, f.Finding())
 	}
-	bad, err := ledger.BadFeedRefs(r.Store)
+	bad, err := ledger.BadFeedRefs(r)
 	if err != nil {
 		return nil, err
 	}
@@ -232,20 +247,18 @@ func (r *Repo) finishVerify(rep *Report, heads map[string]gitstore.Hash, lookup 
 		for _, h := range codeHeads {
 			cur.Code = append(cur.Code, h.String())
 		}
-		if err := r.saveVerified(cur); err != nil {
+		if err := s.saveVerified(cur); err != nil {
 			return nil, err
 		}
 	}
 	return rep, nil
 }
 
-func (r *Repo) verifiedPath() (string, error) {
-	d, err := r.dir()
+func (s *Service) verifiedPath() (string, error) {
+	d, err := s.store().CovenantDir()
 	return filepath.Join(d, "verified-heads.json"), err
 }
 
-// loadVerified returns the feed heads of the last clean verification on
-// this machine. It is local memory, never trusted across clones.
 // verified is the memory of the last clean verification on this machine:
 // feed heads (to catch rewrites) and the code commits whose lease trailers
 // were checked (so incremental runs walk only new commits). It is local,
@@ -255,9 +268,10 @@ type verified struct {
 	Code  []string          `json:"code"`
 }
 
-func (r *Repo) loadVerified() (*verified, error) {
+// loadVerified returns the memory of the last clean verification here.
+func (s *Service) loadVerified() (*verified, error) {
 	v := &verified{Feeds: map[string]string{}}
-	p, err := r.verifiedPath()
+	p, err := s.verifiedPath()
 	if err != nil {
 		return nil, err
 	}
@@ -274,8 +288,8 @@ func (r *Repo) loadVerified() (*verified, error) {
 	return v, nil
 }
 
-func (r *Repo) saveVerified(m verified) error {
-	p, err := r.verifiedPath()
+func (s *Service) saveVerified(m verified) error {
+	p, err := s.verifiedPath()
 	if err != nil {
 		return err
 	}

@@ -1,14 +1,13 @@
 package covenant
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/git-covenant/git-covenant/gitstore"
-	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
@@ -27,52 +26,68 @@ type Draft struct {
 	Artifacts map[string][]byte
 }
 
-// Planner decides, against caught-up state, which ops to write.
-type Planner func(tx *index.Tx, me *trust.Actor) ([]Draft, error)
+// planner decides, against caught-up state, which ops to write.
+type planner func(tx *index.Tx, me *trust.Actor) ([]Draft, error)
 
-// Written is the result of a write.
+// Written is what a write folded: the ops as entries, the acting actor as
+// the fold sees it after them, and the tasks they touched, in the order
+// first touched, as folded.
 type Written struct {
 	Entries []*oplog.Entry
 	Actor   *trust.Actor
+	Tasks   []*tasks.Task
 }
 
-// Write appends ops to the acting identity's feed. Under the writer lock it
+// Task returns the folded state of a task the write touched, nil if none.
+func (w *Written) Task(id string) *tasks.Task {
+	for _, t := range w.Tasks {
+		if t.ID == id {
+			return t
+		}
+	}
+	return nil
+}
+
+// Append writes drafts to the acting identity's feed as they are (one ref
+// update), each checked by the fold first; it is the write path without a
+// plan, for tools that generate ops (benchmarks, imports).
+func (s *Service) Append(ctx context.Context, drafts []Draft) (*Written, error) {
+	return s.write(ctx, func(*index.Tx, *trust.Actor) ([]Draft, error) { return drafts, nil }, nil)
+}
+
+// write appends ops to the acting identity's feed. Under the writer lock it
 // catches the index up, asks plan for the ops, checks each with the fold
 // (refusing what the fold would ignore), signs and stores the commits,
 // moves the feed ref with compare-and-swap, and commits the index. A new
 // feed starts with the actor's genesis op in the same ref update.
-func (r *Repo) Write(plan Planner) (*Written, error) { return r.write(plan, nil) }
-
-// write is Write with a publish step: when not nil it runs after the ops
-// are signed and checked by the fold and before the feed ref moves, and an
-// error from it leaves nothing written (a strong claim pushes its lease
-// marker there).
-func (r *Repo) write(plan Planner, publish func(old, new gitstore.Hash) error) (*Written, error) {
-	if err := r.RequireConfig(); err != nil {
-		return nil, err
-	}
-	id, err := r.Identity()
+//
+// publish, when not nil, runs after the ops are signed and checked by the
+// fold and before the feed ref moves, and an error from it leaves nothing
+// written (a strong claim pushes its lease marker there).
+func (s *Service) write(ctx context.Context, plan planner, publish func(old, new gitstore.Hash) error) (*Written, error) {
+	cfg, err := s.requireConfig()
 	if err != nil {
 		return nil, err
 	}
-	signer, err := r.Keys.Signer(id.Name)
+	id, err := s.Actor("")
 	if err != nil {
 		return nil, err
 	}
-	unlock, err := r.lock()
+	c := s.c
+	if err := c.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer c.release()
+	heads, err := index.FoldHeads(c.store)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	ix, err := r.openIndex(false)
-	if err != nil {
-		return nil, err
-	}
-	defer ix.Close()
-	keyID := id.KeyID()
+	src := c.source(ctx, cfg)
+	src.Heads = heads
+	keyID := id.KeyID
 	out := &Written{}
-	src := r.source()
-	_, err = ix.Update(src, false, func(tx *index.Tx) error {
+	var newHead gitstore.Hash
+	_, err = c.ix.Update(src, false, func(tx *index.Tx) error {
 		me, err := tx.Actor(keyID)
 		if err != nil {
 			return err
@@ -92,13 +107,17 @@ func (r *Repo) write(plan Planner, publish func(old, new gitstore.Hash) error) (
 			return fmt.Errorf("%w: your feed is broken at %s (%s); run 'git covenant verify'", ErrFeedBroken, pos.Broken.Commit, pos.Broken.Reason)
 		}
 		if len(drafts) == 0 && pos.Seq > 0 {
+			out.Actor = me
 			return nil // nothing to write: the feed exists already
 		}
 		if pos.Seq == 0 {
 			drafts = append([]Draft{{Type: trust.OpGenesis, Summary: id.Name,
-				Body: trust.IdentityBody{Name: id.Name, Role: string(id.Role), Key: identity.FormatPublicKey(id.PublicKey)}}}, drafts...)
+				Body: trust.IdentityBody{Name: id.Name, Role: string(id.Role), Key: id.Key}}}, drafts...)
 		}
-		now := r.Now()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		now := s.now()
 		lamport := max(tx.Meta.MaxLamport, pos.Lamport)
 		ops := make([]*oplog.Op, len(drafts))
 		recs := make([]gitstore.Record, len(drafts))
@@ -139,10 +158,11 @@ func (r *Repo) write(plan Planner, publish func(old, new gitstore.Hash) error) (
 				return err
 			}
 		}
-		hashes, err := r.Store.BuildFeedCommits(old, recs, signer)
+		hashes, err := c.store.BuildFeedCommits(old, recs, id.signer)
 		if err != nil {
 			return err
 		}
+		seen := map[string]bool{}
 		for i, op := range ops {
 			e := &oplog.Entry{Op: op, Commit: hashes[i].String(), Feed: keyID}
 			rej, err := tx.Apply(e)
@@ -153,19 +173,41 @@ func (r *Repo) write(plan Planner, publish func(old, new gitstore.Hash) error) (
 				return rej
 			}
 			out.Entries = append(out.Entries, e)
+			if op.Task != "" && !seen[op.Task] {
+				seen[op.Task] = true
+				if _, err := tx.Task(op.Task); err != nil {
+					return err
+				}
+			}
 		}
-		newHead := hashes[len(hashes)-1]
+		// The touched tasks as folded, in first-touched order (read after
+		// every op so a batch returns each task's final state).
+		for i := range out.Entries {
+			tid := out.Entries[i].Op.Task
+			if tid == "" || !seen[tid] {
+				continue
+			}
+			seen[tid] = false
+			t, err := tx.Task(tid)
+			if err != nil {
+				return err
+			}
+			if t != nil {
+				out.Tasks = append(out.Tasks, t)
+			}
+		}
+		newHead = hashes[len(hashes)-1]
 		if publish != nil {
 			if err := publish(old, newHead); err != nil {
 				return err
 			}
 		}
-		if err := r.Store.UpdateRef(gitstore.FeedRef(keyID), old, newHead); err != nil {
+		if err := c.store.UpdateRef(gitstore.FeedRef(keyID), old, newHead); err != nil {
 			return err
 		}
 		pos.Head, pos.Tip, pos.Seq, pos.Lamport = newHead.String(), newHead.String(), ops[len(ops)-1].Seq, lamport
 		if pos.Key == "" {
-			pos.Key = identity.FormatPublicKey(id.PublicKey)
+			pos.Key = id.Key
 		}
 		tx.Meta.Feeds[keyID] = pos
 		out.Actor, err = tx.Actor(keyID)
@@ -175,8 +217,15 @@ func (r *Repo) write(plan Planner, publish func(old, new gitstore.Hash) error) (
 		return err
 	})
 	if err != nil {
+		// The feed ref may have moved (an error after UpdateRef) while the
+		// index did not commit: look again next time.
+		c.folded = nil
 		return nil, err
 	}
+	if !newHead.IsZero() {
+		heads[keyID] = newHead
+	}
+	c.folded, c.digest = heads, src.Config
 	return out, nil
 }
 
@@ -187,93 +236,43 @@ var (
 	ErrFeedBroken = errors.New("feed broken")
 )
 
-func (r *Repo) indexPath() (string, error) {
-	d, err := r.dir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(d, "index.db"), nil
-}
-
-func (r *Repo) openIndex(readOnly bool) (*index.Index, error) {
-	p, err := r.indexPath()
+// Rebuild folds the index again from scratch.
+func (s *Service) Rebuild(ctx context.Context) (*RebuildResult, error) {
+	cfg, err := s.requireConfig()
 	if err != nil {
 		return nil, err
 	}
-	ix, err := index.Open(p, readOnly)
-	if err != nil && !readOnly {
-		// A damaged index is only derived data: start it again.
-		r.progressf("index damaged (%v); rebuilding", err)
-		if rmErr := os.Remove(p); rmErr != nil {
-			return nil, err
-		}
-		return index.Open(p, false)
+	c := s.c
+	if err := c.acquire(ctx); err != nil {
+		return nil, err
 	}
-	return ix, err
-}
-
-// Read returns an index that is current with the feeds and config. The
-// fast path opens it read-only; if feeds moved it catches up under the
-// writer lock first. Call the returned function when done.
-func (r *Repo) Read() (*index.Index, func(), error) {
-	if err := r.RequireConfig(); err != nil {
-		return nil, nil, err
-	}
-	heads, err := index.Heads(r.Store)
+	defer c.release()
+	p, err := c.indexPath()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if p, err := r.indexPath(); err == nil {
-		if _, statErr := os.Stat(p); statErr == nil {
-			if ix, err := index.Open(p, true); err == nil {
-				if m, err := ix.Meta(); err == nil && m.Fresh(heads, r.source().Config) {
-					return ix, func() { ix.Close() }, nil
-				}
-				ix.Close()
-			}
-		}
-	}
-	unlock, err := r.lock()
-	if err != nil {
-		return nil, nil, err
-	}
-	ix, err := r.openIndex(false)
-	if err != nil {
-		unlock()
-		return nil, nil, err
-	}
-	if _, err := ix.Update(r.source(), false, nil); err != nil {
-		ix.Close()
-		unlock()
-		return nil, nil, err
-	}
-	return ix, func() { ix.Close(); unlock() }, nil
-}
-
-// Rebuild folds the index again from scratch.
-func (r *Repo) Rebuild() (*index.CatchUp, *index.Meta, error) {
-	if err := r.RequireConfig(); err != nil {
-		return nil, nil, err
-	}
-	unlock, err := r.lock()
-	if err != nil {
-		return nil, nil, err
-	}
-	defer unlock()
-	p, err := r.indexPath()
-	if err != nil {
-		return nil, nil, err
-	}
+	c.drop() // keeps wmu; the flock is taken again below
 	os.Remove(p)
-	ix, err := index.Open(p, false)
-	if err != nil {
-		return nil, nil, err
+	if err := c.acquireLocked(ctx); err != nil {
+		return nil, err
 	}
-	defer ix.Close()
-	rep, err := ix.Update(r.source(), true, nil)
+	rep, err := c.ix.Update(c.source(ctx, cfg), true, nil)
 	if err != nil {
-		return nil, nil, err
+		c.folded = nil
+		return nil, err
 	}
-	m, err := ix.Meta()
-	return rep, m, err
+	m, err := c.ix.Meta()
+	if err != nil {
+		return nil, err
+	}
+	return &RebuildResult{Ops: m.Ops, Tasks: m.Tasks, Feeds: len(m.Feeds), Rejected: m.Rejected, Findings: len(rep.Findings)}, nil
+}
+
+// RebuildResult counts what a rebuild folded.
+type RebuildResult struct {
+	Ops      int `json:"ops"`
+	Tasks    int `json:"tasks"`
+	Feeds    int `json:"feeds"`
+	Rejected int `json:"rejected"`
+	Findings int `json:"findings"`
 }

@@ -97,6 +97,8 @@ func (s *Store) loosePath(h Hash) string {
 }
 
 func (s *Store) writeLoose(t ObjectType, content []byte) (Hash, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	obj := s.storage.NewEncodedObject()
 	obj.SetType(toPlumbingType(t))
 	obj.SetSize(int64(len(content)))
@@ -120,6 +122,8 @@ func (s *Store) writeLoose(t ObjectType, content []byte) (Hash, error) {
 // ReadObject returns an object's type and content, checking that the content
 // hashes to the requested name so a planted or damaged object is caught.
 func (s *Store) ReadObject(h Hash) (ObjectType, []byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	obj, err := s.storage.EncodedObject(plumbing.AnyObject, plumbing.Hash(h))
 	if errors.Is(err, plumbing.ErrObjectNotFound) {
 		// A concurrent repack may have moved the object into a pack this
@@ -174,6 +178,8 @@ func (s *Store) ReadTyped(h Hash, want ObjectType) ([]byte, error) {
 
 // HasObject reports whether the object exists.
 func (s *Store) HasObject(h Hash) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	return s.storage.HasEncodedObject(plumbing.Hash(h)) == nil
 }
 

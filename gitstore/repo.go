@@ -7,13 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
-// Store is an open repository.
+// Store is an open repository. It is safe for concurrent use; ref updates
+// still need the caller to serialize writers (see SetIntentPath).
 type Store struct {
 	// WorkTree is the top of the working tree, or "" for a bare repository.
 	WorkTree string
@@ -22,6 +24,10 @@ type Store struct {
 	// CommonDir holds objects and refs; it equals GitDir except in linked worktrees.
 	CommonDir string
 
+	// mu guards storage: go-git's object storage is not safe for
+	// concurrent use, and one Store serves every goroutine of a
+	// long-lived service.
+	mu         sync.Mutex
 	storage    *filesystem.Storage
 	intentPath string
 	env        []string // what git children run with (see Git)

@@ -3,6 +3,7 @@
 // forced) and restores it on uninstall; it works out which commits a push
 // makes newly reachable (PushCommits) and adds commit trailers the way git
 // interpret-trailers does. It works on a hooks directory the caller
-// resolves (git rev-parse --git-path hooks honours core.hooksPath and
-// worktrees) and runs the git binary; it imports nothing from this module.
+// resolves (the covenant service asks git rev-parse --git-path hooks, which
+// honours core.hooksPath and worktrees) and runs the git binary; it imports
+// nothing from this module.
 package hooks

@@ -168,36 +168,41 @@ func (ix *Index) Task(idOrPrefix string) (*tasks.Task, error) {
 func (ix *Index) TaskJSON(idOrPrefix string) ([]byte, error) {
 	var out []byte
 	err := ix.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bTasks)
-		if b == nil {
-			return fmt.Errorf("%w: %s", ErrNotFound, idOrPrefix)
-		}
-		if v := b.Get([]byte(idOrPrefix)); v != nil {
-			out = append([]byte(nil), v...)
-			return nil
-		}
-		prefix := []byte(idOrPrefix)
-		if !strings.HasPrefix(idOrPrefix, "tk-") {
-			prefix = []byte("tk-" + idOrPrefix)
-		}
-		c := b.Cursor()
-		var matches []string
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			matches = append(matches, string(k))
-			out = append([]byte(nil), v...)
-			if len(matches) > 5 {
-				break
-			}
-		}
-		switch {
-		case len(matches) == 0 || len(idOrPrefix) < 4:
-			return fmt.Errorf("%w: %s", ErrNotFound, idOrPrefix)
-		case len(matches) > 1:
-			return fmt.Errorf("%w: %s matches %s", ErrAmbiguous, idOrPrefix, strings.Join(matches, ", "))
-		}
-		return nil
+		_, v, err := lookupTask(tx.Bucket(bTasks), idOrPrefix)
+		out = append([]byte(nil), v...)
+		return err
 	})
 	return out, err
+}
+
+// lookupTask finds a task by id or unique id prefix in the tasks bucket.
+func lookupTask(b *bolt.Bucket, idOrPrefix string) (id string, raw []byte, err error) {
+	if b == nil {
+		return "", nil, fmt.Errorf("%w: %s", ErrNotFound, idOrPrefix)
+	}
+	if v := b.Get([]byte(idOrPrefix)); v != nil {
+		return idOrPrefix, v, nil
+	}
+	prefix := []byte(idOrPrefix)
+	if !strings.HasPrefix(idOrPrefix, "tk-") {
+		prefix = []byte("tk-" + idOrPrefix)
+	}
+	c := b.Cursor()
+	var matches []string
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		matches = append(matches, string(k))
+		raw = v
+		if len(matches) > 5 {
+			break
+		}
+	}
+	switch {
+	case len(matches) == 0 || len(idOrPrefix) < 4:
+		return "", nil, fmt.Errorf("%w: %s", ErrNotFound, idOrPrefix)
+	case len(matches) > 1:
+		return "", nil, fmt.Errorf("%w: %s matches %s", ErrAmbiguous, idOrPrefix, strings.Join(matches, ", "))
+	}
+	return matches[0], raw, nil
 }
 
 // EachSummary calls fn with the JSON row of every task, in creation order.

@@ -2,6 +2,7 @@ package index_test
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,16 +10,16 @@ import (
 	"time"
 
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/internal/testgit"
 	"github.com/git-covenant/git-covenant/tasks"
-	"github.com/git-covenant/git-covenant/trust"
 )
 
-func open(t *testing.T, dir, home string) *covenant.Repo {
+func open(t *testing.T, dir, home string) *covenant.Service {
 	t.Helper()
 	clock := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	r, err := covenant.Open(covenant.Options{Dir: dir, Now: func() time.Time { return clock },
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=" + filepath.Join(home, ".gitconfig"),
+		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com", "GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com"}
+	r, err := covenant.Open(context.Background(), covenant.Options{Dir: dir, Env: env, Now: func() time.Time { return clock },
 		Getenv: func(k string) string {
 			if k == "GIT_COVENANT_HOME" {
 				return home
@@ -31,15 +32,13 @@ func open(t *testing.T, dir, home string) *covenant.Repo {
 	return r
 }
 
-func listJSON(t *testing.T, r *covenant.Repo) string {
+func listJSON(t *testing.T, r *covenant.Service) string {
 	t.Helper()
-	ix, done, err := r.Read()
+	var b bytes.Buffer
+	err := r.EachTask(context.Background(), false, func(raw []byte, _ *tasks.Summary) error { b.Write(raw); b.WriteByte('\n'); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer done()
-	var b bytes.Buffer
-	ix.EachSummary(func(raw []byte) error { b.Write(raw); b.WriteByte('\n'); return nil })
 	return b.String()
 }
 
@@ -49,16 +48,16 @@ func TestIndexFollowsPlainGit(t *testing.T) {
 	dir := testgit.Init(t)
 	home := filepath.Join(t.TempDir(), "home")
 	r := open(t, dir, home)
-	if _, err := r.Init("alice", false, func(string) string { return "" }); err != nil {
+	if _, err := r.Init(context.Background(), covenant.InitRequest{Name: "alice"}); err != nil {
 		t.Fatal(err)
 	}
-	first, err := r.CreateTask(tasks.CreateBody{Title: "first"})
+	first, err := r.CreateTask(context.Background(), tasks.CreateBody{Title: "first"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	feed := strings.TrimSpace(testgit.Run(t, dir, "for-each-ref", "--format=%(refname)", "refs/covenant/feeds/"))
 	before := testgit.Run(t, dir, "rev-parse", feed)
-	if _, err := r.CreateTask(tasks.CreateBody{Title: "second"}); err != nil {
+	if _, err := r.CreateTask(context.Background(), tasks.CreateBody{Title: "second"}); err != nil {
 		t.Fatal(err)
 	}
 	after := testgit.Run(t, dir, "rev-parse", feed)
@@ -78,7 +77,7 @@ func TestIndexFollowsPlainGit(t *testing.T) {
 	if got := listJSON(t, open(t, dir, home)); got != full {
 		t.Fatalf("after moving forward:\n%s\nwant\n%s", got, full)
 	}
-	if _, _, err := open(t, dir, home).Rebuild(); err != nil {
+	if _, err := open(t, dir, home).Rebuild(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if got := listJSON(t, open(t, dir, home)); got != full {
@@ -108,11 +107,11 @@ func writeGarbage(p string) error {
 func TestEmptyWrite(t *testing.T) {
 	dir := testgit.Init(t)
 	r := open(t, dir, filepath.Join(t.TempDir(), "home"))
-	if _, err := r.Init("alice", false, func(string) string { return "" }); err != nil {
+	if _, err := r.Init(context.Background(), covenant.InitRequest{Name: "alice"}); err != nil {
 		t.Fatal(err)
 	}
 	before := testgit.Run(t, dir, "for-each-ref", "refs/covenant/")
-	w, err := r.Write(func(*index.Tx, *trust.Actor) ([]covenant.Draft, error) { return nil, nil })
+	w, err := r.Append(context.Background(), nil)
 	if err != nil || len(w.Entries) != 0 {
 		t.Fatalf("empty write: %v %+v", err, w)
 	}

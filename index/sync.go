@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
@@ -24,6 +25,17 @@ type Source struct {
 	// Heads, when not nil, replaces the feed refs as what to fold: a sync
 	// folds verified incoming heads before it moves any ref.
 	Heads map[string]gitstore.Hash
+	// Context, when set, cancels long catch-ups and rebuilds: nothing is
+	// written then.
+	Context context.Context
+}
+
+// cancelled reports the source's context error, if any.
+func (src Source) cancelled() error {
+	if src.Context == nil {
+		return nil
+	}
+	return src.Context.Err()
 }
 
 // CatchUp reports what bringing the index up to date did.
@@ -68,7 +80,7 @@ func (ix *Index) Update(src Source, force bool, fn func(*Tx) error) (*CatchUp, e
 		rebuild := force || m.Version != FormatVersion || m.Config != src.Config
 		report = &CatchUp{}
 		if !rebuild {
-			entries, report.Findings, rebuild, err = collect(src.Store, heads, m.Feeds)
+			entries, report.Findings, rebuild, err = collect(src, heads, m.Feeds)
 			if err != nil {
 				return err
 			}
@@ -81,12 +93,17 @@ func (ix *Index) Update(src Source, force bool, fn func(*Tx) error) (*CatchUp, e
 			if tx, err = reset(btx, src); err != nil {
 				return err
 			}
-			entries, report.Findings, _, err = collect(src.Store, heads, tx.Meta.Feeds)
+			entries, report.Findings, _, err = collect(src, heads, tx.Meta.Feeds)
 			if err != nil {
 				return err
 			}
 		}
-		for _, e := range entries {
+		for i, e := range entries {
+			if i%1024 == 0 {
+				if err := src.cancelled(); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.Apply(e); err != nil {
 				return err
 			}
@@ -137,7 +154,8 @@ func reset(btx *bolt.Tx, src Source) (*Tx, error) {
 // collect reads every feed that moved since feeds and returns the new
 // entries in fold order. It updates feeds in place. needRebuild is set when
 // a feed was rewritten or removed, which an incremental fold cannot handle.
-func collect(st *gitstore.Store, heads map[string]gitstore.Hash, feeds map[string]ledger.Pos) (entries []*oplog.Entry, findings []ledger.Finding, needRebuild bool, err error) {
+func collect(src Source, heads map[string]gitstore.Hash, feeds map[string]ledger.Pos) (entries []*oplog.Entry, findings []ledger.Finding, needRebuild bool, err error) {
+	st := src.Store
 	for k := range feeds {
 		if _, ok := heads[k]; !ok {
 			needRebuild = true
@@ -148,6 +166,9 @@ func collect(st *gitstore.Store, heads map[string]gitstore.Hash, feeds map[strin
 		pos := feeds[k]
 		if pos.Tip == head.String() {
 			continue
+		}
+		if err := src.cancelled(); err != nil {
+			return nil, nil, false, err
 		}
 		if pos.Broken != nil && pos.Tip != "" {
 			needRebuild = true

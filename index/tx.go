@@ -77,6 +77,16 @@ func (tx *Tx) Task(id string) (*tasks.Task, error) {
 	return &t, nil
 }
 
+// ResolveTask turns a task id or unique id prefix into the task's id, from
+// the state the transaction sees.
+func (tx *Tx) ResolveTask(idOrPrefix string) (string, error) {
+	if _, ok := tx.tasks[idOrPrefix]; ok {
+		return idOrPrefix, nil
+	}
+	id, _, err := lookupTask(tx.btx.Bucket(bTasks), idOrPrefix)
+	return id, err
+}
+
 // PutTask implements tasks.State.
 func (tx *Tx) PutTask(t *tasks.Task) error {
 	tx.tasks[t.ID] = t

@@ -99,13 +99,13 @@ type CommitResult struct {
 // OK reports whether the commit passes.
 func (c *CommitResult) OK() bool { return c.Status == StatusOK || c.Status == StatusUnattested }
 
-// Report is the outcome of verifying a range.
-type Report struct {
+// RangeReport is the outcome of verifying a range.
+type RangeReport struct {
 	Commits []CommitResult `json:"commits"`
 }
 
 // Failures counts commits that do not pass.
-func (r *Report) Failures() int {
+func (r *RangeReport) Failures() int {
 	n := 0
 	for i := range r.Commits {
 		if !r.Commits[i].OK() {
@@ -129,8 +129,8 @@ type Verifier struct {
 }
 
 // Verify checks each commit and returns the report.
-func (v *Verifier) Verify(commits []gitstore.Hash) (*Report, error) {
-	rep := &Report{Commits: []CommitResult{}}
+func (v *Verifier) Verify(commits []gitstore.Hash) (*RangeReport, error) {
+	rep := &RangeReport{Commits: []CommitResult{}}
 	for _, h := range commits {
 		res, err := v.Commit(h)
 		if err != nil {

@@ -17,12 +17,12 @@ const opClaim = "task.claim"
 // strong claim is planned against the remote's state. It returns the
 // marker's value, ZeroHash when the remote has none. With task "" it only
 // brings the feeds in.
-func (e *Engine) PullForClaim(task string) (gitstore.Hash, *Report, error) {
+func (e *Engine) PullForClaim(task string) (gitstore.Hash, *SyncReport, error) {
 	url, err := e.remoteURL()
 	if err != nil {
 		return gitstore.ZeroHash, nil, err
 	}
-	rep := &Report{Remote: e.Remote, URL: url, Attempts: 1}
+	rep := &SyncReport{Remote: e.Remote, URL: url, Attempts: 1}
 	var extra []string
 	if task != "" {
 		extra = append(extra, stageOf(e.Remote).leaseSpec(task))

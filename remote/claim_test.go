@@ -13,11 +13,11 @@ import (
 
 func (c *clone) key() string {
 	c.t.Helper()
-	id, err := c.repo().Identity()
+	id, err := c.repo().Actor("")
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return id.KeyID()
+	return id.KeyID
 }
 
 func (c *clone) task(id string) *tasks.Task {

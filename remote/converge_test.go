@@ -1,7 +1,7 @@
 package remote_test
 
 import (
-	"encoding/json"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -149,34 +149,34 @@ func randomRun(t testing.TB, seed uint64, ops int) {
 		}
 		switch op := rng.IntN(10); {
 		case op < 3:
-			tk, err := r.CreateTask(taskBody(fmt.Sprintf("%s %d", c.name, i)))
+			tk, err := r.CreateTask(context.Background(), taskBody(fmt.Sprintf("%s %d", c.name, i)))
 			wrote(err)
 			if err == nil {
 				known[n] = append(known[n], tk.ID)
 			}
 		case op < 5:
 			if id := pick(); id != "" {
-				_, err := r.StartTask(id, time.Duration(30+rng.IntN(60))*time.Minute)
+				_, err := r.StartTask(context.Background(), covenant.StartRequest{Task: id, TTL: time.Duration(30+rng.IntN(60)) * time.Minute})
 				wrote(err)
 			}
 		case op < 6:
 			if id := pick(); id != "" {
-				_, err := r.MoveTask(id, []string{"self_review", "triaged", "blocked", "in_progress"}[rng.IntN(4)], "")
+				_, err := r.MoveTask(context.Background(), covenant.MoveRequest{Task: id, To: []string{"self_review", "triaged", "blocked", "in_progress"}[rng.IntN(4)]})
 				wrote(err)
 			}
 		case op < 7:
 			if id := pick(); id != "" {
-				_, err := r.Comment(id, fmt.Sprintf("note %d", i))
+				_, err := r.Comment(context.Background(), id, fmt.Sprintf("note %d", i))
 				wrote(err)
 			}
 		case op < 8:
 			if id := pick(); id != "" {
-				_, err := r.HandoffTask(id, tasks.Handoff{Summary: fmt.Sprintf("handoff %d", i), Next: []string{}, Questions: []string{},
-					Files: []tasks.FileRef{}, Commits: []string{}, Validation: tasks.Validation{Status: "not-run"}})
+				_, err := r.HandoffTask(context.Background(), covenant.HandoffRequest{Task: id, Handoff: tasks.Handoff{Summary: fmt.Sprintf("handoff %d", i), Next: []string{}, Questions: []string{},
+					Files: []tasks.FileRef{}, Commits: []string{}, Validation: tasks.Validation{Status: "not-run"}}})
 				wrote(err)
 			}
 		default:
-			rep, err := r.Sync("origin")
+			rep, err := r.Sync(context.Background(), "origin")
 			if err != nil {
 				t.Fatalf("seed %d op %d: %s sync: %v", seed, i, c.name, err)
 			}
@@ -193,7 +193,7 @@ func randomRun(t testing.TB, seed uint64, ops int) {
 		if got := c.feedLength(); got != written {
 			t.Fatalf("seed %d: %s feeds hold %d commits, %d ops were written", seed, c.name, got, written)
 		}
-		rep, err := c.repo().Verify(covenant.VerifyOptions{Full: true})
+		rep, err := c.repo().Verify(context.Background(), covenant.VerifyOptions{Full: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,18 +218,9 @@ func foldKind(k string) bool {
 	return false
 }
 
-func allTasks(t testing.TB, r *covenant.Repo) []string {
-	ix, done, err := r.Read()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer done()
+func allTasks(t testing.TB, r *covenant.Service) []string {
 	var ids []string
-	err = ix.EachSummary(func(raw []byte) error {
-		var s tasks.Summary
-		if err := json.Unmarshal(raw, &s); err != nil {
-			return err
-		}
+	err := r.EachTask(context.Background(), true, func(_ []byte, s *tasks.Summary) error {
 		ids = append(ids, s.ID)
 		return nil
 	})

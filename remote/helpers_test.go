@@ -1,6 +1,7 @@
 package remote_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -82,9 +83,9 @@ func (c *clone) getenv(k string) string {
 }
 
 // repo opens the clone through the service layer.
-func (c *clone) repo() *covenant.Repo {
+func (c *clone) repo() *covenant.Service {
 	c.t.Helper()
-	r, err := covenant.Open(covenant.Options{Dir: c.dir, Getenv: c.getenv, Env: c.env(), Now: c.now})
+	r, err := covenant.Open(context.Background(), covenant.Options{Dir: c.dir, Getenv: c.getenv, Env: c.env(), Now: c.now})
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -141,9 +142,9 @@ func (c *clone) git(args ...string) string {
 }
 
 // sync syncs in-process and fails the test on error or findings.
-func (c *clone) sync() *remote.Report {
+func (c *clone) sync() *remote.SyncReport {
 	c.t.Helper()
-	rep, err := c.repo().Sync("origin")
+	rep, err := c.repo().Sync(context.Background(), "origin")
 	if err != nil {
 		c.t.Fatalf("%s: sync: %v", c.name, err)
 	}
@@ -156,7 +157,7 @@ func (c *clone) sync() *remote.Report {
 func (c *clone) create(title string) string {
 	c.t.Helper()
 	r := c.repo()
-	tk, err := r.CreateTask(taskBody(title))
+	tk, err := r.CreateTask(context.Background(), taskBody(title))
 	if err != nil {
 		c.t.Fatalf("%s: create: %v", c.name, err)
 	}
@@ -206,7 +207,7 @@ func newCluster(t testing.TB, transport string, names ...string) *cluster {
 			os.WriteFile(filepath.Join(c.dir, "README"), []byte("hello\n"), 0o644)
 			c.git("add", "README")
 			c.git("commit", "-q", "-m", "initial")
-			if _, err := c.repo().Init(name, false, c.getenv); err != nil {
+			if _, err := c.repo().Init(context.Background(), covenant.InitRequest{Name: name}); err != nil {
 				t.Fatal(err)
 			}
 			c.git("push", "-q", "origin", "main")
@@ -217,7 +218,7 @@ func newCluster(t testing.TB, transport string, names ...string) *cluster {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := cl.clones[0].repo().RegisterIdentity(name, identity.Agent, identity.FormatPublicKey(id.PublicKey), agentScopes); err != nil {
+			if _, err := cl.clones[0].repo().RegisterIdentity(context.Background(), name, identity.Agent, identity.FormatPublicKey(id.PublicKey), agentScopes); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,29 +1,21 @@
 package remote_test
 
 import (
+	"context"
 	"encoding/json"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/provenance"
 )
 
 // verdicts verifies the provenance of commits in a clone, provenance
 // required, as JSON (the bundles' order is the note's, sorted lines).
-func (c *clone) verdicts(commits ...string) (string, *provenance.Report) {
+func (c *clone) verdicts(commits ...string) (string, *provenance.RangeReport) {
 	c.t.Helper()
-	var hs []gitstore.Hash
-	for _, s := range commits {
-		h, err := gitstore.ParseHash(s)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		hs = append(hs, h)
-	}
-	rep, err := c.repo().VerifyProvenance(covenant.ProvenanceOptions{Commits: hs, Require: true})
+	rep, err := c.repo().VerifyProvenance(context.Background(), covenant.ProvenanceOptions{Commits: commits, Require: true})
 	if err != nil {
 		c.t.Fatalf("%s: verify provenance: %v", c.name, err)
 	}

@@ -14,11 +14,11 @@ import (
 func (cl *cluster) aliceKey() string {
 	cl.t.Helper()
 	r := cl.clones[0].repo()
-	id, err := r.Identity()
+	id, err := r.Actor("")
 	if err != nil {
 		cl.t.Fatal(err)
 	}
-	return id.KeyID()
+	return id.KeyID
 }
 
 func hasTitle(list, title string) bool { return strings.Contains(list, `"`+title+`"`) }

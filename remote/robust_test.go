@@ -1,6 +1,7 @@
 package remote_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,10 +32,10 @@ func TestSyncKilled(t *testing.T) {
 	alice, bob := cl.clones[0], cl.clones[1]
 	ra, rb := alice.repo(), bob.repo()
 	for i := 0; i < 150; i++ {
-		if _, err := ra.CreateTask(taskBody(fmt.Sprintf("alice %d", i))); err != nil {
+		if _, err := ra.CreateTask(context.Background(), taskBody(fmt.Sprintf("alice %d", i))); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := rb.CreateTask(taskBody(fmt.Sprintf("bob %d", i))); err != nil {
+		if _, err := rb.CreateTask(context.Background(), taskBody(fmt.Sprintf("bob %d", i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -196,7 +197,7 @@ func TestStaleStagingLock(t *testing.T) {
 	}
 	refused := func(why string) {
 		t.Helper()
-		_, err := bob.repo().Sync("origin")
+		_, err := bob.repo().Sync(context.Background(), "origin")
 		if !errors.Is(err, remote.ErrStagingLocked) || !strings.Contains(err.Error(), lock) {
 			t.Fatalf("%s: sync error %v, want ErrStagingLocked naming %s", why, err, lock)
 		}

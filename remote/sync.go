@@ -24,11 +24,12 @@ type Engine struct {
 	Remote string
 	// Source is what the fold reads; its Heads are set by the engine.
 	Source index.Source
-	// Lock takes the covenant writer lock; OpenIndex opens the index for
-	// writing (only called with the lock held).
-	Lock      func() (unlock func(), err error)
-	OpenIndex func() (*index.Index, error)
-	Now       func() time.Time
+	// Lock takes the covenant writer lock; Index returns the index open
+	// for writing (only called with the lock held; the caller owns it and
+	// closes it, if at all, in unlock).
+	Lock  func() (unlock func(), err error)
+	Index func() (*index.Index, error)
+	Now   func() time.Time
 	// Me is the acting identity's key id, if there is one: sync reports
 	// its ops that the fold ignores once the remote's feeds are in.
 	Me string
@@ -40,8 +41,8 @@ type Engine struct {
 	beforePush func()
 }
 
-// Report is what a sync did.
-type Report struct {
+// SyncReport is what a sync did.
+type SyncReport struct {
 	Remote      string           `json:"remote"`
 	URL         string           `json:"url"`
 	Received    []FeedUpdate     `json:"received"`
@@ -80,18 +81,18 @@ func appendNew(list, more []string) []string {
 }
 
 // OK reports whether the sync found nothing wrong with what came in.
-func (r *Report) OK() bool { return len(r.Findings) == 0 }
+func (r *SyncReport) OK() bool { return len(r.Findings) == 0 }
 
 // Sync fetches the remote's feeds and notes into staging, verifies and
 // applies them, merges notes, and pushes what the remote lacks. If the
 // remote moved while pushing, it starts again from the fetch, at most
 // MaxAttempts times.
-func (e *Engine) Sync() (*Report, error) {
+func (e *Engine) Sync() (*SyncReport, error) {
 	url, err := e.remoteURL()
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Remote: e.Remote, URL: url, Received: []FeedUpdate{}, Sent: []RefUpdate{}, Quarantined: []Quarantine{},
+	rep := &SyncReport{Remote: e.Remote, URL: url, Received: []FeedUpdate{}, Sent: []RefUpdate{}, Quarantined: []Quarantine{},
 		Lost: []index.LogEntry{}, Findings: []ledger.Finding{}}
 	var lostBefore map[string]bool
 	atomic := true
@@ -152,7 +153,7 @@ type pulled struct {
 
 // pull fetches into staging and applies what verifies, under the writer
 // lock (so staging has one writer and a lock file found there is stale).
-func (e *Engine) pull(rep *Report, extra ...string) (*pulled, error) {
+func (e *Engine) pull(rep *SyncReport, extra ...string) (*pulled, error) {
 	unlock, err := e.Lock()
 	if err != nil {
 		return nil, err
@@ -165,11 +166,10 @@ func (e *Engine) pull(rep *Report, extra ...string) (*pulled, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix, err := e.OpenIndex()
+	ix, err := e.Index()
 	if err != nil {
 		return nil, err
 	}
-	defer ix.Close()
 	if err := e.catchUp(ix); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -22,11 +23,9 @@ import (
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/identity"
-	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/tasks"
-	"github.com/git-covenant/git-covenant/trust"
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/cache"
@@ -104,7 +103,7 @@ func InitGit(dir string) error {
 // covenant repository with IdentityName as trust root (creating the identity
 // in the keystore the first time). The process environment must already be
 // isolated (see Isolate).
-func NewCovenantRepo(dir string) (*covenant.Repo, error) {
+func NewCovenantRepo(dir string) (*covenant.Service, error) {
 	if err := InitGit(dir); err != nil {
 		return nil, err
 	}
@@ -112,15 +111,15 @@ func NewCovenantRepo(dir string) (*covenant.Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.Init(IdentityName, false, os.Getenv); err != nil {
+	if _, err := r.Init(context.Background(), covenant.InitRequest{Name: IdentityName}); err != nil {
 		return nil, err
 	}
-	return Open(dir)
+	return r, nil
 }
 
 // Open opens a covenant repository acting as IdentityName.
-func Open(dir string) (*covenant.Repo, error) {
-	return covenant.Open(covenant.Options{Dir: dir, Getenv: os.Getenv, Env: os.Environ(), As: IdentityName})
+func Open(dir string) (*covenant.Service, error) {
+	return covenant.Open(context.Background(), covenant.Options{Dir: dir, Getenv: os.Getenv, Env: os.Environ(), As: IdentityName})
 }
 
 // CreateDraft is the draft of the i-th benchmark task.
@@ -132,26 +131,25 @@ func CreateDraft(i int) covenant.Draft {
 	return covenant.Draft{Type: tasks.OpCreate, NewTask: true, Body: b, Summary: b.Title}
 }
 
-// CovenantWriter appends ops through the service layer: covenant.Repo.Write,
-// which per call loads the identity and key, takes the writer lock, opens the
-// index and catches it up, folds the op, signs and stores the commit, moves
-// the feed ref and commits the index.
+// CovenantWriter appends ops through one long-lived service handle,
+// covenant.Service.Append: the first call takes the writer lock, opens the
+// index and loads the signer; while calls keep coming they stay held, and
+// each call checks the feed heads (one listing), folds the op, signs and
+// stores the commit, moves the feed ref and commits the index.
 type CovenantWriter struct {
-	Repo *covenant.Repo
-	n    int
+	Service *covenant.Service
+	n       int
 }
 
-// Write appends n task.create ops in one Write call (one ref update).
+// Write appends n task.create ops in one Append call (one ref update).
 func (w *CovenantWriter) Write(n int) error {
 	start := w.n
 	w.n += n
-	_, err := w.Repo.Write(func(*index.Tx, *trust.Actor) ([]covenant.Draft, error) {
-		ds := make([]covenant.Draft, n)
-		for i := range ds {
-			ds[i] = CreateDraft(start + i)
-		}
-		return ds, nil
-	})
+	ds := make([]covenant.Draft, n)
+	for i := range ds {
+		ds[i] = CreateDraft(start + i)
+	}
+	_, err := w.Service.Append(context.Background(), ds)
 	return err
 }
 
@@ -196,8 +194,14 @@ type SignedWriter struct {
 }
 
 // NewSignedWriter opens dir (a git repository) and writes to a feed ref of
-// the bench identity's key.
-func NewSignedWriter(dir string, keys *identity.Keystore) (*SignedWriter, error) {
+// the bench identity's key, read from the keystore of the (isolated)
+// process environment.
+func NewSignedWriter(dir string) (*SignedWriter, error) {
+	kdir, err := identity.DefaultDir(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	keys := &identity.Keystore{Dir: kdir}
 	st, err := gitstore.Open(dir)
 	if err != nil {
 		return nil, err
@@ -360,7 +364,7 @@ func EnvInt(name string, def int) int {
 
 // Workspace makes a temporary directory with an isolated home (see
 // Isolate) and a covenant repository at <tmp>/repo. Call cleanup when done.
-func Workspace(prefix string) (tmp, dir string, r *covenant.Repo, cleanup func(), err error) {
+func Workspace(prefix string) (tmp, dir string, r *covenant.Service, cleanup func(), err error) {
 	tmp, err = os.MkdirTemp("", prefix)
 	if err != nil {
 		return "", "", nil, nil, err

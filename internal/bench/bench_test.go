@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -25,13 +26,13 @@ func newWriter(b *testing.B, kind string) Writer {
 	}
 	switch kind {
 	case "covenant":
-		return &CovenantWriter{Repo: r}
+		return &CovenantWriter{Service: r}
 	case "signed":
 		dir := filepath.Join(tmp, "signed")
 		if err := InitGit(dir); err != nil {
 			b.Fatal(err)
 		}
-		w, err := NewSignedWriter(dir, r.Keys)
+		w, err := NewSignedWriter(dir)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -41,11 +42,11 @@ func newWriter(b *testing.B, kind string) Writer {
 		if err := InitGit(dir); err != nil {
 			b.Fatal(err)
 		}
-		id, err := r.Keys.Get(IdentityName)
+		id, err := r.Actor(IdentityName)
 		if err != nil {
 			b.Fatal(err)
 		}
-		return NewFloorWriter(dir, id.KeyID())
+		return NewFloorWriter(dir, id.KeyID)
 	}
 	b.Fatalf("unknown writer %s", kind)
 	return nil
@@ -102,7 +103,7 @@ func newLargeRepo(b *testing.B, n int) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	w := &CovenantWriter{Repo: r}
+	w := &CovenantWriter{Service: r}
 	for left := n; left > 0; left -= 1000 {
 		if err := w.Write(min(left, 1000)); err != nil {
 			b.Fatal(err)
@@ -122,7 +123,7 @@ func BenchmarkRebuild(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, _, err := r.Rebuild(); err != nil {
+		if _, err := r.Rebuild(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}

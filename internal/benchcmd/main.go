@@ -9,6 +9,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -139,14 +140,14 @@ func figure1(cfg config, tmp, label string, rp *report) {
 	must(err)
 	must(bench.InitGit(filepath.Join(tmp, "f1-signed")))
 	must(bench.InitGit(filepath.Join(tmp, "f1-floor")))
-	signed, err := bench.NewSignedWriter(filepath.Join(tmp, "f1-signed"), r.Keys)
+	signed, err := bench.NewSignedWriter(filepath.Join(tmp, "f1-signed"))
 	must(err)
-	id, err := r.Identity()
+	id, err := r.Actor("")
 	must(err)
 	writers := []bench.Writer{
-		&bench.CovenantWriter{Repo: r},
+		&bench.CovenantWriter{Service: r},
 		signed,
-		bench.NewFloorWriter(filepath.Join(tmp, "f1-floor"), id.KeyID()),
+		bench.NewFloorWriter(filepath.Join(tmp, "f1-floor"), id.KeyID),
 	}
 	const chunk = 20
 	for _, w := range writers { // warm up: first writes create object directories
@@ -200,7 +201,7 @@ func figure23(cfg config, tmp string, rp *report) {
 	dir := filepath.Join(tmp, "big")
 	r, err := bench.NewCovenantRepo(dir)
 	must(err)
-	w := &bench.CovenantWriter{Repo: r}
+	w := &bench.CovenantWriter{Service: r}
 	logf("figure 2: generating %d tasks in batches of 1000", cfg.tasks)
 	t := time.Now()
 	for left := cfg.tasks; left > 0; {
@@ -212,14 +213,14 @@ func figure23(cfg config, tmp string, rp *report) {
 		}
 	}
 	gen := time.Since(t)
-	rp.notef("generated %d tasks through covenant.Repo.Write in batches of 1000 drafts: %s (%s per op)", cfg.tasks, gen.Round(time.Second), fmtDur(gen/time.Duration(cfg.tasks)))
+	rp.notef("generated %d tasks through covenant.Service.Append in batches of 1000 drafts: %s (%s per op)", cfg.tasks, gen.Round(time.Second), fmtDur(gen/time.Duration(cfg.tasks)))
 
-	id, err := r.Identity()
+	id, err := r.Actor("")
 	must(err)
-	feedRef := "refs/covenant/feeds/" + id.KeyID()
+	feedRef := "refs/covenant/feeds/" + id.KeyID
 	// Tasks are seqs 2..tasks+1 (seq 1 is the genesis op); take the middle one.
-	taskID := tasks.NewID(id.KeyID(), uint64(cfg.tasks/2+2))
-	task, err := r.Task(taskID)
+	taskID := tasks.NewID(id.KeyID, uint64(cfg.tasks/2+2))
+	task, err := r.Task(context.Background(), taskID)
 	must(err)
 	blob, err := bench.Git(dir, "rev-parse", task.History[0].Op+":op.json")
 	must(err)

@@ -13,10 +13,12 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"github.com/git-covenant/git-covenant/identity"
 	"io"
 	"os"
 	"os/exec"
@@ -84,11 +86,11 @@ func run(binPath string) error {
 	}
 	// Check once in-process that every commit of both ranges verifies.
 	for _, rng := range []string{"old..main", fmt.Sprintf("main~%d..main", through)} {
-		cs, err := r.RevList([]string{rng})
+		cs, err := r.RevList(context.Background(), []string{rng})
 		if err != nil {
 			return err
 		}
-		rep, err := r.VerifyProvenance(covenant.ProvenanceOptions{Commits: cs, Require: true})
+		rep, err := r.VerifyProvenance(context.Background(), covenant.ProvenanceOptions{Commits: cs, Require: true})
 		if err != nil {
 			return err
 		}
@@ -222,16 +224,24 @@ func fastImport(dir string, in io.Reader) error {
 
 // attest signs a passing `make test` bundle for each commit in-process and
 // writes them all as notes on refs/notes/covenant in one fast-import.
-func attest(r *covenant.Repo, dir string, cs []string) error {
-	id, err := r.Identity()
+func attest(r *covenant.Service, dir string, cs []string) error {
+	id, err := r.Actor("")
 	if err != nil {
 		return err
 	}
-	signer, err := r.Keys.Signer(id.Name)
+	kdir, err := identity.DefaultDir(os.Getenv)
 	if err != nil {
 		return err
 	}
-	keyID := id.KeyID()
+	signer, err := (&identity.Keystore{Dir: kdir}).Signer(id.Name)
+	if err != nil {
+		return err
+	}
+	st, err := gitstore.Open(dir)
+	if err != nil {
+		return err
+	}
+	keyID := id.KeyID
 	sign := func(msg []byte) ([]byte, error) {
 		s, err := signer.Sign(nil, msg)
 		if err != nil {
@@ -254,7 +264,7 @@ func attest(r *covenant.Repo, dir string, cs []string) error {
 		pred := &provenance.Predicate{Result: provenance.Passed, Configuration: []provenance.Descriptor{{Name: "make test"}},
 			Covenant: provenance.Extension{Version: 1, Actor: provenance.Actor{Name: id.Name, Key: keyID},
 				RecordedAt: oplog.FormatTime(now), Evidence: ev}}
-		bundle, err := provenance.Sign(r.Store, h, pred, keyID, sign)
+		bundle, err := provenance.Sign(st, h, pred, keyID, sign)
 		if err != nil {
 			return err
 		}

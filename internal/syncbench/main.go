@@ -16,6 +16,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -24,9 +25,7 @@ import (
 	"time"
 
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/internal/bench"
-	"github.com/git-covenant/git-covenant/trust"
 )
 
 func envInt(name string, def int) int {
@@ -73,13 +72,11 @@ func main() {
 	logf("writing %d ops", *ops)
 	for done := 0; done < *ops; done += 500 {
 		n := min(500, *ops-done)
-		_, err := r.Write(func(*index.Tx, *trust.Actor) ([]covenant.Draft, error) {
-			ds := make([]covenant.Draft, n)
-			for i := range ds {
-				ds[i] = bench.CreateDraft(done + i)
-			}
-			return ds, nil
-		})
+		ds := make([]covenant.Draft, n)
+		for i := range ds {
+			ds[i] = bench.CreateDraft(done + i)
+		}
+		_, err := r.Append(context.Background(), ds)
 		must(err)
 	}
 	_, err = bench.Git(src, "push", "-q", "origin", "refs/covenant/feeds/*:refs/covenant/feeds/*")

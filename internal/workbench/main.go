@@ -7,6 +7,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"flag"
 	"fmt"
@@ -18,10 +19,8 @@ import (
 	"time"
 
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/internal/bench"
 	"github.com/git-covenant/git-covenant/tasks"
-	"github.com/git-covenant/git-covenant/trust"
 )
 
 func main() {
@@ -49,7 +48,7 @@ func run(binPath string) error {
 	}
 	defer cleanup()
 	start := time.Now()
-	w := &bench.CovenantWriter{Repo: r}
+	w := &bench.CovenantWriter{Service: r}
 	for left := n; left > 0; left -= 1000 {
 		if err := w.Write(min(left, 1000)); err != nil {
 			return err
@@ -65,14 +64,12 @@ func run(binPath string) error {
 	// Blocking links between disjoint pairs: task 2k blocks task 2k+1.
 	for done := 0; done < links; {
 		batch := min(1000, links-done)
-		_, err := r.Write(func(*index.Tx, *trust.Actor) ([]covenant.Draft, error) {
-			ds := make([]covenant.Draft, batch)
-			for i := range ds {
-				k := done + i
-				ds[i] = covenant.Draft{Type: tasks.OpLink, Task: ids[2*k%len(ids)], Body: tasks.LinkBody{Kind: "blocks", Other: ids[(2*k+1)%len(ids)]}}
-			}
-			return ds, nil
-		})
+		ds := make([]covenant.Draft, batch)
+		for i := range ds {
+			k := done + i
+			ds[i] = covenant.Draft{Type: tasks.OpLink, Task: ids[2*k%len(ids)], Body: tasks.LinkBody{Kind: "blocks", Other: ids[(2*k+1)%len(ids)]}}
+		}
+		_, err := r.Append(context.Background(), ds)
 		if err != nil {
 			return err
 		}
@@ -131,7 +128,7 @@ func run(binPath string) error {
 	}
 
 	// Full verification throughput against raw ed25519 on the same cores.
-	rep, err := r.Verify(covenant.VerifyOptions{Full: true})
+	rep, err := r.Verify(context.Background(), covenant.VerifyOptions{Full: true})
 	if err != nil || !rep.OK() {
 		return fmt.Errorf("verify: %v %+v", err, rep)
 	}
@@ -168,13 +165,11 @@ func run(binPath string) error {
 	}
 	var inc []time.Duration
 	for i := 0; i < 5; i++ {
-		if _, err := ro.Write(func(*index.Tx, *trust.Actor) ([]covenant.Draft, error) {
-			ds := make([]covenant.Draft, 10)
-			for j := range ds {
-				ds[j] = bench.CreateDraft(n + 10*i + j)
-			}
-			return ds, nil
-		}); err != nil {
+		ds := make([]covenant.Draft, 10)
+		for j := range ds {
+			ds[j] = bench.CreateDraft(n + 10*i + j)
+		}
+		if _, err := ro.Append(context.Background(), ds); err != nil {
 			return err
 		}
 		if _, err := bench.Git(dir, "fetch", "-q", other, "refs/covenant/feeds/*:refs/covenant/feeds/*"); err != nil {
@@ -228,14 +223,9 @@ func ed25519Bound(n int) float64 {
 	return float64(per*workers) / time.Since(start).Seconds()
 }
 
-func taskIDs(r *covenant.Repo) ([]string, error) {
-	ix, done, err := r.Read()
-	if err != nil {
-		return nil, err
-	}
-	defer done()
+func taskIDs(r *covenant.Service) ([]string, error) {
 	var ids []string
-	err = ix.EachSummary(func(raw []byte) error {
+	err := r.EachTask(context.Background(), false, func(raw []byte, _ *tasks.Summary) error {
 		i := strings.Index(string(raw), `"id":"`)
 		ids = append(ids, string(raw[i+6:i+6+15]))
 		return nil
