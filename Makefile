@@ -27,9 +27,11 @@ deps:
 vet:
 	$(GO) vet ./...
 
-## test: every test (unit, tamper, concurrency, crash, CLI scripts)
+## test: every test (unit, tamper, concurrency, crash, CLI scripts), then
+## one Service driven from 8 goroutines under the race detector
 test: deps vet
 	$(GO) test -count=1 -timeout 12m ./...
+	$(GO) test -race -vet=off -count=1 -timeout 8m -run '^TestServiceConcurrentWriters$$' ./covenant/
 
 ## demo: build, make a throwaway repo and run the main flow end to end
 demo: deps build

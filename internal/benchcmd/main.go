@@ -175,24 +175,24 @@ func figure1(cfg config, tmp, label string, rp *report) {
 	}
 	n := time.Duration(rounds * chunk)
 	cov, sig, floor := totals[0]/n, totals[1]/n, totals[2]/n
-	within2x := func(a, b time.Duration) string {
-		if float64(a) <= 2*float64(b) {
+	within := func(a, b time.Duration) string {
+		if float64(a) <= 1.3*float64(b) {
 			return "met"
 		}
 		return "missed"
 	}
 	floorName := "go-git storer: blob+tree+unsigned commit, CheckAndSetReference"
-	rp.add(row{figure: "1" + label + ". op write, in-process (covenant Write of 1 task.create)", target: "≤ 2x floor",
-		measured: cov, floorName: floorName, floor: floor, met: within2x(cov, floor),
+	rp.add(row{figure: "1" + label + ". op write, in-process: one long-lived covenant.Service, Append of 1 task.create", target: "≤ 1.3x floor",
+		measured: cov, floorName: floorName, floor: floor, met: within(cov, floor),
 		note: fmt.Sprintf("mean of %d writes each, interleaved in %d rounds of %d", rounds*chunk, rounds, chunk)})
 	covMed, floorMed := bench.Summarize(perRound[0]).Median, bench.Summarize(perRound[2]).Median
-	rp.add(row{figure: "1" + label + ". same, typical round", target: "≤ 2x floor",
-		measured: covMed, floorName: floorName, floor: floorMed, met: within2x(covMed, floorMed),
+	rp.add(row{figure: "1" + label + ". same, typical round", target: "≤ 1.3x floor",
+		measured: covMed, floorName: floorName, floor: floorMed, met: within(covMed, floorMed),
 		note: fmt.Sprintf("median per-op time over the %d rounds; median of per-round ratios %.2fx", rounds, bench.MedianFloat(ratios))})
 	rp.add(row{figure: "1a" + label + ". signed commit only (BuildFeedCommits + UpdateRef)", target: "—",
 		measured: sig, floorName: floorName, floor: floor, met: "—", note: "same objects, signed, git's <ref>.lock protocol; no keystore, lock, index or fold"})
-	rp.add(row{figure: "1b" + label + ". covenant Write minus signed-commit-only", target: "—",
-		measured: cov - sig, met: "—", note: "keystore load, writer flock, bbolt open + catch-up + fold + commit"})
+	rp.add(row{figure: "1b" + label + ". covenant Append minus signed-commit-only", target: "—",
+		measured: cov - sig, met: "—", note: "feed-heads check, body check, fold, bbolt commit (signer, flock and index held across writes)"})
 }
 
 // figure23 builds the large repository, then times reads (figure 2) and
@@ -222,6 +222,8 @@ func figure23(cfg config, tmp string, rp *report) {
 	taskID := tasks.NewID(id.KeyID, uint64(cfg.tasks/2+2))
 	task, err := r.Task(context.Background(), taskID)
 	must(err)
+	// The timed processes below must not wait for this handle's lock.
+	must(r.Close())
 	blob, err := bench.Git(dir, "rev-parse", task.History[0].Op+":op.json")
 	must(err)
 
