@@ -89,6 +89,10 @@ func classify(err error) (int, string) {
 			return ExitUsage, ""
 		case oplog.KindLeaseHeld:
 			return ExitConflict, "wait for the lease to expire, or ask its holder to hand off or release it"
+		case oplog.KindNotIndependent:
+			return ExitConflict, "the gate needs an approval by someone who never held the task's lease"
+		case oplog.KindStaleApproval:
+			return ExitConflict, "the task went back for rework since the approval; ask for a new review"
 		case oplog.KindStaleEpoch, oplog.KindLeaseExpired:
 			return ExitConflict, "your lease is gone; see 'git covenant task show <id>', then claim it again with 'task start'"
 		}
