@@ -46,7 +46,7 @@ var exitTable = []struct {
 	{ExitKey, "key", "no identity yet, or a key file that is missing, unreadable, malformed or readable by others"},
 	{ExitInvalid, "invalid-data", ".covenant/config.toml or other input data fails validation"},
 	{ExitVerifyFailed, "verify-failed", "verification found problems; each is printed with its feed, commit and reason (sync: something that came in was refused)"},
-	{ExitInterrupted, "interrupted", "interrupted by a signal before finishing; nothing partial was written"},
+	{ExitInterrupted, "interrupted", "interrupted (SIGINT or SIGTERM): the command stopped and cleaned up after itself (temporary worktrees, child processes, locks), nothing partial was written; a second signal quits without waiting"},
 }
 
 func exitCodesText() string {
