@@ -156,6 +156,8 @@ func classify(err error) (int, string) {
 		return ExitConflict, "other clones kept pushing; run 'git covenant sync' again"
 	case errors.Is(err, covenant.ErrNotAdmin):
 		return ExitUnauthorized, ""
+	case errors.Is(err, covenant.ErrCannotRun):
+		return ExitUsage, "name a program on PATH, or give its path"
 	case errors.Is(err, covenant.ErrBadRevision):
 		return ExitUsage, "name a commit or a range such as origin/main..HEAD"
 	case errors.Is(err, errNoProvenance):

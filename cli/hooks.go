@@ -99,7 +99,7 @@ Output goes to stderr; exit 10 refuses the push.`,
 			protected := func(ref string) bool { return all || cfg.Provenance.RequiresProvenance(ref) }
 			// git runs where the hook runs (git's environment, its
 			// working directory): relative remote URLs resolve there.
-			git := hooks.ExecGit(f.Dir)
+			git := svc.HookGit(c.Context(), f.Dir)
 			var remoteRefs map[string]string
 			for _, u := range ups {
 				if !hooks.Skipped(u) && protected(u.RemoteRef) {

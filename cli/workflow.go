@@ -1,13 +1,8 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -177,7 +172,7 @@ func newCmdTaskCheck(f *Factory) *cobra.Command {
 		Short: "Run a command and record its result as evidence for a check gate",
 		Long: `Run a command in the working tree and record, as a signed op, its exit
 status, duration, the sha256 digest of its combined output and the commit it
-ran on; the output itself rides along as an artifact (the first 1 MiB). A
+ran on; the output itself rides along as an artifact (its last 1 MiB). A
 check gate (e.g. tests) is satisfied while the latest check passed. The
 command's exit status does not change this command's.`,
 		Example: "  $ git covenant task check tk-3f2a --gate tests -- make test",
@@ -193,39 +188,11 @@ command's exit status does not change this command's.`,
 			if err != nil {
 				return err
 			}
-			id, err := svc.ResolveID(c.Context(), args[0])
+			run, err := svc.RunCheck(c.Context(), covenant.RunCheckRequest{Task: args[0], Gate: gate, Argv: args[1:], Dir: f.Dir})
 			if err != nil {
 				return err
 			}
-			cmd := exec.CommandContext(c.Context(), args[1], args[2:]...)
-			cmd.Dir = f.Dir
-			var out bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			start := time.Now()
-			err = cmd.Run()
-			dur := time.Since(start)
-			code := 0
-			var ee *exec.ExitError
-			switch {
-			case errors.As(err, &ee):
-				code = ee.ExitCode()
-			case err != nil:
-				return usagef("cannot run %s: %v", args[1], err)
-			}
-			if err := c.Context().Err(); err != nil {
-				return err
-			}
-			sum := sha256.Sum256(out.Bytes())
-			chk := tasks.Check{Command: args[1:], ExitCode: code, DurationMS: dur.Milliseconds(),
-				OutputDigest: "sha256:" + hex.EncodeToString(sum[:]), OutputBytes: int64(out.Len())}
-			output := out.Bytes()
-			if len(output) > 1<<20 {
-				output = output[:1<<20]
-			}
-			t, err := svc.RecordCheck(c.Context(), covenant.CheckRequest{Task: id, Gate: gate, Check: chk, Output: output})
-			if err != nil {
-				return err
-			}
+			t, code, dur := run.Task, run.ExitCode, run.Duration
 			if asJSON {
 				return f.printJSON(t.Gates[gate])
 			}
@@ -355,7 +322,7 @@ trailers while you hold its lease (until the next task start).`,
 // that fails the commit, never a trailer for a lease not held now or a
 // task the commit does not name (unless opted in).
 func hookTrailers(ctx context.Context, f *Factory, svc *covenant.Service, file string) error {
-	git := hooks.ExecGit(f.Dir)
+	git := svc.HookGit(ctx, f.Dir)
 	have, err := hooks.MessageTrailers(git, file)
 	if err != nil {
 		return nil

@@ -135,6 +135,20 @@ func (s *Service) UninstallHooks(ctx context.Context) ([]hooks.Result, error) {
 	return hooks.Uninstall(dir)
 }
 
+// HookGit returns the git a hook's checks run (hooks.PushCommits, the
+// commit-message trailers): the service's git executor in dir (where the
+// hook runs, so relative remote URLs resolve there), with trimmed stdout.
+func (s *Service) HookGit(ctx context.Context, dir string) hooks.Git {
+	g := s.store().Git().WithDir(dir)
+	return func(args ...string) (string, error) {
+		out, err := g.Output(ctx, args)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+}
+
 // hooksDir asks git where hooks live, honouring core.hooksPath and worktrees.
 func (s *Service) hooksDir(ctx context.Context) (string, error) {
 	dir := s.gitWorkDir()

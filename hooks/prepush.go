@@ -2,10 +2,8 @@ package hooks
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
-	"os/exec"
 	"strings"
 )
 
@@ -52,21 +50,6 @@ func ParseUpdates(in io.Reader) ([]Update, error) {
 
 // Git runs git in the repository and returns its trimmed stdout.
 type Git func(args ...string) (string, error)
-
-// ExecGit returns a Git running the git binary in dir.
-func ExecGit(dir string) Git {
-	return func(args ...string) (string, error) {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-		}
-		return strings.TrimSpace(string(out)), nil
-	}
-}
 
 // Skipped reports whether an update is not checked at all: deletions and
 // covenant's own refs (feeds and notes, which sync verifies).
