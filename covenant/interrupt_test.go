@@ -75,9 +75,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // failing if it has not exited within 10 s.
 func interrupt(t *testing.T, cmd *exec.Cmd, stderr *lockedBuffer) int {
 	t.Helper()
+	sent := time.Now()
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
+	defer func() { t.Logf("exited %s after SIGINT", time.Since(sent).Round(time.Millisecond)) }()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var err error

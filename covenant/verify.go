@@ -130,7 +130,7 @@ func (s *Service) verifyFull(ctx context.Context, cfg *config.Config) (*VerifyRe
 		if !ok {
 			continue
 		}
-		es, _, fs, err := ledger.Read(r, k, h, ledger.Pos{})
+		es, _, fs, err := ledger.ReadContext(ctx, r, k, h, ledger.Pos{})
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,7 @@
 package ledger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -91,6 +92,13 @@ func ValidKeyID(s string) bool { return keyIDRE.MatchString(s) }
 // A rewritten feed (pos.Head no longer in it) returns a KindRewritten finding
 // and no entries, so the caller can start over from the root.
 func Read(st *gitstore.Store, feed string, head gitstore.Hash, pos Pos) ([]*oplog.Entry, Pos, []Finding, error) {
+	return ReadContext(context.Background(), st, feed, head, pos)
+}
+
+// ReadContext is Read that stops, returning ctx's error, when ctx ends
+// (between reading the commits and checking their signatures, and while
+// checking them).
+func ReadContext(ctx context.Context, st *gitstore.Store, feed string, head gitstore.Hash, pos Pos) ([]*oplog.Entry, Pos, []Finding, error) {
 	pos.Tip = head.String()
 	if !ValidKeyID(feed) {
 		f := Finding{Kind: KindBadRef, Feed: feed, Reason: "ref name is not a key id (32 hex digits)"}
@@ -131,7 +139,13 @@ func Read(st *gitstore.Store, feed string, head gitstore.Hash, pos Pos) ([]*oplo
 			return nil, pos, nil, err
 		}
 	}
-	sigs := verifySignatures(commits, pub)
+	if err := ctx.Err(); err != nil {
+		return nil, pos, nil, err
+	}
+	sigs := verifySignatures(ctx, commits, pub)
+	if err := ctx.Err(); err != nil {
+		return nil, pos, nil, err
+	}
 	var entries []*oplog.Entry
 	for i, fc := range commits {
 		op, f := check(fc, feed, pos, &pub, sigs[i])
@@ -184,7 +198,7 @@ type sigResult struct {
 // verifySignatures checks the commits' signatures on all cores. The key is
 // the feed's, known from an earlier read or from the genesis op of the first
 // commit; where it cannot be known yet the check is left to check.
-func verifySignatures(commits []*gitstore.FeedCommit, pub ssh.PublicKey) []*sigResult {
+func verifySignatures(ctx context.Context, commits []*gitstore.FeedCommit, pub ssh.PublicKey) []*sigResult {
 	out := make([]*sigResult, len(commits))
 	if pub == nil && len(commits) > 0 {
 		if op, err := oplog.Decode(commits[0].Op); err == nil && op.Seq == 1 {
@@ -206,6 +220,9 @@ func verifySignatures(commits []*gitstore.FeedCommit, pub ssh.PublicKey) []*sigR
 		go func() {
 			defer wg.Done()
 			for i := range next {
+				if ctx.Err() != nil {
+					return // the caller returns ctx's error
+				}
 				r := &sigResult{decoded: true}
 				r.op, r.opErr = oplog.Decode(commits[i].Op)
 				if len(commits[i].Commit.Signature) > 0 {
