@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -116,15 +117,27 @@ func (f *fixture) aliceKey() string {
 	return id.KeyID
 }
 
-// plantIntent records, as a writer about to take lockPath does, the intent
-// of a writer killed before it could finish.
+// plantIntent records, as a writer holding lockPath does, the intent of a
+// writer killed before it could finish: the lock it created (device and
+// inode of the file now at lockPath) and its process id, of a process that
+// has exited.
 func (f *fixture) plantIntent(lockPath, value string) {
 	f.t.Helper()
 	d, err := f.store().CovenantDir()
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(d, "ref-intent"), []byte(lockPath+"\n"+value+"\n"), 0o644); err != nil {
+	fi, err := os.Stat(lockPath)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		f.t.Fatal(err)
+	}
+	rec := fmt.Sprintf("%s\n%s\n%d %d %d\n", lockPath, value, dead.Process.Pid, uint64(st.Dev), st.Ino)
+	if err := os.WriteFile(filepath.Join(d, "ref-intent"), []byte(rec), 0o644); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -143,7 +156,6 @@ func TestStaleRefLockRecovered(t *testing.T) {
 			ref := gitstore.FeedRef(f.aliceKey())
 			lockPath := filepath.Join(st.CommonDir, filepath.FromSlash(ref)) + ".lock"
 			value := strings.Repeat("ab", 20)
-			f.plantIntent(lockPath, value)
 			content := ""
 			if name == "written" {
 				content = value + "\n"
@@ -151,6 +163,7 @@ func TestStaleRefLockRecovered(t *testing.T) {
 			if err := os.WriteFile(lockPath, []byte(content), 0o644); err != nil {
 				t.Fatal(err)
 			}
+			f.plantIntent(lockPath, value)
 			before := f.covenantRefs()
 			res := f.cli("task", "create", "after crash")
 			if res.code != 0 {
@@ -197,4 +210,101 @@ func TestForeignRefLockRespected(t *testing.T) {
 	if f.covenantRefs() == before {
 		t.Fatal("the write after the lock went away did not move the feed")
 	}
+}
+
+// TestLiveGitLockNeverRemoved holds alice's <ref>.lock from a real
+// `git update-ref --stdin` transaction (start, update, prepare, stdin kept
+// open) while intent records of a dead writer name the same lock: one
+// taken before it held anything, one holding a lock file since replaced,
+// one with the value git is writing. A covenant write waits, fails busy
+// (exit 5) and never removes git's lock; once git commits, the next write
+// goes through on top of git's value.
+func TestLiveGitLockNeverRemoved(t *testing.T) {
+	f := newFixture(t)
+	f.initAlice()
+	f.mustCLI("task", "create", "before")
+	st := f.open().Store
+	ref := gitstore.FeedRef(f.aliceKey())
+	lockPath := filepath.Join(st.CommonDir, filepath.FromSlash(ref)) + ".lock"
+	head := f.git("rev-parse", ref)
+	// git moves alice's feed back to its parent; that value is what its
+	// lock holds, and what the dead writer's intents name.
+	parent := f.git("rev-parse", ref+"^")
+	d, err := st.CovenantDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An earlier lock file at the same path, long gone, whose inode the
+	// dead writer recorded.
+	if err := os.WriteFile(lockPath, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.plantIntent(lockPath, parent)
+	stale, err := os.ReadFile(filepath.Join(d, "ref-intent"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(lockPath)
+
+	for _, intent := range []string{
+		lockPath + "\n" + parent + "\n-\n", // died before it held the lock
+		string(stale),                    // held another file at that path
+	} {
+		// The dead writer's intent is older than git's lock.
+		if err := os.WriteFile(filepath.Join(d, "ref-intent"), []byte(intent), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // a later modification time for git's lock, on any file system
+		cmd := exec.Command("git", "update-ref", "--stdin")
+		cmd.Dir, cmd.Env = f.dir, f.env()
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(stdin, "start\nupdate %s %s %s\nprepare\n", ref, parent, head)
+		buf := make([]byte, 64)
+		got := ""
+		for !strings.Contains(got, "prepare: ok") {
+			n, err := stdout.Read(buf)
+			if err != nil {
+				t.Fatalf("git update-ref --stdin: %v (read %q)", err, got)
+			}
+			got += string(buf[:n])
+		}
+		if _, err := os.Stat(lockPath); err != nil {
+			t.Fatalf("git holds no lock while prepared: %v", err)
+		}
+		before := f.covenantRefs()
+		res := f.cli("task", "create", "while git holds the lock")
+		if res.code != 5 {
+			t.Fatalf("write against git's live lock: want exit 5, got %s", res)
+		}
+		if _, err := os.Stat(lockPath); err != nil {
+			t.Fatalf("git's live lock was removed: %v", err)
+		}
+		if after := f.covenantRefs(); after != before {
+			t.Fatalf("refs changed under git's lock:\n%s\n%s", before, after)
+		}
+		fmt.Fprintf(stdin, "commit\n")
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("git update-ref --stdin commit: %v", err)
+		}
+		if now := f.git("rev-parse", ref); now != parent {
+			t.Fatalf("git's transaction did not commit: %s, want %s", now, parent)
+		}
+		// git moved the feed back one op; put it forward again for the next
+		// round, as its holder would.
+		f.git("update-ref", ref, head, parent)
+	}
+	f.mustCLI("task", "create", "after git")
+	f.verifyClean()
 }

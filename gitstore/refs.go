@@ -282,6 +282,7 @@ func (s *Store) acquireLock(lockPath string, value Hash) (*os.File, error) {
 		s.writeIntent(lockPath, value)
 		f, err := os.OpenFile(lockPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {
+			s.ownIntent(lockPath, value, f)
 			return f, nil
 		}
 		s.clearIntent()
@@ -319,11 +320,29 @@ func (s *Store) SetIntentPath(p string) { s.intentPath = p }
 // the write path: freeing and reallocating its data block (or creating the
 // file) on every write was a large part of an op write's cost on the disks
 // we measured (docs/perf.md), while overwriting a block in place is cheap.
-// A record is "<lock path>\n<value>\n" at offset 0; bytes after it are left
-// over from a longer earlier record. A newline at offset 0, or an empty
-// file, means no intent.
+// A record is "<lock path>\n<value>\n<owner>\n" at offset 0; bytes after it
+// are left over from a longer earlier record. <owner> is "-" while the
+// lock is being taken and "<pid> <device> <inode>" of the writer and of
+// the lock file it created once it holds it. A newline at offset 0, or an
+// empty file, means no intent.
 func (s *Store) writeIntent(lockPath string, value Hash) {
-	s.writeIntentAt([]byte(lockPath + "\n" + value.String() + "\n"))
+	s.writeIntentAt([]byte(lockPath + "\n" + value.String() + "\n-\n"))
+}
+
+// ownIntent records that this process created the lock file f.
+func (s *Store) ownIntent(lockPath string, value Hash, f *os.File) {
+	if s.intentPath == "" {
+		return
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return
+	}
+	dev, ino, ok := fileID(fi)
+	if !ok {
+		return
+	}
+	s.writeIntentAt([]byte(fmt.Sprintf("%s\n%s\n%d %d %d\n", lockPath, value, os.Getpid(), dev, ino)))
 }
 
 func (s *Store) clearIntent() { s.writeIntentAt([]byte("\n")) }
@@ -342,8 +361,12 @@ func (s *Store) writeIntentAt(b []byte) {
 
 // RecoverStaleLock removes a ref lock abandoned by a writer that was killed
 // between taking the lock and renaming it, as recorded in the intent file.
-// It only removes a lock created after the intent and holding nothing or the
-// value the dead writer meant to write.
+// It removes only the very file the dead writer created (same device and
+// inode as recorded once it held the lock), whose writer is no longer
+// running, and which holds nothing or the value that writer meant to
+// write. A lock some other process created at the same path (a `git
+// update-ref` holding it while its transaction is prepared) is never
+// removed, whatever the intent says: it is another file.
 func (s *Store) RecoverStaleLock() (string, error) {
 	if s.intentPath == "" {
 		return "", nil
@@ -359,21 +382,32 @@ func (s *Store) RecoverStaleLock() (string, error) {
 		return "", nil // no intent recorded
 	}
 	lines := strings.Split(string(b), "\n")
-	if len(lines) < 2 {
+	if len(lines) < 3 {
 		return "", os.Remove(s.intentPath)
 	}
-	lockPath, value := lines[0], lines[1]
-	ifi, err1 := os.Stat(s.intentPath)
-	lfi, err2 := os.Stat(lockPath)
-	if err1 == nil && err2 == nil && !lfi.ModTime().Before(ifi.ModTime()) {
-		content, err := os.ReadFile(lockPath)
-		if err == nil && (len(content) == 0 || bytes.Equal(bytes.TrimSpace(content), []byte(value))) {
-			if err := os.Remove(lockPath); err != nil {
-				return "", err
-			}
-			os.Remove(s.intentPath)
-			return lockPath, nil
+	lockPath, value, owner := lines[0], lines[1], lines[2]
+	var pid int
+	var dev, ino uint64
+	if _, err := fmt.Sscanf(owner, "%d %d %d", &pid, &dev, &ino); err != nil {
+		// The writer died before it held a lock: whatever is there now is
+		// someone else's.
+		return "", os.Remove(s.intentPath)
+	}
+	lfi, err := os.Stat(lockPath)
+	if err != nil {
+		return "", os.Remove(s.intentPath)
+	}
+	ldev, lino, ok := fileID(lfi)
+	if !ok || ldev != dev || lino != ino || processAlive(pid) {
+		return "", os.Remove(s.intentPath)
+	}
+	content, err := os.ReadFile(lockPath)
+	if err == nil && (len(content) == 0 || bytes.Equal(bytes.TrimSpace(content), []byte(value))) {
+		if err := os.Remove(lockPath); err != nil {
+			return "", err
 		}
+		os.Remove(s.intentPath)
+		return lockPath, nil
 	}
 	return "", os.Remove(s.intentPath)
 }
