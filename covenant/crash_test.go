@@ -118,25 +118,20 @@ func (f *fixture) aliceKey() string {
 }
 
 // plantIntent records, as a writer holding lockPath does, the intent of a
-// writer killed before it could finish: the lock it created (device and
-// inode of the file now at lockPath) and its process id, of a process that
-// has exited.
+// writer killed before it could finish: the lock file at lockPath is a hard
+// link to the writer's own file, which the intent names.
 func (f *fixture) plantIntent(lockPath, value string) {
 	f.t.Helper()
 	d, err := f.store().CovenantDir()
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	fi, err := os.Stat(lockPath)
-	if err != nil {
+	own := filepath.Join(d, "ref-lock-planted.tmp")
+	os.Remove(own)
+	if err := os.Link(lockPath, own); err != nil {
 		f.t.Fatal(err)
 	}
-	st := fi.Sys().(*syscall.Stat_t)
-	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
-		f.t.Fatal(err)
-	}
-	rec := fmt.Sprintf("%s\n%s\n%d %d %d\n", lockPath, value, dead.Process.Pid, uint64(st.Dev), st.Ino)
+	rec := fmt.Sprintf("%s\n%s\n%s\n", lockPath, value, own)
 	if err := os.WriteFile(filepath.Join(d, "ref-intent"), []byte(rec), 0o644); err != nil {
 		f.t.Fatal(err)
 	}
@@ -248,7 +243,7 @@ func TestLiveGitLockNeverRemoved(t *testing.T) {
 
 	for _, intent := range []string{
 		lockPath + "\n" + parent + "\n-\n", // died before it held the lock
-		string(stale),                    // held another file at that path
+		string(stale),                      // held another file at that path
 	} {
 		// The dead writer's intent is older than git's lock.
 		if err := os.WriteFile(filepath.Join(d, "ref-intent"), []byte(intent), 0o644); err != nil {

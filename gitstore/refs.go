@@ -2,7 +2,6 @@ package gitstore
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -236,8 +235,7 @@ func (s *Store) UpdateRef(name string, old, new Hash) error {
 	committed := false
 	defer func() {
 		if !committed {
-			lock.Close()
-			os.Remove(lockPath)
+			lock.abort()
 		}
 		s.clearIntent()
 	}()
@@ -253,17 +251,51 @@ func (s *Store) UpdateRef(name string, old, new Hash) error {
 	if (old.IsZero() && ok) || (!old.IsZero() && cur != old) {
 		return fmt.Errorf("update %s: %w (expected %s, found %s)", name, ErrRefConflict, shortOrNone(old), shortOrNone(cur))
 	}
-	if _, err := lock.WriteString(new.String() + "\n"); err != nil {
-		return err
-	}
-	if err := lock.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(lockPath, path); err != nil {
+	if err := lock.commit(path, new); err != nil {
 		return err
 	}
 	committed = true
 	return nil
+}
+
+// refLock is a held <ref>.lock. With an intent file it was made as a hard
+// link to a file of this process's own (tmp, in the intent's directory,
+// already holding the new value), so that recovery can tell it from any
+// other process's lock at the same path: only ours is the same file as tmp
+// for as long as tmp exists. Without one it is a file created O_EXCL.
+type refLock struct {
+	path string
+	tmp  string   // "" for an O_EXCL lock
+	f    *os.File // the O_EXCL lock's file, to write the value into
+}
+
+func (l *refLock) commit(ref string, value Hash) error {
+	if l.f != nil {
+		if _, err := l.f.WriteString(value.String() + "\n"); err != nil {
+			return err
+		}
+		if err := l.f.Close(); err != nil {
+			return err
+		}
+		l.f = nil
+	}
+	if err := os.Rename(l.path, ref); err != nil {
+		return err
+	}
+	if l.tmp != "" {
+		os.Remove(l.tmp)
+	}
+	return nil
+}
+
+func (l *refLock) abort() {
+	if l.f != nil {
+		l.f.Close()
+	}
+	os.Remove(l.path)
+	if l.tmp != "" {
+		os.Remove(l.tmp)
+	}
 }
 
 func shortOrNone(h Hash) string {
@@ -275,15 +307,42 @@ func shortOrNone(h Hash) string {
 
 // acquireLock creates lockPath exclusively, waiting with backoff while
 // another process holds it.
-func (s *Store) acquireLock(lockPath string, value Hash) (*os.File, error) {
+func (s *Store) acquireLock(lockPath string, value Hash) (*refLock, error) {
+	tmp := ""
+	if s.intentPath != "" {
+		f, err := os.CreateTemp(filepath.Dir(s.intentPath), "ref-lock-*.tmp")
+		if err == nil {
+			_, werr := f.WriteString(value.String() + "\n")
+			if cerr := f.Close(); werr != nil || cerr != nil {
+				os.Remove(f.Name())
+			} else {
+				tmp = f.Name()
+			}
+		}
+	}
 	deadline := time.Now().Add(LockTimeout)
 	wait := time.Millisecond
 	for {
-		s.writeIntent(lockPath, value)
-		f, err := os.OpenFile(lockPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		s.writeIntent(lockPath, value, tmp)
+		var l *refLock
+		var err error
+		if tmp != "" {
+			if err = os.Link(tmp, lockPath); err == nil {
+				l = &refLock{path: lockPath, tmp: tmp}
+			} else if !errors.Is(err, fs.ErrExist) && !errors.Is(err, fs.ErrNotExist) {
+				// No hard links here: fall back to a plain lock file.
+				os.Remove(tmp)
+				tmp = ""
+				continue
+			}
+		} else {
+			var f *os.File
+			if f, err = os.OpenFile(lockPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644); err == nil {
+				l = &refLock{path: lockPath, f: f}
+			}
+		}
 		if err == nil {
-			s.ownIntent(lockPath, value, f)
-			return f, nil
+			return l, nil
 		}
 		s.clearIntent()
 		if errors.Is(err, fs.ErrNotExist) {
@@ -298,9 +357,15 @@ func (s *Store) acquireLock(lockPath string, value Hash) (*os.File, error) {
 			continue
 		}
 		if !errors.Is(err, fs.ErrExist) {
+			if tmp != "" {
+				os.Remove(tmp)
+			}
 			return nil, err
 		}
 		if time.Now().After(deadline) {
+			if tmp != "" {
+				os.Remove(tmp)
+			}
 			return nil, &LockError{Path: lockPath, Reason: "it exists and has not been released", Err: ErrRefLocked}
 		}
 		time.Sleep(wait)
@@ -320,29 +385,15 @@ func (s *Store) SetIntentPath(p string) { s.intentPath = p }
 // the write path: freeing and reallocating its data block (or creating the
 // file) on every write was a large part of an op write's cost on the disks
 // we measured (docs/perf.md), while overwriting a block in place is cheap.
-// A record is "<lock path>\n<value>\n<owner>\n" at offset 0; bytes after it
-// are left over from a longer earlier record. <owner> is "-" while the
-// lock is being taken and "<pid> <device> <inode>" of the writer and of
-// the lock file it created once it holds it. A newline at offset 0, or an
-// empty file, means no intent.
-func (s *Store) writeIntent(lockPath string, value Hash) {
-	s.writeIntentAt([]byte(lockPath + "\n" + value.String() + "\n-\n"))
-}
-
-// ownIntent records that this process created the lock file f.
-func (s *Store) ownIntent(lockPath string, value Hash, f *os.File) {
-	if s.intentPath == "" {
-		return
+// A record is "<lock path>\n<value>\n<own file>\n" at offset 0; bytes after
+// it are left over from a longer earlier record. <own file> is the file the
+// lock is (or is about to be) a hard link to, "-" if none. A newline at
+// offset 0, or an empty file, means no intent.
+func (s *Store) writeIntent(lockPath string, value Hash, own string) {
+	if own == "" {
+		own = "-"
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		return
-	}
-	dev, ino, ok := fileID(fi)
-	if !ok {
-		return
-	}
-	s.writeIntentAt([]byte(fmt.Sprintf("%s\n%s\n%d %d %d\n", lockPath, value, os.Getpid(), dev, ino)))
+	s.writeIntentAt([]byte(lockPath + "\n" + value.String() + "\n" + own + "\n"))
 }
 
 func (s *Store) clearIntent() { s.writeIntentAt([]byte("\n")) }
@@ -361,12 +412,13 @@ func (s *Store) writeIntentAt(b []byte) {
 
 // RecoverStaleLock removes a ref lock abandoned by a writer that was killed
 // between taking the lock and renaming it, as recorded in the intent file.
-// It removes only the very file the dead writer created (same device and
-// inode as recorded once it held the lock), whose writer is no longer
-// running, and which holds nothing or the value that writer meant to
-// write. A lock some other process created at the same path (a `git
-// update-ref` holding it while its transaction is prepared) is never
-// removed, whatever the intent says: it is another file.
+// It removes only a lock that is the very file the dead writer made (the
+// same file as its own file named in the intent, which still exists, so
+// its inode cannot have been reused). A lock any other process created at
+// the same path (a `git update-ref` holding it while its transaction is
+// prepared) is another file and is never removed, whatever the intent
+// says. The caller holds the writer lock, so no live writer of ours is
+// using the own file.
 func (s *Store) RecoverStaleLock() (string, error) {
 	if s.intentPath == "" {
 		return "", nil
@@ -382,32 +434,29 @@ func (s *Store) RecoverStaleLock() (string, error) {
 		return "", nil // no intent recorded
 	}
 	lines := strings.Split(string(b), "\n")
-	if len(lines) < 3 {
+	if len(lines) < 3 || lines[2] == "-" || filepath.Dir(lines[2]) != filepath.Dir(s.intentPath) {
+		s.removeOwnFiles()
 		return "", os.Remove(s.intentPath)
 	}
-	lockPath, value, owner := lines[0], lines[1], lines[2]
-	var pid int
-	var dev, ino uint64
-	if _, err := fmt.Sscanf(owner, "%d %d %d", &pid, &dev, &ino); err != nil {
-		// The writer died before it held a lock: whatever is there now is
-		// someone else's.
+	lockPath, own := lines[0], lines[2]
+	defer s.removeOwnFiles()
+	ofi, err1 := os.Stat(own)
+	lfi, err2 := os.Lstat(lockPath)
+	if err1 != nil || err2 != nil || !os.SameFile(ofi, lfi) {
 		return "", os.Remove(s.intentPath)
 	}
-	lfi, err := os.Stat(lockPath)
-	if err != nil {
-		return "", os.Remove(s.intentPath)
+	if err := os.Remove(lockPath); err != nil {
+		return "", err
 	}
-	ldev, lino, ok := fileID(lfi)
-	if !ok || ldev != dev || lino != ino || processAlive(pid) {
-		return "", os.Remove(s.intentPath)
+	os.Remove(s.intentPath)
+	return lockPath, nil
+}
+
+// removeOwnFiles removes the files dead writers made to link their locks
+// to; the caller holds the writer lock, so none is in use.
+func (s *Store) removeOwnFiles() {
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(s.intentPath), "ref-lock-*.tmp"))
+	for _, p := range left {
+		os.Remove(p)
 	}
-	content, err := os.ReadFile(lockPath)
-	if err == nil && (len(content) == 0 || bytes.Equal(bytes.TrimSpace(content), []byte(value))) {
-		if err := os.Remove(lockPath); err != nil {
-			return "", err
-		}
-		os.Remove(s.intentPath)
-		return lockPath, nil
-	}
-	return "", os.Remove(s.intentPath)
 }
