@@ -218,7 +218,7 @@ func TestLiveGitLockNeverRemoved(t *testing.T) {
 	f := newFixture(t)
 	f.initAlice()
 	f.mustCLI("task", "create", "before")
-	st := f.open().Store
+	st := f.store()
 	ref := gitstore.FeedRef(f.aliceKey())
 	lockPath := filepath.Join(st.CommonDir, filepath.FromSlash(ref)) + ".lock"
 	head := f.git("rev-parse", ref)

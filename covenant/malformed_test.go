@@ -2,6 +2,7 @@ package covenant_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"os"
 	"os/exec"
@@ -188,7 +189,7 @@ func TestMalformedIsAFinding(t *testing.T) {
 			// Writes of the honest identity go on where its own feed is not
 			// the broken one.
 			if feed != h.key {
-				if _, err := h.open().CreateTask(tasks.CreateBody{Title: "delta"}); err != nil {
+				if _, err := h.open().CreateTask(context.Background(), tasks.CreateBody{Title: "delta"}); err != nil {
 					t.Fatalf("write beside a bad ref: %v", err)
 				}
 				if res := h.cli("verify"); res.code != 10 {

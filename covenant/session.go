@@ -2,6 +2,7 @@ package covenant
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -215,7 +216,23 @@ func (c *core) catchUp(ctx context.Context, cfg *config.Config) error {
 
 // read runs fn on an index caught up with the feeds. fn may run while
 // other callers write; it must not call back into the Service.
+//
+// The index is a cache: when a read finds it damaged (index.ErrDamaged: a
+// bbolt panic or fault, a value that does not decode), it is rebuilt from
+// the feeds and the read runs again, once.
 func (s *Service) read(ctx context.Context, fn func(ix *index.Index) error) error {
+	err := s.readOnce(ctx, fn)
+	if !errors.Is(err, index.ErrDamaged) {
+		return err
+	}
+	s.logf("note: the index was damaged (%v); rebuilding it from the feeds", err)
+	if _, rerr := s.Rebuild(ctx); rerr != nil {
+		return fmt.Errorf("%w; rebuilding it failed: %v", err, rerr)
+	}
+	return s.readOnce(ctx, fn)
+}
+
+func (s *Service) readOnce(ctx context.Context, fn func(ix *index.Index) error) error {
 	cfg, err := s.requireConfig()
 	if err != nil {
 		return err

@@ -248,7 +248,9 @@ func (s *Service) finishVerify(ctx context.Context, rep *VerifyReport, heads map
 			cur.Code = append(cur.Code, h.String())
 		}
 		if err := s.saveVerified(cur); err != nil {
-			return nil, err
+			// Local memory only, for noticing rewrites later: never fatal
+			// (a read-only repository or a full disk still verifies).
+			s.logf("note: could not remember the verified heads (%v)", err)
 		}
 	}
 	return rep, nil

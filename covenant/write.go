@@ -64,7 +64,32 @@ func (s *Service) Append(ctx context.Context, drafts []Draft) (*Written, error) 
 // publish, when not nil, runs after the ops are signed and checked by the
 // fold and before the feed ref moves, and an error from it leaves nothing
 // written (a strong claim pushes its lease marker there).
+//
+// A damaged index (index.ErrDamaged) is rebuilt from the feeds and the
+// write planned again, once, unless the feed ref moved before the damage
+// showed (then the op is written and only the cache missed it).
 func (s *Service) write(ctx context.Context, plan planner, publish func(old, new gitstore.Hash) error) (*Written, error) {
+	var before gitstore.Hash
+	if id, err := s.Actor(""); err == nil {
+		before, _, _ = s.c.store.ReadRef(gitstore.FeedRef(id.KeyID))
+	}
+	out, err := s.writeOnce(ctx, plan, publish)
+	if !errors.Is(err, index.ErrDamaged) {
+		return out, err
+	}
+	s.logf("note: the index was damaged (%v); rebuilding it from the feeds", err)
+	if _, rerr := s.Rebuild(ctx); rerr != nil {
+		return nil, fmt.Errorf("%w; rebuilding it failed: %v", err, rerr)
+	}
+	if id, ierr := s.Actor(""); ierr == nil {
+		if after, _, _ := s.c.store.ReadRef(gitstore.FeedRef(id.KeyID)); after != before {
+			return nil, fmt.Errorf("%w after the op was written; the index was rebuilt", err)
+		}
+	}
+	return s.writeOnce(ctx, plan, publish)
+}
+
+func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old, new gitstore.Hash) error) (*Written, error) {
 	cfg, err := s.requireConfig()
 	if err != nil {
 		return nil, err

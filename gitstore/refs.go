@@ -310,7 +310,9 @@ func shortOrNone(h Hash) string {
 func (s *Store) acquireLock(lockPath string, value Hash) (*refLock, error) {
 	tmp := ""
 	if s.intentPath != "" {
-		f, err := os.CreateTemp(filepath.Dir(s.intentPath), "ref-lock-*.tmp")
+		// Not os.CreateTemp: its 0600 would become the ref file's mode.
+		name := filepath.Join(filepath.Dir(s.intentPath), fmt.Sprintf("ref-lock-%d-%d.tmp", os.Getpid(), time.Now().UnixNano()))
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err == nil {
 			_, werr := f.WriteString(value.String() + "\n")
 			if cerr := f.Close(); werr != nil || cerr != nil {

@@ -34,7 +34,7 @@ func (ix *Index) StateDigest() (*Digest, error) {
 	h := sha256.New()
 	h.Write([]byte(DigestVersion + "\n"))
 	d := &Digest{Version: DigestVersion}
-	err := ix.db.View(func(tx *bolt.Tx) error {
+	err := ix.view(func(tx *bolt.Tx) error {
 		for _, part := range []struct {
 			bucket []byte
 			kind   string

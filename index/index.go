@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -84,11 +85,20 @@ type RejectionSummary struct {
 
 // Index is an open index database.
 type Index struct {
-	db *bolt.DB
+	db      *bolt.DB
+	heal    Healer
+	healed  bool
+	closers []func()
 }
 
 // Open opens (creating if needed, unless readOnly) the index at path.
-func Open(path string, readOnly bool) (*Index, error) {
+func Open(path string, readOnly bool) (ix *Index, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			ix, err = nil, fmt.Errorf("open index %s: %w: %v", path, ErrDamaged, p)
+		}
+	}()
 	db, err := bolt.Open(path, 0o644, &bolt.Options{
 		Timeout:  30 * time.Second,
 		ReadOnly: readOnly,
@@ -100,7 +110,7 @@ func Open(path string, readOnly bool) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
-	ix := &Index{db: db}
+	ix = &Index{db: db}
 	if !readOnly && !ix.hasBuckets() {
 		err = db.Update(func(tx *bolt.Tx) error {
 			for _, b := range allBuckets {
@@ -118,13 +128,10 @@ func Open(path string, readOnly bool) (*Index, error) {
 	return ix, nil
 }
 
-// Close releases the database.
-func (ix *Index) Close() error { return ix.db.Close() }
-
 // Meta returns what the index was folded from; a new index has an empty Meta.
 func (ix *Index) Meta() (*Meta, error) {
 	m := &Meta{Feeds: map[string]ledger.Pos{}}
-	err := ix.db.View(func(tx *bolt.Tx) error {
+	err := ix.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bMeta)
 		if b == nil {
 			return nil
@@ -167,10 +174,13 @@ func (ix *Index) Task(idOrPrefix string) (*tasks.Task, error) {
 // TaskJSON returns the stored JSON of a task by id or unique id prefix.
 func (ix *Index) TaskJSON(idOrPrefix string) ([]byte, error) {
 	var out []byte
-	err := ix.db.View(func(tx *bolt.Tx) error {
-		_, v, err := lookupTask(tx.Bucket(bTasks), idOrPrefix)
+	err := ix.view(func(tx *bolt.Tx) error {
+		id, v, err := lookupTask(tx.Bucket(bTasks), idOrPrefix)
+		if err != nil {
+			return err
+		}
 		out = append([]byte(nil), v...)
-		return err
+		return validRow([]byte(id), v)
 	})
 	return out, err
 }
@@ -206,31 +216,44 @@ func lookupTask(b *bolt.Bucket, idOrPrefix string) (id string, raw []byte, err e
 }
 
 // EachSummary calls fn with the JSON row of every task, in creation order.
-func (ix *Index) EachSummary(fn func(raw []byte) error) error {
-	return ix.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bList)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(_, v []byte) error { return fn(v) })
-	})
-}
+// The rows are read and checked first, so a damaged index never shows half
+// a list.
+func (ix *Index) EachSummary(fn func(raw []byte) error) error { return ix.eachRow(bList, fn) }
 
 // EachLog calls fn with every op in fold order.
-func (ix *Index) EachLog(fn func(raw []byte) error) error {
-	return ix.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bLog)
+func (ix *Index) EachLog(fn func(raw []byte) error) error { return ix.eachRow(bLog, fn) }
+
+func (ix *Index) eachRow(bucket []byte, fn func(raw []byte) error) error {
+	var rows [][]byte
+	err := ix.view(func(tx *bolt.Tx) error {
+		rows = rows[:0]
+		b := tx.Bucket(bucket)
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(_, v []byte) error { return fn(v) })
+		return b.ForEach(func(k, v []byte) error {
+			if err := validRow(k, v); err != nil {
+				return err
+			}
+			rows = append(rows, append([]byte(nil), v...))
+			return nil
+		})
 	})
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Actors returns every actor the feeds and config know.
 func (ix *Index) Actors() ([]*trust.Actor, error) {
 	out := []*trust.Actor{}
-	err := ix.db.View(func(tx *bolt.Tx) error {
+	err := ix.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bActors)
 		if b == nil {
 			return nil
@@ -250,7 +273,7 @@ func (ix *Index) Actors() ([]*trust.Actor, error) {
 // Actor returns one actor; an unknown key gives an untrusted empty actor.
 func (ix *Index) Actor(keyID string) (*trust.Actor, error) {
 	a := &trust.Actor{KeyID: keyID}
-	err := ix.db.View(func(tx *bolt.Tx) error {
+	err := ix.view(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bActors); b != nil {
 			if v := b.Get([]byte(keyID)); v != nil {
 				return json.Unmarshal(v, a)
@@ -265,13 +288,36 @@ func (ix *Index) Actor(keyID string) (*trust.Actor, error) {
 // the JSON row of each task in the ready queue (highest priority, then
 // oldest, first) until fn returns false.
 func (ix *Index) EachReady(fn func(leaseUntil int64, row []byte) (bool, error)) error {
-	return ix.db.View(func(tx *bolt.Tx) error { return eachReady(tx, fn) })
+	type entry struct {
+		until int64
+		row   []byte
+	}
+	var es []entry
+	err := ix.view(func(tx *bolt.Tx) error {
+		es = es[:0]
+		return eachReady(tx, func(until int64, row []byte) (bool, error) {
+			if err := validRow([]byte("ready"), row); err != nil {
+				return false, err
+			}
+			es = append(es, entry{until, append([]byte(nil), row...)})
+			return true, nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if more, err := fn(e.until, e.row); err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }
 
 // Principals returns every named identity.
 func (ix *Index) Principals() ([]*trust.Principal, error) {
 	out := []*trust.Principal{}
-	err := ix.db.View(func(tx *bolt.Tx) error {
+	err := ix.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bPrinc)
 		if b == nil {
 			return nil
@@ -291,7 +337,7 @@ func (ix *Index) Principals() ([]*trust.Principal, error) {
 // Grants returns every capability grant, by id.
 func (ix *Index) Grants() ([]*trust.Grant, error) {
 	out := []*trust.Grant{}
-	err := ix.db.View(func(tx *bolt.Tx) error {
+	err := ix.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bGrants)
 		if b == nil {
 			return nil
@@ -318,7 +364,7 @@ func (v *viewState) Actor(k string) (*trust.Actor, error) { return v.ix.Actor(k)
 func (v *viewState) PutActor(*trust.Actor) error          { return errReadOnly }
 func (v *viewState) Principal(name string) (*trust.Principal, error) {
 	var out *trust.Principal
-	err := v.ix.db.View(func(tx *bolt.Tx) error {
+	err := v.ix.view(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bPrinc); b != nil {
 			if raw := b.Get([]byte(name)); raw != nil {
 				out = &trust.Principal{}
@@ -332,7 +378,7 @@ func (v *viewState) Principal(name string) (*trust.Principal, error) {
 func (v *viewState) PutPrincipal(*trust.Principal) error { return errReadOnly }
 func (v *viewState) Grant(id string) (*trust.Grant, error) {
 	var out *trust.Grant
-	err := v.ix.db.View(func(tx *bolt.Tx) error {
+	err := v.ix.view(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bGrants); b != nil {
 			if raw := b.Get([]byte(id)); raw != nil {
 				out = &trust.Grant{}
@@ -354,7 +400,7 @@ var (
 // through fold.Records, in key order.
 func (ix *Index) EachRecord(kind string, fn func(key string, raw []byte) error) error {
 	prefix := []byte(kind + "/")
-	return ix.db.View(func(tx *bolt.Tx) error {
+	return ix.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bRecords)
 		if b == nil {
 			return nil
@@ -372,7 +418,7 @@ func (ix *Index) EachRecord(kind string, fn func(key string, raw []byte) error) 
 // Findings returns the problems the fold and feed verification recorded.
 func (ix *Index) Findings() ([]ledger.Finding, error) {
 	out := []ledger.Finding{}
-	err := ix.db.View(func(tx *bolt.Tx) error {
+	err := ix.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bFindings)
 		if b == nil {
 			return nil
@@ -413,7 +459,7 @@ func (ix *Index) LogEntryOf(commit string) (*LogEntry, error) {
 // an index for writing commits no transaction of its own.
 func (ix *Index) hasBuckets() bool {
 	ok := true
-	ix.db.View(func(tx *bolt.Tx) error {
+	ix.view(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			ok = ok && tx.Bucket(b) != nil
 		}

@@ -35,7 +35,7 @@ func (ix *Index) RejectedOps(task, feed string) ([]LogEntry, error) {
 		prefix = []byte("feed/" + feed + "/")
 	}
 	out := []LogEntry{}
-	err := ix.db.View(func(tx *bolt.Tx) error {
+	err := ix.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bRejected)
 		if b == nil {
 			return nil

@@ -63,69 +63,71 @@ func Heads(st *gitstore.Store) (map[string]string, error) {
 // is written at all.
 func (ix *Index) Update(src Source, force bool, fn func(*Tx) error) (*CatchUp, error) {
 	var report *CatchUp
-	err := ix.db.Update(func(btx *bolt.Tx) error {
-		m := &Meta{Feeds: map[string]ledger.Pos{}}
-		if v := btx.Bucket(bMeta).Get(bMeta); v != nil {
-			if err := json.Unmarshal(v, m); err != nil {
-				return err
+	err := ix.guard(func() error {
+		return ix.db.Update(func(btx *bolt.Tx) error {
+			m := &Meta{Feeds: map[string]ledger.Pos{}}
+			if v := btx.Bucket(bMeta).Get(bMeta); v != nil {
+				if err := json.Unmarshal(v, m); err != nil {
+					return damaged("meta: %v", err)
+				}
 			}
-		}
-		heads, err := src.heads()
-		if err != nil {
-			return err
-		}
-		tx := newTx(btx, m)
-		tx.Workflow, tx.fold = src.Workflow, src.Fold
-		var entries []*oplog.Entry
-		rebuild := force || m.Version != FormatVersion || m.Config != src.Config
-		report = &CatchUp{}
-		if !rebuild {
-			entries, report.Findings, rebuild, err = collect(src, heads, m.Feeds)
+			heads, err := src.heads()
 			if err != nil {
 				return err
 			}
-			if len(entries) > 0 && m.Last != "" && entries[0].Op.Key().String() <= m.Last {
-				rebuild = true // an op arrived that sorts before ops already folded
+			tx := newTx(btx, m)
+			tx.Workflow, tx.fold = src.Workflow, src.Fold
+			var entries []*oplog.Entry
+			rebuild := force || m.Version != FormatVersion || m.Config != src.Config
+			report = &CatchUp{}
+			if !rebuild {
+				entries, report.Findings, rebuild, err = collect(src, heads, m.Feeds)
+				if err != nil {
+					return err
+				}
+				if len(entries) > 0 && m.Last != "" && entries[0].Op.Key().String() <= m.Last {
+					rebuild = true // an op arrived that sorts before ops already folded
+				}
 			}
-		}
-		if rebuild {
-			report.Rebuilt = true
-			if tx, err = reset(btx, src); err != nil {
-				return err
-			}
-			entries, report.Findings, _, err = collect(src, heads, tx.Meta.Feeds)
-			if err != nil {
-				return err
-			}
-		}
-		for i, e := range entries {
-			if i%1024 == 0 {
-				if err := src.cancelled(); err != nil {
+			if rebuild {
+				report.Rebuilt = true
+				if tx, err = reset(btx, src); err != nil {
+					return err
+				}
+				entries, report.Findings, _, err = collect(src, heads, tx.Meta.Feeds)
+				if err != nil {
 					return err
 				}
 			}
-			if _, err := tx.Apply(e); err != nil {
+			for i, e := range entries {
+				if i%1024 == 0 {
+					if err := src.cancelled(); err != nil {
+						return err
+					}
+				}
+				if _, err := tx.Apply(e); err != nil {
+					return err
+				}
+			}
+			report.Applied = len(entries)
+			for _, f := range report.Findings {
+				if err := tx.AddFinding("feed/"+f.Feed+"/"+f.Kind+"/"+f.Commit, f); err != nil {
+					return err
+				}
+			}
+			if err := tx.flush(); err != nil {
 				return err
 			}
-		}
-		report.Applied = len(entries)
-		for _, f := range report.Findings {
-			if err := tx.AddFinding("feed/"+f.Feed+"/"+f.Kind+"/"+f.Commit, f); err != nil {
-				return err
+			if fn != nil {
+				tx.fresh = false
+				if err := fn(tx); err != nil {
+					return err
+				}
+				return tx.flush()
 			}
-		}
-		if err := tx.flush(); err != nil {
-			return err
-		}
-		if fn != nil {
-			tx.fresh = false
-			if err := fn(tx); err != nil {
-				return err
-			}
-			return tx.flush()
-		}
-		return nil
-	})
+			return nil
+		})
+	}, false)
 	return report, err
 }
 

@@ -397,11 +397,11 @@ func eachReady(btx *bolt.Tx, fn func(leaseUntil int64, row []byte) (bool, error)
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if len(v) < 16 {
-			return fmt.Errorf("index: malformed ready entry %q", k)
+			return damaged("malformed ready entry %q", k)
 		}
 		until, err := strconv.ParseInt(string(v[:16]), 16, 64)
 		if err != nil {
-			return fmt.Errorf("index: malformed ready entry %q", k)
+			return damaged("malformed ready entry %q", k)
 		}
 		more, err := fn(until, v[16:])
 		if err != nil || !more {
