@@ -37,7 +37,7 @@ func TestMemoryFamilyEndToEnd(t *testing.T) {
 	add := func(b memory.AddBody) (*covenant.Written, error) {
 		return r.Append(context.Background(), []covenant.Draft{{Type: memory.OpAdd, Body: b, Summary: b.Text}})
 	}
-	w, err := add(memory.AddBody{Tier: "procedural", Text: "run make test before pushing", Tags: []string{"ci"}})
+	w, err := add(memory.AddBody{Tier: "longterm", Text: "run make test before pushing", Tags: []string{"ci"}})
 	if err != nil {
 		t.Fatal(err)
 	}

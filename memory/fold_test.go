@@ -84,7 +84,7 @@ func (w *world) memory(id string) *memory.Memory {
 func TestAddAndForget(t *testing.T) {
 	w := newWorld(t)
 	pin := memory.Pin{Path: "docs/a.md", Blob: "0123456789abcdef0123456789abcdef01234567"}
-	k, seq := w.apply(bob, memory.OpAdd, "", memory.AddBody{Tier: "semantic", Text: "the tests need docker", Pins: []memory.Pin{pin}, Tags: []string{"ci", "ci", "build"}})
+	k, seq := w.apply(bob, memory.OpAdd, "", memory.AddBody{Tier: "longterm", Text: "the tests need docker", Pins: []memory.Pin{pin}, Tags: []string{"ci", "ci", "build"}})
 	if k != "" {
 		t.Fatalf("add: %s", k)
 	}

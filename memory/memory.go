@@ -25,10 +25,9 @@ const Kind = "memory"
 // ErrBadMemory means a memory op's body is out of range.
 var ErrBadMemory = errors.New("invalid memory")
 
-// Tiers, shortest-lived first: working notes for the current run, episodic
-// accounts of what happened, semantic facts about the project and
-// procedural know-how.
-var Tiers = []string{"working", "episodic", "semantic", "procedural"}
+// Tiers, shortest-lived first: working notes for a task in progress,
+// episodic accounts of what happened, and long-term project knowledge.
+var Tiers = []string{"working", "episodic", "longterm"}
 
 // MaxText bounds a memory's text.
 const MaxText = 16 << 10
