@@ -86,6 +86,8 @@ func interrupt(t *testing.T, cmd *exec.Cmd, stderr *lockedBuffer) int {
 	select {
 	case err = <-done:
 	case <-time.After(10 * time.Second):
+		cmd.Process.Kill() // the process this test started, not yet reaped
+		<-done
 		t.Fatalf("still running 10 s after SIGINT; stderr:\n%s", stderr)
 	}
 	var ee *exec.ExitError
@@ -198,13 +200,13 @@ func firstKey(m map[string]string) string {
 	return ""
 }
 
-// TestInterruptVerifyFull: SIGINT during `verify --full` of a few thousand
+// TestInterruptVerifyFull: SIGINT during `verify --full` of 3,000
 // ops exits 130 and leaves no lock. The signal is sent once the process
 // has done some CPU work (so it is past start-up and into the verify).
 func TestInterruptVerifyFull(t *testing.T) {
 	f := newFixture(t)
 	f.initAlice()
-	writeOps(t, f, 6000)
+	writeOps(t, f, 3000)
 	cmd, stderr := f.startCLI("verify", "--full")
 	waitFor(t, "verify to get going", func() bool { return cpuTicks(cmd.Process.Pid) >= 5 || cmd.ProcessState != nil })
 	code := interrupt(t, cmd, stderr)
