@@ -58,6 +58,17 @@ func (f *fixture) maxLamport() uint64 {
 	return m
 }
 
+// latest is the latest op time in any feed head.
+func (f *fixture) latest() time.Time {
+	var m time.Time
+	for _, ref := range f.feeds() {
+		if w := f.opAt(f.git("rev-parse", ref)).When(); w.After(m) {
+			m = w
+		}
+	}
+	return m
+}
+
 // forge appends op (actor, seq, lamport and time filled in) to the feed of
 // the key held by signer, signed by it, bypassing every write-time check.
 // A feed that does not exist yet gets a genesis op first.
@@ -83,11 +94,26 @@ func (f *fixture) forge(name string, signer ssh.Signer, op *oplog.Op, at time.Ti
 	}
 	ops = append(ops, op)
 	lamport := f.maxLamport()
+	// Time no earlier than what the feeds hold: what the forgery tests is
+	// the op's authority, not its clock (ledger.Order rules on that).
+	if l := f.latest(); l.After(at) {
+		at = l
+	}
 	var recs []gitstore.Record
 	for _, o := range ops {
 		seq++
 		lamport++
-		o.V, o.Actor, o.Seq, o.Lamport, o.Time = oplog.Version, keyID, seq, lamport, oplog.FormatTime(at)
+		// A clock or version the caller set is what it forges.
+		if o.Lamport == 0 {
+			o.Lamport = lamport
+		}
+		if o.V == 0 {
+			o.V = oplog.Version
+		}
+		if o.Time == "" {
+			o.Time = oplog.FormatTime(at)
+		}
+		o.Actor, o.Seq = keyID, seq
 		if o.Type == tasks.OpCreate {
 			o.Task = tasks.NewID(keyID, o.Seq)
 		}
@@ -351,7 +377,7 @@ func TestModifiedClient(t *testing.T) {
 		tm := newTeam(t, "task.claim", "task.move")
 		id := strings.TrimSpace(tm.mustCLI("task", "create", "contended"))
 		// bob claims for 1 s; alice claims after it expired (epoch 2).
-		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		t0 := time.Now().UTC().Truncate(time.Second).Add(time.Hour)
 		tm.mustCLIEnv([]string{"GIT_COVENANT_NOW=" + t0.Format(time.RFC3339)}, "--as", "bob", "task", "start", id, "--ttl", "1s")
 		later := t0.Add(5 * time.Second).Format(time.RFC3339)
 		tm.mustCLIEnv([]string{"GIT_COVENANT_NOW=" + later}, "task", "start", id)

@@ -112,7 +112,15 @@ func (s *Service) RevokeCapability(ctx context.Context, id, reason string) (*tru
 		return nil, err
 	}
 	_, err := s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
-		return []Draft{{Type: trust.OpRevoke, Body: body, Summary: id}}, nil
+		b := body
+		if g, err := tx.Grant(id); err != nil {
+			return nil, err
+		} else if g != nil {
+			if b.Cutoff, err = lastPosition(tx, g.To); err != nil {
+				return nil, err
+			}
+		}
+		return []Draft{{Type: trust.OpRevoke, Body: b, Summary: id}}, nil
 	}, nil)
 	if err != nil {
 		return nil, err
@@ -229,9 +237,26 @@ func (s *Service) Trust(ctx context.Context) (*TrustReport, error) {
 // RevokeIdentity tombstones an identity: its keys' later ops are invalid.
 func (s *Service) RevokeIdentity(ctx context.Context, name, reason string) error {
 	_, err := s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
-		return []Draft{{Type: trust.OpRevokeID, Body: trust.RevokeIdentityBody{Name: name, Reason: reason}, Summary: name}}, nil
+		cut, err := lastPosition(tx, name)
+		if err != nil {
+			return nil, err
+		}
+		return []Draft{{Type: trust.OpRevokeID, Body: trust.RevokeIdentityBody{Name: name, Reason: reason, Cutoff: cut}, Summary: name}}, nil
 	}, nil)
 	return err
+}
+
+// lastPosition is the position of an identity's current key that this
+// clone has verified: a revocation, rotation or grant revocation written
+// now names it, so that the key's later ops are invalid wherever their
+// Lamport clocks sort them. nil for an unknown identity (the fold refuses
+// the op then).
+func lastPosition(tx *index.Tx, name string) (*trust.Position, error) {
+	p, err := tx.Principal(name)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	return &trust.Position{Key: p.Key, Seq: tx.Meta.Feeds[p.Key].Seq}, nil
 }
 
 // RotateIdentity moves an identity to a new key. With newKey empty the
@@ -250,7 +275,11 @@ func (s *Service) RotateIdentity(ctx context.Context, name, newKey string) (stri
 			if err != nil || p == nil {
 				return nil, fmt.Errorf("%w: %s", identity.ErrNotFound, name)
 			}
-			return []Draft{{Type: trust.OpRotate, Body: trust.IdentityBody{Name: name, Role: p.Role, Key: identity.FormatPublicKey(pub)}, Summary: name}}, nil
+			body := trust.IdentityBody{Name: name, Role: p.Role, Key: identity.FormatPublicKey(pub)}
+			if p.Key != me.KeyID { // rotating oneself cuts at the rotation op
+				body.Cutoff = &trust.Position{Key: p.Key, Seq: tx.Meta.Feeds[p.Key].Seq}
+			}
+			return []Draft{{Type: trust.OpRotate, Body: body, Summary: name}}, nil
 		}, nil)
 		return identity.KeyID(pub), err
 	}

@@ -139,30 +139,58 @@ func (s *Service) verifyFull(ctx context.Context, cfg *config.Config) (*VerifyRe
 	}
 	rep.Commits = len(entries)
 	oplog.Sort(entries, func(e *oplog.Entry) oplog.OrderKey { return e.Op.Key() })
-	st := tasks.NewMemState()
-	if err := trust.SeedRoots(st, cfg.Trust.Roots); err != nil {
-		return nil, err
-	}
+	entries, causal, _ := ledger.Order(entries, map[string]*ledger.Clock{}, nil, 0)
+	rep.Findings = append(rep.Findings, causal...)
 	reg := registry(cfg.Lifecycle())
-	for i, e := range entries {
-		if i%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			if bar != nil {
-				bar(i, len(entries), "folding ops")
-			}
+	feedFindings := rep.Findings
+	var cuts []trust.CutFor
+	var st *tasks.MemState
+	for pass := 0; ; pass++ {
+		// As the index does: fold again when an op names a cut-off that
+		// ops folded before it pass.
+		st = tasks.NewMemState()
+		if err := trust.SeedRoots(st, cfg.Trust.Roots); err != nil {
+			return nil, err
 		}
-		rep.Ops++
-		if err := reg.Apply(st, e); err != nil {
-			rej, ok := oplog.AsRejection(err)
-			if !ok {
-				return nil, err
-			}
-			rep.Findings = append(rep.Findings, ledger.Finding{Kind: rej.Kind, Feed: e.Feed, Commit: e.Commit, Op: e.Op.Type, Reason: rej.Reason})
-			continue
+		if err := trust.SeedCuts(st, cuts); err != nil {
+			return nil, err
 		}
-		rep.Applied++
+		rep.Findings = append([]ledger.Finding(nil), feedFindings...)
+		rep.Ops, rep.Applied = 0, 0
+		folded := map[string]uint64{}
+		var overrun []trust.CutFor
+		for i, e := range entries {
+			if i%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				if bar != nil {
+					bar(i, len(entries), "folding ops")
+				}
+			}
+			rep.Ops++
+			err := reg.Apply(st, e)
+			folded[e.Feed] = max(folded[e.Feed], e.Op.Seq)
+			if err != nil {
+				rej, ok := oplog.AsRejection(err)
+				if !ok {
+					return nil, err
+				}
+				rep.Findings = append(rep.Findings, ledger.Finding{Kind: rej.Kind, Feed: e.Feed, Commit: e.Commit, Op: e.Op.Type, Reason: rej.Reason})
+				continue
+			}
+			for _, c := range trust.CutsOf(st, e) {
+				if folded[c.Key] > c.Seq {
+					overrun = append(overrun, c)
+				}
+			}
+			rep.Applied++
+		}
+		more := index.AddCuts(cuts, overrun)
+		if len(more) == len(cuts) || pass == index.MaxCutPasses {
+			break
+		}
+		cuts = more
 	}
 	if bar != nil {
 		bar(len(entries), len(entries), "")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/index"
@@ -142,14 +143,22 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		now := s.now()
-		lamport := max(tx.Meta.MaxLamport, pos.Lamport)
+		lamport, now, seen, err := causalBase(tx, keyID, s.now())
+		if err != nil {
+			return err
+		}
+		if lamport+uint64(len(drafts)) >= ledger.MaxLamport {
+			return fmt.Errorf("%w: the next Lamport clock would pass %d", ErrClockOverflow, ledger.MaxLamport)
+		}
 		ops := make([]*oplog.Op, len(drafts))
 		recs := make([]gitstore.Record, len(drafts))
 		for i, d := range drafts {
 			lamport++
 			op := &oplog.Op{V: oplog.Version, Type: d.Type, Actor: keyID, Seq: pos.Seq + uint64(i) + 1,
 				Lamport: lamport, Time: oplog.FormatTime(now), Task: d.Task, Epoch: d.Epoch}
+			if i == 0 && len(seen) > 0 {
+				op.Seen = seen
+			}
 			if d.NewTask {
 				op.Task = tasks.NewID(keyID, op.Seq)
 			}
@@ -187,9 +196,19 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 		if err != nil {
 			return err
 		}
-		seen := map[string]bool{}
+		touched := map[string]bool{}
+		entries := make([]*oplog.Entry, len(ops))
 		for i, op := range ops {
-			e := &oplog.Entry{Op: op, Commit: hashes[i].String(), Feed: keyID}
+			entries[i] = &oplog.Entry{Op: op, Commit: hashes[i].String(), Feed: keyID}
+		}
+		// The same causal checks every reader makes (seen-vector, clock
+		// bound, time): a writer never signs what they would refuse.
+		if _, fs, err := tx.Causal(entries); err != nil {
+			return err
+		} else if len(fs) > 0 {
+			return fmt.Errorf("%w: %s", ErrClockOverflow, fs[0].Reason)
+		}
+		for _, e := range entries {
 			rej, err := tx.Apply(e)
 			if err != nil {
 				return err
@@ -198,8 +217,8 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 				return rej
 			}
 			out.Entries = append(out.Entries, e)
-			if op.Task != "" && !seen[op.Task] {
-				seen[op.Task] = true
+			if op := e.Op; op.Task != "" && !touched[op.Task] {
+				touched[op.Task] = true
 				if _, err := tx.Task(op.Task); err != nil {
 					return err
 				}
@@ -209,10 +228,10 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 		// every op so a batch returns each task's final state).
 		for i := range out.Entries {
 			tid := out.Entries[i].Op.Task
-			if tid == "" || !seen[tid] {
+			if tid == "" || !touched[tid] {
 				continue
 			}
-			seen[tid] = false
+			touched[tid] = false
 			t, err := tx.Task(tid)
 			if err != nil {
 				return err
@@ -230,6 +249,7 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 		if err := c.store.UpdateRef(gitstore.FeedRef(keyID), old, newHead); err != nil {
 			return err
 		}
+		pos = tx.Meta.Feeds[keyID]
 		pos.Head, pos.Tip, pos.Seq, pos.Lamport = newHead.String(), newHead.String(), ops[len(ops)-1].Seq, lamport
 		if pos.Key == "" {
 			pos.Key = id.Key
@@ -259,6 +279,9 @@ var (
 	ErrUntrusted = errors.New("identity not trusted")
 	// ErrFeedBroken means the acting identity's own feed failed verification.
 	ErrFeedBroken = errors.New("feed broken")
+	// ErrClockOverflow means an op could not be given a Lamport clock or
+	// time within the causal rules of docs/format.md.
+	ErrClockOverflow = errors.New("clock out of range")
 )
 
 // Rebuild folds the index again from scratch.
@@ -300,4 +323,32 @@ type RebuildResult struct {
 	Feeds    int `json:"feeds"`
 	Rejected int `json:"rejected"`
 	Findings int `json:"findings"`
+}
+
+// causalBase returns what a new op of feed me starts from: the highest
+// Lamport clock among the ops it has seen (every feed's verified head and
+// its own), the time to write (the wall clock, raised to the latest time
+// among those ops so that time never runs backwards), and the entries of
+// its seen-vector that changed since its previous op.
+func causalBase(tx *index.Tx, me string, now time.Time) (uint64, time.Time, map[string]uint64, error) {
+	prev, err := tx.SeenVector(me)
+	if err != nil {
+		return 0, now, nil, err
+	}
+	lamport := tx.Meta.MaxLamport
+	latest := now.UTC().Truncate(time.Second)
+	seen := map[string]uint64{}
+	for k, pos := range tx.Meta.Feeds {
+		if pos.Seq == 0 {
+			continue
+		}
+		lamport = max(lamport, pos.Lamport)
+		if at, ok := tx.At(k, pos.Seq); ok && at.Time > latest.Unix() {
+			latest = time.Unix(at.Time, 0).UTC()
+		}
+		if k != me && pos.Seq > prev[k] {
+			seen[k] = pos.Seq
+		}
+	}
+	return lamport, latest, seen, nil
 }

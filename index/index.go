@@ -47,7 +47,7 @@ var (
 	bGrants    = []byte("grants")
 	bFindings  = []byte("findings")
 	bRecords   = []byte("records") // fold.Records of families the index does not know
-	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog, bReady, bPrinc, bGrants, bFindings, bRejected, bRecords}
+	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog, bReady, bPrinc, bGrants, bFindings, bRejected, bRecords, bAt, bSeen}
 )
 
 // Meta records what the index was folded from.
@@ -60,6 +60,8 @@ type Meta struct {
 	Ops        int                   `json:"ops"`
 	Rejected   int                   `json:"rejected"`
 	Tasks      int                   `json:"tasks"`
+	// Folded is, per feed, the highest seq the fold has taken in.
+	Folded map[string]uint64 `json:"folded,omitempty"`
 }
 
 // LogEntry is one op as `git covenant log` shows it.

@@ -89,27 +89,44 @@ func (ix *Index) Update(src Source, force bool, fn func(*Tx) error) (*CatchUp, e
 					rebuild = true // an op arrived that sorts before ops already folded
 				}
 			}
-			if rebuild {
-				report.Rebuilt = true
-				if tx, err = reset(btx, src); err != nil {
-					return err
-				}
-				entries, report.Findings, _, err = collect(src, heads, tx.Meta.Feeds)
-				if err != nil {
-					return err
-				}
-			}
-			for i, e := range entries {
-				if i%1024 == 0 {
-					if err := src.cancelled(); err != nil {
+			var cuts []trust.CutFor
+			for pass := 0; ; pass++ {
+				if rebuild {
+					report.Rebuilt = true
+					if tx, err = reset(btx, src, cuts); err != nil {
+						return err
+					}
+					entries, report.Findings, _, err = collect(src, heads, tx.Meta.Feeds)
+					if err != nil {
 						return err
 					}
 				}
-				if _, err := tx.Apply(e); err != nil {
+				var causal []ledger.Finding
+				entries, causal, err = tx.Causal(entries)
+				if err != nil {
 					return err
 				}
+				report.Findings = append(report.Findings, causal...)
+				for i, e := range entries {
+					if i%1024 == 0 {
+						if err := src.cancelled(); err != nil {
+							return err
+						}
+					}
+					if _, err := tx.Apply(e); err != nil {
+						return err
+					}
+				}
+				report.Applied = len(entries)
+				// A cut-off named by an op folded now, of a key whose later
+				// ops were folded before it (a Lamport clock set low): fold
+				// again from scratch with the cut-offs known from the start.
+				more := AddCuts(cuts, tx.overrun)
+				if len(more) == len(cuts) || pass == MaxCutPasses {
+					break
+				}
+				cuts, rebuild = more, true
 			}
-			report.Applied = len(entries)
 			for _, f := range report.Findings {
 				if err := tx.AddFinding("feed/"+f.Feed+"/"+f.Kind+"/"+f.Commit, f); err != nil {
 					return err
@@ -131,8 +148,27 @@ func (ix *Index) Update(src Source, force bool, fn func(*Tx) error) (*CatchUp, e
 	return report, err
 }
 
-// reset empties the index and seeds it with the config's roots.
-func reset(btx *bolt.Tx, src Source) (*Tx, error) {
+// MaxCutPasses bounds how often one update folds again for cut-offs.
+const MaxCutPasses = 4
+
+// AddCuts returns cuts with the new ones that are not in it yet.
+func AddCuts(cuts, add []trust.CutFor) []trust.CutFor {
+	out := append([]trust.CutFor(nil), cuts...)
+	for _, c := range add {
+		dup := false
+		for _, o := range out {
+			dup = dup || (o.Key == c.Key && o.Grant == c.Grant && o.Seq <= c.Seq)
+		}
+		if !dup {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// reset empties the index and seeds it with the config's roots and the
+// cut-offs already known.
+func reset(btx *bolt.Tx, src Source, cuts []trust.CutFor) (*Tx, error) {
 	for _, b := range allBuckets {
 		if err := btx.DeleteBucket(b); err != nil {
 			return nil, err
@@ -148,6 +184,9 @@ func reset(btx *bolt.Tx, src Source) (*Tx, error) {
 	tx.Workflow, tx.fold = src.Workflow, src.Fold
 	tx.fresh = true
 	if err := trust.SeedRoots(tx, src.Roots); err != nil {
+		return nil, err
+	}
+	if err := trust.SeedCuts(tx, cuts); err != nil {
 		return nil, err
 	}
 	return tx, nil

@@ -36,6 +36,13 @@ type Tx struct {
 	dirtyR map[string]bool
 	fold   *fold.Registry
 	fresh  bool // buckets were just emptied: skip reads
+	// causal data: clocks of applied ops, seen-vectors of feeds that moved;
+	// overrun lists cut-offs set by ops folded in this transaction whose
+	// key had ops after them folded already.
+	overrun []trust.CutFor
+	atKV    []kv
+	atMem   map[string][]byte
+	seen    map[string]map[string]uint64
 }
 
 // appendFill is how full bbolt fills pages when it splits nodes of a
@@ -54,7 +61,7 @@ func newTx(btx *bolt.Tx, m *Meta) *Tx {
 	return &Tx{btx: btx, Meta: m, tasks: map[string]*tasks.Task{}, actors: map[string]*trust.Actor{},
 		dirtyT: map[string]bool{}, dirtyA: map[string]bool{},
 		princ: map[string]*trust.Principal{}, grants: map[string]*trust.Grant{}, dirtyP: map[string]bool{}, dirtyG: map[string]bool{},
-		recs: map[string][]byte{}, dirtyR: map[string]bool{}}
+		recs: map[string][]byte{}, dirtyR: map[string]bool{}, seen: map[string]map[string]uint64{}, atMem: map[string][]byte{}}
 }
 
 // Task implements tasks.State.
@@ -223,6 +230,17 @@ func (tx *Tx) Apply(e *oplog.Entry) (rejection *oplog.Rejection, err error) {
 		tx.Meta.Rejected++
 	}
 	op := e.Op
+	if rejection == nil {
+		for _, c := range trust.CutsOf(tx, e) {
+			if tx.Meta.Folded[c.Key] > c.Seq {
+				tx.overrun = append(tx.overrun, c)
+			}
+		}
+	}
+	if tx.Meta.Folded == nil {
+		tx.Meta.Folded = map[string]uint64{}
+	}
+	tx.Meta.Folded[e.Feed] = max(tx.Meta.Folded[e.Feed], op.Seq)
 	actor, err := tx.Actor(op.Actor)
 	if err != nil {
 		return nil, err
@@ -249,7 +267,11 @@ func (tx *Tx) Apply(e *oplog.Entry) (rejection *oplog.Rejection, err error) {
 	}
 	tx.Meta.Ops++
 	tx.Meta.Last = le.Order
-	if op.Lamport > tx.Meta.MaxLamport {
+	ak, av := atKey(e.Feed, op.Seq), atValue(op)
+	tx.atKV = append(tx.atKV, kv{ak, av})
+	tx.atMem[string(ak)] = av
+	// Only an accepted op moves the clock the writer starts from.
+	if rejection == nil && op.Lamport > tx.Meta.MaxLamport {
 		tx.Meta.MaxLamport = op.Lamport
 	}
 	return rejection, nil
@@ -326,6 +348,9 @@ func (tx *Tx) flush() error {
 		return err
 	}
 	tx.dirtyT, tx.dirtyA, tx.dirtyP, tx.dirtyG, tx.dirtyR = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+	if err := tx.flushCausal(); err != nil {
+		return err
+	}
 	m, err := json.Marshal(tx.Meta)
 	if err != nil {
 		return err

@@ -81,6 +81,8 @@ type Pos struct {
 	Key     string   `json:"key"`              // the feed's public key, from its genesis op
 	Broken  *Finding `json:"broken,omitempty"` // first bad commit; nothing after it is read
 	Tip     string   `json:"tip"`              // the ref's value when last read
+	// Clock is where the causal checks across feeds (Order) have got to.
+	Clock *Clock `json:"clock,omitempty"`
 }
 
 var keyIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)

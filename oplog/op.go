@@ -11,8 +11,21 @@ import (
 	"time"
 )
 
-// Version is the op envelope format version this build writes and reads.
-const Version = 1
+// Version is the op envelope format version this build writes. It reads
+// VersionCausal and Version1: version 1 ops carry no causal metadata and
+// keep their old meaning (see docs/format.md).
+const Version = VersionCausal
+
+// Envelope versions.
+const (
+	Version1      = 1
+	VersionCausal = 2
+)
+
+// MaxLamportStep bounds how far an op's Lamport clock may rise above the
+// highest clock it has seen (its own feed's previous op and every op its
+// seen-vector names): an honest writer uses exactly one more.
+const MaxLamportStep = 1024
 
 // MaxOpSize bounds an op's canonical JSON.
 const MaxOpSize = 1 << 20
@@ -37,7 +50,15 @@ type Op struct {
 	Task    string          `json:"task,omitempty"`
 	Epoch   uint64          `json:"epoch,omitempty"` // lease epoch the actor acts under
 	Body    json.RawMessage `json:"body,omitempty"`
+	// Seen (version 2) is the part of the writer's seen-vector that changed
+	// since its previous op: for each other feed whose folded position
+	// moved, the seq of the feed's newest op the writer had folded. The
+	// whole vector is the union of the entries of the feed's ops so far.
+	Seen map[string]uint64 `json:"seen,omitempty"`
 }
+
+// Causal reports whether the op carries causal metadata (version 2).
+func (o *Op) Causal() bool { return o.V >= VersionCausal }
 
 // TimeFormat is the layout of Op.Time.
 const TimeFormat = "2006-01-02T15:04:05Z"
@@ -74,7 +95,10 @@ func (o *Op) Encode() ([]byte, error) {
 	return c, nil
 }
 
-var typeRE = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
+var (
+	typeRE  = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
+	keyIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+)
 
 // The window of op times this build accepts, [MinTime, MaxTime). It keeps
 // every time the fold derives from an op (a lease's expiry, at most seven
@@ -87,7 +111,7 @@ var (
 
 // envelopeFields are the op.json keys, spelled exactly as they must be.
 var envelopeFields = map[string]bool{"v": true, "type": true, "actor": true, "seq": true, "lamport": true,
-	"time": true, "task": true, "epoch": true, "body": true}
+	"time": true, "task": true, "epoch": true, "body": true, "seen": true}
 
 // Decode parses an op from a feed. It insists on canonical bytes, on the
 // envelope's exact field names (Go's decoder alone would match "ACtor" to
@@ -144,8 +168,12 @@ func Decode(b []byte) (*Op, error) {
 // so a writer cannot sign an op that readers would refuse.
 func (o *Op) check() error {
 	switch {
-	case o.V != Version:
-		return fmt.Errorf("%w: version %d (this build reads %d)", ErrMalformed, o.V, Version)
+	case o.V != Version1 && o.V != VersionCausal:
+		return fmt.Errorf("%w: version %d (this build reads %d and %d)", ErrMalformed, o.V, Version1, VersionCausal)
+	case o.V == Version1 && o.Seen != nil:
+		return fmt.Errorf("%w: a version 1 op carries no seen-vector", ErrMalformed)
+	case o.Seen != nil && len(o.Seen) == 0:
+		return fmt.Errorf("%w: empty seen-vector delta (omit it)", ErrMalformed)
 	case !typeRE.MatchString(o.Type):
 		return fmt.Errorf("%w: type %q", ErrMalformed, o.Type)
 	case o.Actor == "" || o.Seq == 0 || o.Lamport == 0:
@@ -159,6 +187,11 @@ func (o *Op) check() error {
 	}
 	if t.Before(MinTime) || !t.Before(MaxTime) {
 		return fmt.Errorf("%w: time %s is outside %s .. %s", ErrMalformed, o.Time, FormatTime(MinTime), FormatTime(MaxTime))
+	}
+	for k, s := range o.Seen {
+		if k == o.Actor || s == 0 || !keyIDRE.MatchString(k) {
+			return fmt.Errorf("%w: seen entry %q: %d", ErrMalformed, k, s)
+		}
 	}
 	return nil
 }

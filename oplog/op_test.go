@@ -50,6 +50,20 @@ func TestDecodeRoundTripAndRefusals(t *testing.T) {
 	if _, err := Decode(raw); err != nil {
 		t.Fatalf("decode canonical op: %v", err)
 	}
+	v1 := validOp()
+	v1.V = Version1
+	if raw1, err := v1.Encode(); err != nil {
+		t.Fatal(err)
+	} else if o, err := Decode(raw1); err != nil || o.Causal() {
+		t.Fatalf("version 1 op: %v, causal %v", err, o != nil && o.Causal())
+	}
+	withSeen := validOp()
+	withSeen.Seen = map[string]uint64{"00112233445566778899aabbccddeeff": 4}
+	if raw2, err := withSeen.Encode(); err != nil {
+		t.Fatal(err)
+	} else if o, err := Decode(raw2); err != nil || o.Seen["00112233445566778899aabbccddeeff"] != 4 {
+		t.Fatalf("seen-vector round trip: %v %v", o, err)
+	}
 	spaced := append([]byte(" "), raw...)
 	if _, err := Decode(spaced); !errors.Is(err, ErrNotCanonical) {
 		t.Errorf("non-canonical bytes: %v", err)
@@ -69,7 +83,11 @@ func TestDecodeRoundTripAndRefusals(t *testing.T) {
 		return b
 	}
 	for name, b := range map[string][]byte{
-		"version":  mut(func(o *Op) { o.V = 2 }),
+		"version":  mut(func(o *Op) { o.V = 3 }),
+		"v1 seen":  mut(func(o *Op) { o.V, o.Seen = Version1, map[string]uint64{"00112233445566778899aabbccddeeff": 1} }),
+		"own seen": mut(func(o *Op) { o.Seen = map[string]uint64{o.Actor: 1} }),
+		"seen 0":   mut(func(o *Op) { o.Seen = map[string]uint64{"00112233445566778899aabbccddeeff": 0} }),
+		"seen key": mut(func(o *Op) { o.Seen = map[string]uint64{"alice": 1} }),
 		"type":     mut(func(o *Op) { o.Type = "Create" }),
 		"no actor": mut(func(o *Op) { o.Actor = "" }),
 		"seq 0":    mut(func(o *Op) { o.Seq = 0 }),

@@ -117,7 +117,7 @@ func onTask[B any, P interface {
 
 // authorize finds the grant for scope on a task with these labels.
 func (f *folder) authorize(scope string, labels []string) error {
-	g, err := trust.Find(f.st, f.actor, trust.Need{Scope: scope, Labels: labels}, f.at)
+	g, err := trust.Find(f.st, f.actor, trust.Need{Scope: scope, Labels: labels, Seq: f.op.Seq}, f.at)
 	f.grant = g
 	return err
 }

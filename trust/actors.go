@@ -36,6 +36,12 @@ type Actor struct {
 	Retired      string     `json:"retired,omitempty"` // "rotated" or "revoked": later ops are invalid
 	RetiredAt    *time.Time `json:"retired_at,omitempty"`
 	Since        *time.Time `json:"since,omitempty"` // time of the op that registered or rotated it in; nil for roots
+	// Cut is the key's last accepted position, named by a version 2
+	// revocation or rotation: its ops after it are invalid wherever they
+	// sort. GrantCuts are the same per grant, from version 2 grant
+	// revocations.
+	Cut       *Cut              `json:"cut,omitempty"`
+	GrantCuts map[string]uint64 `json:"grant_cuts,omitempty"`
 }
 
 // Known reports whether the key was ever a trust root or registered, even
@@ -109,6 +115,9 @@ func SeedRoots(st State, roots []Root) error {
 func Authorize(st State, op *oplog.Op) (*Actor, error) {
 	a, err := st.Actor(op.Actor)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkCut(a, op); err != nil {
 		return nil, err
 	}
 	switch {

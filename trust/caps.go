@@ -103,6 +103,7 @@ type Need struct {
 	Scope  string
 	Labels []string
 	Path   string
+	Seq    uint64 // the op's seq, for grant cut-offs; 0 for checks outside the fold
 }
 
 // valid reports why a grant cannot be used at t, or "". With countUses, a
@@ -205,6 +206,9 @@ func Find(st State, a *Actor, n Need, t time.Time) (*Grant, error) {
 		reason, err := valid(st, g, t, true)
 		if err != nil {
 			return nil, err
+		}
+		if reason == "" && n.Seq > 0 {
+			reason = grantCut(a, g, n.Seq)
 		}
 		if reason != "" {
 			why = append(why, reason)

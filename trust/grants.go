@@ -52,6 +52,9 @@ func (b *GrantBody) Check() error {
 type RevokeBody struct {
 	Grant  string `json:"grant"`
 	Reason string `json:"reason"`
+	// Cutoff (version 2) is the grantee's key's last accepted position:
+	// its ops after it may not use the grant, wherever they sort.
+	Cutoff *Position `json:"cutoff,omitempty"`
 }
 
 // Check requires a grant and a reason.
@@ -165,10 +168,20 @@ func applyRevoke(st State, actor *Actor, c *fold.Ctx, b *RevokeBody) error {
 		allowed = p != nil && p.To == actor.Name
 	}
 	if !allowed {
-		if _, err := Find(st, actor, Need{Scope: ScopeIdentityAdmin}, c.At); err != nil {
+		if _, err := Find(st, actor, Need{Scope: ScopeIdentityAdmin, Seq: c.Op.Seq}, c.At); err != nil {
 			return oplog.Reject(oplog.KindUnauthorized, "only the granter, a holder up its delegation chain, a trust root or an identity admin may revoke grant %s", g.ID)
 		}
 	}
+	if to, err := st.Principal(g.To); err != nil {
+		return err
+	} else if to != nil {
+		if err := cutoff(c.Op, b.Cutoff, to.Keys); err != nil {
+			return err
+		}
+	}
 	g.Revoked = &Revocation{Op: c.Entry.Commit, By: actor.Name, At: c.At, Reason: b.Reason}
+	if err := SeedCuts(st, CutsOf(st, c.Entry)); err != nil {
+		return err
+	}
 	return st.PutGrant(g)
 }

@@ -13,6 +13,10 @@ type IdentityBody struct {
 	Name string `json:"name"`
 	Role string `json:"role"`
 	Key  string `json:"key"`
+	// Cutoff (identity.rotate by an admin, version 2) is the old key's
+	// last accepted position; a key rotating itself is cut at the
+	// rotation op.
+	Cutoff *Position `json:"cutoff,omitempty"`
 
 	keyID string // of Key, set by Check
 }
@@ -37,6 +41,9 @@ func (b *IdentityBody) Check() error {
 type RevokeIdentityBody struct {
 	Name   string `json:"name"`
 	Reason string `json:"reason"`
+	// Cutoff (version 2) is the identity's current key's last accepted
+	// position.
+	Cutoff *Position `json:"cutoff,omitempty"`
 }
 
 // Check requires a reason.
@@ -74,7 +81,7 @@ func applyGenesis(st State, actor *Actor, c *fold.Ctx, b *IdentityBody) error {
 
 // applyRegister introduces a new identity with its first key.
 func applyRegister(st State, actor *Actor, c *fold.Ctx, b *IdentityBody) error {
-	g, err := Find(st, actor, Need{Scope: ScopeIdentityAdmin}, c.At)
+	g, err := Find(st, actor, Need{Scope: ScopeIdentityAdmin, Seq: c.Op.Seq}, c.At)
 	if err != nil {
 		return err
 	}
@@ -119,8 +126,11 @@ func applyRotate(st State, actor *Actor, c *fold.Ctx, b *IdentityBody) error {
 	}
 	var g *Grant
 	if p.Key != actor.KeyID {
-		if g, err = Find(st, actor, Need{Scope: ScopeIdentityAdmin}, at); err != nil {
+		if g, err = Find(st, actor, Need{Scope: ScopeIdentityAdmin, Seq: c.Op.Seq}, at); err != nil {
 			return oplog.Reject(oplog.KindUnauthorized, "only %s's current key or an identity admin may rotate its key: %v", b.Name, err)
+		}
+		if err := cutoff(c.Op, b.Cutoff, []string{p.Key}); err != nil {
+			return err
 		}
 	}
 	nk, err := st.Actor(b.keyID)
@@ -138,6 +148,11 @@ func applyRotate(st State, actor *Actor, c *fold.Ctx, b *IdentityBody) error {
 		return err
 	}
 	old.Retired, old.RetiredAt = "rotated", &at
+	for _, cut := range CutsOf(st, c.Entry) {
+		if err := setCut(st, old, cut); err != nil {
+			return err
+		}
+	}
 	nk.KeyID, nk.Name, nk.Role, nk.Key, nk.RegisteredBy, nk.Since = b.keyID, p.Name, p.Role, b.Key, actor.KeyID, &at
 	p.Key = b.keyID
 	p.Keys = append(p.Keys, b.keyID)
@@ -152,7 +167,7 @@ func applyRotate(st State, actor *Actor, c *fold.Ctx, b *IdentityBody) error {
 // applyRevokeIdentity tombstones an identity and every key it had.
 func applyRevokeIdentity(st State, actor *Actor, c *fold.Ctx, b *RevokeIdentityBody) error {
 	at := c.At
-	g, err := Find(st, actor, Need{Scope: ScopeIdentityAdmin}, at)
+	g, err := Find(st, actor, Need{Scope: ScopeIdentityAdmin, Seq: c.Op.Seq}, at)
 	if err != nil {
 		return err
 	}
@@ -168,10 +183,16 @@ func applyRevokeIdentity(st State, actor *Actor, c *fold.Ctx, b *RevokeIdentityB
 	case p.Revoked != nil:
 		return oplog.Reject(oplog.KindDuplicate, "identity %s is already revoked", b.Name)
 	}
+	if err := cutoff(c.Op, b.Cutoff, p.Keys); err != nil {
+		return err
+	}
 	if err := Use(st, g); err != nil {
 		return err
 	}
 	p.Revoked = &Revocation{Op: c.Entry.Commit, By: actor.Name, At: at, Reason: b.Reason}
+	if err := SeedCuts(st, CutsOf(st, c.Entry)); err != nil {
+		return err
+	}
 	for _, k := range p.Keys {
 		a, err := st.Actor(k)
 		if err != nil {
