@@ -189,6 +189,9 @@ func printSync(w io.Writer, rep *remote.SyncReport) {
 		fmt.Fprintf(w, "Quarantined %s: local %s, %s has %s; see 'git covenant quarantine list'.\n",
 			feedLabel(q.Name, q.Feed), short(q.Local), rep.Remote, short(q.Remote))
 	}
+	for _, h := range rep.Held {
+		fmt.Fprintf(w, "Held back: feed %s commit %s (%s) %s.\n", h.Feed, short(h.Commit), h.Op, h.Reason)
+	}
 	for _, le := range rep.Lost {
 		what := "ignored"
 		if le.Rejected != nil {

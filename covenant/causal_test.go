@@ -184,3 +184,46 @@ func TestCutoffByPosition(t *testing.T) {
 		}
 	})
 }
+
+func TestQuarantineNeedsEvidence(t *testing.T) {
+	tm := newTeam(t, "task.create")
+	tm.mustCLI("task", "create", "alice's")
+	tm.mustCLI("--as", "bob", "task", "create", "bob's")
+	alice := tm.keyOf("alice")
+	_, bobHead := tm.head(tm.bobKey)
+	// Anyone who can push refs plants "versions" of alice's feed: a
+	// commit of bob's feed, and an unsigned commit on alice's history.
+	_, aliceHead := tm.head(alice)
+	tree := tm.git("rev-parse", aliceHead+"^{tree}")
+	unsigned := tm.git("commit-tree", tree, "-p", aliceHead+"^", "-m", "task.create: forged")
+	for _, c := range []string{bobHead, unsigned} {
+		tm.git("update-ref", "refs/covenant/quarantine/"+alice+"/"+c, c)
+	}
+	rep, err := verifyBoth(t, tm.open())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := 0
+	for _, fd := range rep.Findings {
+		if fd.Kind == ledger.KindEquivocation {
+			t.Fatalf("fake quarantine refs taken as equivocation: %+v", fd)
+		}
+		if fd.Kind == ledger.KindBadQuarantine && fd.Feed == alice {
+			bad++
+		}
+	}
+	if bad != 2 {
+		t.Fatalf("want both planted refs reported, got %+v", rep.Findings)
+	}
+	if res := tm.cli("verify"); res.code != 10 || !strings.Contains(res.stdout, unsigned) {
+		t.Fatalf("verify: %s", res)
+	}
+	// alice's feed is folded whole and she goes on writing.
+	tm.mustCLI("task", "create", "after")
+	if got := titles(tm.taskList()); len(got) != 3 {
+		t.Fatalf("tasks %v", got)
+	}
+	if out := tm.mustCLI("quarantine", "list", "--json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("quarantine list: %s", out)
+	}
+}

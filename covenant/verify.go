@@ -251,6 +251,11 @@ func (s *Service) finishVerify(ctx context.Context, rep *VerifyReport, heads map
 		return nil, err
 	}
 	rep.Findings = append(rep.Findings, bad...)
+	noise, err := ledger.QuarantineFindings(r, heads)
+	if err != nil {
+		return nil, err
+	}
+	rep.Findings = append(rep.Findings, noise...)
 	for i := range rep.Findings {
 		rep.Findings[i].Severity = "error"
 		if ledger.ConflictKinds[rep.Findings[i].Kind] {

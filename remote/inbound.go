@@ -34,6 +34,7 @@ type inbound struct {
 	received    []FeedUpdate
 	quarantined []Quarantine
 	findings    []ledger.Finding
+	held        []Held
 	skip        map[string]bool // feeds not to push: quarantined, rejected or refused
 }
 
@@ -122,10 +123,19 @@ func (e *Engine) applyStaged(ix *index.Index, staged *Staged) (*inbound, error) 
 		}
 		class, _ := classify(st, l, hasL, r)
 		switch class {
-		case classNew:
-			candidates[k], isNew[k] = r, true
-		case classAhead:
-			candidates[k] = r
+		case classNew, classAhead:
+			to, held, err := holdBack(st, l, r, e.Now().Add(MaxSkew))
+			if err != nil {
+				return nil, err
+			}
+			if held != nil {
+				held.Feed = k
+				in.held = append(in.held, *held)
+			}
+			if to.IsZero() || (hasL && to == l) {
+				continue
+			}
+			candidates[k], isNew[k] = to, class == classNew
 		case classDiverged:
 			in.skip[k] = true
 			if onBranch(st, r, rejected[k]) {

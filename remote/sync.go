@@ -48,6 +48,7 @@ type SyncReport struct {
 	Received    []FeedUpdate     `json:"received"`
 	Sent        []RefUpdate      `json:"sent"`
 	Quarantined []Quarantine     `json:"quarantined"`
+	Held        []Held           `json:"held"` // incoming ops dated too far ahead: not folded yet
 	Notes       NotesReport      `json:"notes"`
 	Lost        []index.LogEntry `json:"lost"` // Me's ops the fold now ignores
 	Findings    []ledger.Finding `json:"findings"`
@@ -92,7 +93,7 @@ func (e *Engine) Sync() (*SyncReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &SyncReport{Remote: e.Remote, URL: url, Received: []FeedUpdate{}, Sent: []RefUpdate{}, Quarantined: []Quarantine{},
+	rep := &SyncReport{Remote: e.Remote, URL: url, Received: []FeedUpdate{}, Sent: []RefUpdate{}, Quarantined: []Quarantine{}, Held: []Held{},
 		Lost: []index.LogEntry{}, Findings: []ledger.Finding{}}
 	var lostBefore map[string]bool
 	atomic := true
@@ -190,6 +191,15 @@ func (e *Engine) pull(rep *SyncReport, extra ...string) (*pulled, error) {
 	p.skip = in.skip
 	rep.Received = append(rep.Received, in.received...)
 	rep.Quarantined = append(rep.Quarantined, in.quarantined...)
+	for _, h := range in.held {
+		dup := false
+		for _, o := range rep.Held {
+			dup = dup || o.Commit == h.Commit
+		}
+		if !dup {
+			rep.Held = append(rep.Held, h)
+		}
+	}
 	rep.Findings = mergeFindings(rep.Findings, in.findings)
 	got, err := mergeNotes(e.Store, e.Remote, staged.Notes, e.Now())
 	if err != nil {
