@@ -58,31 +58,35 @@ func TestForks(t *testing.T) {
 	if forks, _ := ledger.Forks(st, heads); len(forks) != 0 {
 		t.Fatalf("a single version counts as a fork: %v", forks)
 	}
-	// A second version: the fold stops where they fork.
+	// Versions that are no signed feed history (these commits carry no
+	// op and no signature) are no evidence: ignored and reported.
 	testgit.Run(t, dir, "update-ref", ledger.QuarantineRef(key, hash(t, b[2])), b[2])
+	testgit.Run(t, dir, "update-ref", ledger.QuarantineRef(key, hash(t, other[1])), other[1])
+	testgit.Run(t, dir, "update-ref", "refs/covenant/quarantine/"+key+"/"+a[0], a[2]) // misnamed
 	forks, err = ledger.Forks(st, heads)
+	if err != nil || len(forks) != 0 {
+		t.Fatalf("unsigned versions taken as a fork: %v, %v", forks, err)
+	}
+	if got := ledger.CapHeads(heads, forks)[key]; got != hash(t, a[3]) {
+		t.Fatalf("capped head %s, want the local head", got)
+	}
+	fs, err := ledger.QuarantineFindings(st, heads)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := forks[key]
-	if f == nil || f.Base != hash(t, a[1]) || len(f.Versions) != 2 {
-		t.Fatalf("fork %+v, want base a1 %s", f, a[1])
+	reported := map[string]bool{}
+	for _, f := range fs {
+		if f.Kind != ledger.KindBadQuarantine {
+			t.Fatalf("finding %+v", f)
+		}
+		reported[f.Commit] = true
 	}
-	if got := ledger.CapHeads(heads, forks)[key]; got != hash(t, a[1]) {
-		t.Fatalf("capped head %s, want a1", got)
+	for _, c := range []string{b[2], other[1], a[2]} {
+		if !reported[c] {
+			t.Errorf("planted version %s not reported: %+v", c[:7], fs)
+		}
 	}
-	if fd := f.Finding(); fd.Kind != ledger.KindEquivocation || fd.Feed != key || fd.Commit != a[1] {
-		t.Fatalf("finding %+v", fd)
-	}
-	// A version that shares nothing: the feed is not folded at all.
-	testgit.Run(t, dir, "update-ref", ledger.QuarantineRef(key, hash(t, other[1])), other[1])
-	forks, _ = ledger.Forks(st, heads)
-	if !forks[key].Base.IsZero() {
-		t.Fatalf("base %s, want none", forks[key].Base)
-	}
-	if _, ok := ledger.CapHeads(heads, forks)[key]; ok {
-		t.Fatal("a feed forked at its root is still folded")
-	}
+	// Signed, diverging versions are a fork: remote/quarantine_test.go.
 }
 
 func TestCommonBase(t *testing.T) {
