@@ -179,7 +179,7 @@ func (s *Service) RegisterIdentity(ctx context.Context, name string, role identi
 // gpg.ssh.allowedSignersFile: a key registered or rotated in is valid from
 // that op's time, a key rotated out or revoked until that op's time. git
 // checks these against the commit's committer date, which the signer
-// chooses; the fold's cut-off is what really holds (ADR 0008).
+// chooses; the fold's cut-off is what really holds (ADR 0011).
 func (s *Service) AllowedSigners(ctx context.Context) (string, error) {
 	var actors []*trust.Actor
 	err := s.read(ctx, func(ix *index.Index) (err error) {
