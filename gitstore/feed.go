@@ -2,6 +2,7 @@ package gitstore
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -236,6 +237,12 @@ func (e *FeedCommitError) Unwrap() error { return e.Err }
 // The chain is read in order; trees and ops of long chains are then read on
 // all cores, each worker with its own object storage.
 func (s *Store) WalkFeed(head, stop Hash) ([]*FeedCommit, error) {
+	return s.WalkFeedContext(context.Background(), head, stop)
+}
+
+// WalkFeedContext is WalkFeed that stops with ctx's error when ctx ends,
+// checked every few commits of the walk and of the parallel reads.
+func (s *Store) WalkFeedContext(ctx context.Context, head, stop Hash) ([]*FeedCommit, error) {
 	var hs []Hash
 	var cs []*Commit
 	var walkErr error
@@ -243,6 +250,11 @@ func (s *Store) WalkFeed(head, stop Hash) ([]*FeedCommit, error) {
 		if h.IsZero() {
 			walkErr = fmt.Errorf("%w %s", ErrNotAncestor, stop.Short())
 			break
+		}
+		if len(hs)%cancelCheck == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 		}
 		c, err := s.ReadCommit(h)
 		if err != nil {
@@ -271,11 +283,17 @@ func (s *Store) WalkFeed(head, stop Hash) ([]*FeedCommit, error) {
 			go func(st *Store) {
 				defer wg.Done()
 				for i := w; i < len(hs); i += workers {
+					if (i/workers)%cancelCheck == 0 && ctx.Err() != nil {
+						return
+					}
 					fill(st, i)
 				}
 			}(s.fork())
 		}
 		wg.Wait()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	// Report the damaged commit nearest the head, as a walk from it would.
 	for i := len(hs) - 1; i >= 0; i-- {
@@ -285,6 +303,10 @@ func (s *Store) WalkFeed(head, stop Hash) ([]*FeedCommit, error) {
 	}
 	return out, walkErr
 }
+
+// cancelCheck is how many commits WalkFeedContext reads between looks at
+// its context.
+const cancelCheck = 64
 
 // parallelFeedRead is the chain length from which WalkFeed reads in parallel.
 const parallelFeedRead = 256

@@ -1,6 +1,7 @@
 package gitstore_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"errors"
 	"os"
@@ -121,5 +122,30 @@ func TestUpdateRefCompareAndSwap(t *testing.T) {
 	}
 	if got := testgit.Run(t, dir, "rev-parse", ref); got != hs[0].String() {
 		t.Fatalf("git sees %s", got)
+	}
+}
+
+func TestWalkFeedStopsWhenCancelled(t *testing.T) {
+	dir := testgit.Init(t)
+	st, err := gitstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]gitstore.Record, 300)
+	for i := range recs {
+		recs[i] = record("op")
+	}
+	hs, err := st.BuildFeedCommits(gitstore.ZeroHash, recs, testSigner(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := hs[len(hs)-1]
+	if fcs, err := st.WalkFeedContext(context.Background(), head, gitstore.ZeroHash); err != nil || len(fcs) != len(recs) {
+		t.Fatalf("walk: %v, %d commits", err, len(fcs))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if fcs, err := st.WalkFeedContext(ctx, head, gitstore.ZeroHash); !errors.Is(err, context.Canceled) || fcs != nil {
+		t.Fatalf("cancelled walk: %v, %d commits", err, len(fcs))
 	}
 }

@@ -98,8 +98,7 @@ func Read(st *gitstore.Store, feed string, head gitstore.Hash, pos Pos) ([]*oplo
 }
 
 // ReadContext is Read that stops, returning ctx's error, when ctx ends
-// (between reading the commits and checking their signatures, and while
-// checking them).
+// (while reading the commits and while checking their signatures).
 func ReadContext(ctx context.Context, st *gitstore.Store, feed string, head gitstore.Hash, pos Pos) ([]*oplog.Entry, Pos, []Finding, error) {
 	pos.Tip = head.String()
 	if !ValidKeyID(feed) {
@@ -117,7 +116,7 @@ func ReadContext(ctx context.Context, st *gitstore.Store, feed string, head gits
 			return nil, pos, nil, err
 		}
 	}
-	commits, err := st.WalkFeed(head, stop)
+	commits, err := st.WalkFeedContext(ctx, head, stop)
 	if errors.Is(err, gitstore.ErrNotAncestor) {
 		return nil, pos, []Finding{{Kind: KindRewritten, Feed: feed, Commit: head.String(),
 			Reason: fmt.Sprintf("feed no longer contains %s, the head verified before", pos.Head)}}, nil
