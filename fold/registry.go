@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -203,8 +204,8 @@ func Typed[B any, P interface {
 	}
 }
 
-// DecodeBody decodes an op's body into v, refusing unknown fields; an
-// absent body decodes as {}.
+// DecodeBody decodes an op's body into v, refusing unknown fields and
+// fields spelled in another case; an absent body decodes as {}.
 func DecodeBody(op *oplog.Op, v any) error {
 	raw := []byte(op.Body)
 	if len(raw) == 0 {
@@ -213,6 +214,9 @@ func DecodeBody(op *oplog.Op, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		return oplog.Reject(oplog.KindInvalidBody, "%s body: %v", op.Type, err)
+	}
+	if err := exactSpelling(raw, reflect.TypeOf(v), ""); err != nil {
 		return oplog.Reject(oplog.KindInvalidBody, "%s body: %v", op.Type, err)
 	}
 	return nil

@@ -114,3 +114,37 @@ func TestStateMismatch(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// Field names match exactly: encoding/json alone would take "Text" or
+// "tExt" for "text", and of {"text":…,"Text":…} whichever came last.
+func TestDecodeBodyExactSpelling(t *testing.T) {
+	type pin struct {
+		Path string `json:"path"`
+	}
+	type body struct {
+		Text string         `json:"text"`
+		Pins []pin          `json:"pins,omitempty"`
+		Meta map[string]pin `json:"meta,omitempty"`
+	}
+	for _, tc := range []struct {
+		body string
+		ok   bool
+	}{
+		{`{"text":"a"}`, true},
+		{`{"pins":[{"path":"x"}],"text":"a"}`, true},
+		{`{"meta":{"Any Key":{"path":"x"}},"text":"a"}`, true},
+		{`{"Text":"a"}`, false},
+		{`{"Text":"b","text":"a"}`, false},
+		{`{"pins":[{"PATH":"x"}],"text":"a"}`, false},
+		{`{"meta":{"k":{"Path":"x"}},"text":"a"}`, false},
+	} {
+		var b body
+		err := fold.DecodeBody(&oplog.Op{Type: "x.y", Body: []byte(tc.body)}, &b)
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: err = %v, want ok=%v", tc.body, err, tc.ok)
+		}
+		if !tc.ok && kind(t, err) != oplog.KindInvalidBody {
+			t.Errorf("%s: kind %q", tc.body, kind(t, err))
+		}
+	}
+}
