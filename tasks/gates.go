@@ -23,16 +23,27 @@ func (f *folder) gate(name, kind string) (*Gate, error) {
 	return g, nil
 }
 
-// review folds task.review: a verdict for an approval gate.
-func (f *folder) review(t *Task, b *ReviewBody) (string, []*Task, error) {
-	g, err := f.gate(b.Gate, "approval")
+// gateOnOpenTask is what a verdict or evidence for a gate needs: the gate
+// exists with that kind, the op's epoch is the task's current one, and the
+// task is still open.
+func (f *folder) gateOnOpenTask(t *Task, name, kind string) (*Gate, error) {
+	g, err := f.gate(name, kind)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	if err := f.epochCurrent(t); err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	if err := f.open(t); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// review folds task.review: a verdict for an approval gate.
+func (f *folder) review(t *Task, b *ReviewBody) (string, []*Task, error) {
+	g, err := f.gateOnOpenTask(t, b.Gate, "approval")
+	if err != nil {
 		return "", nil, err
 	}
 	rec := &GateRecord{Gate: g.Name, Kind: g.Kind, Op: f.e.Commit, By: f.who, At: f.at, Verdict: b.Verdict, Note: b.Note, Satisfied: b.Verdict == "approve"}
@@ -46,14 +57,8 @@ func (f *folder) review(t *Task, b *ReviewBody) (string, []*Task, error) {
 
 // check folds task.check: recorded evidence of a command for a check gate.
 func (f *folder) check(t *Task, b *CheckBody) (string, []*Task, error) {
-	g, err := f.gate(b.Gate, "check")
+	g, err := f.gateOnOpenTask(t, b.Gate, "check")
 	if err != nil {
-		return "", nil, err
-	}
-	if err := f.epochCurrent(t); err != nil {
-		return "", nil, err
-	}
-	if err := f.open(t); err != nil {
 		return "", nil, err
 	}
 	c := b.Evidence
