@@ -488,3 +488,46 @@ func TestProvenanceRulesNeedAuthority(t *testing.T) {
 		t.Fatalf("mode-only change under the blob rule: %+v", res)
 	}
 }
+
+// A lease belongs to an identity, not a key: bob claims a task, rotates his
+// key mid-lease and records provenance under the lease with the new key;
+// the bundle counts. A bundle by another identity naming bob's lease epoch
+// does not.
+func TestProvenanceLeaseSpansRotation(t *testing.T) {
+	tm := newTeam(t, "task.claim", "provenance.record")
+	tm.mustCLI("id", "new", "carol", "--role", "agent")
+	tm.mustCLI("id", "register", "carol", "--role", "agent", "--key", filepath.Join(tm.home, "identities", "carol", "key.pub"), "--grant", "provenance.record")
+	id := strings.TrimSpace(tm.mustCLI("task", "create", "long job"))
+	tm.mustCLI("--as", "bob", "task", "start", id)
+	c := tm.commitFile("src/a.go", "package a\n", "add a")
+	tm.mustCLI("--as", "bob", "id", "rotate", "bob")
+	tm.mustCLI("--as", "bob", "provenance", "record", "--task", id, "--", "true")
+	res := tm.verifyProv(c)
+	if res.Status != provenance.StatusOK || len(res.Bundles) != 1 || res.Bundles[0].Epoch != 1 || res.Bundles[0].Key == tm.bobKey {
+		t.Fatalf("bob's bundle under his lease, new key: %+v", res)
+	}
+	// carol signs the same statement as hers, naming bob's lease epoch.
+	env, err := attest.Parse([]byte(tm.note(c)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol, err := tm.keys().Get("carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(env.Payload, &st); err != nil {
+		t.Fatal(err)
+	}
+	st["predicate"].(map[string]any)["covenant"].(map[string]any)["actor"] = map[string]any{"name": "carol", "key": carol.KeyID()}
+	payload, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := attest.Sign(payload, tm.privateKey("carol"), carol.KeyID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm.setNote(c, string(forged))
+	wantProblem(t, tm.verifyProv(c), provenance.StatusInvalid, provenance.KindBadLease)
+}

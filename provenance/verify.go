@@ -373,7 +373,7 @@ func (v *Verifier) bundle(h gitstore.Hash, c *gitstore.Commit, changes []Change,
 			return fail(KindUnauthorized, "%s at %s: %s", name, ext.RecordedAt, why)
 		}
 	}
-	if why, err := v.lease(ext, env.KeyHint, at); err != nil {
+	if why, err := v.lease(ext, name, at); err != nil {
 		return nil, err
 	} else if why != "" {
 		return fail(KindBadLease, "%s", why)
@@ -438,7 +438,10 @@ func (v *Verifier) subjects(h gitstore.Hash, c *gitstore.Commit, changes []Chang
 }
 
 // lease checks the task, lease epoch and transition ops the statement names.
-func (v *Verifier) lease(ext Extension, key string, at time.Time) (string, error) {
+// The lease must have been the signer's identity's (holder, the name its
+// key belongs to): a lease survives a rotation of its holder's key, so a
+// bundle signed with the new key under a lease the old key claimed counts.
+func (v *Verifier) lease(ext Extension, holder string, at time.Time) (string, error) {
 	if ext.Task == "" {
 		if ext.LeaseEpoch != 0 || len(ext.TransitionOps) > 0 {
 			return "a lease epoch or transition ops without a task", nil
@@ -459,7 +462,7 @@ func (v *Verifier) lease(ext Extension, key string, at time.Time) (string, error
 				continue
 			}
 			ended := l.EndedAt != nil && !at.Before(*l.EndedAt)
-			ok = l.Key == key && !at.Before(l.AcquiredAt) && at.Before(l.ExpiresAt) && !ended
+			ok = l.HeldBy(holder) && !at.Before(l.AcquiredAt) && at.Before(l.ExpiresAt) && !ended
 			if !ok {
 				return fmt.Sprintf("task %s lease epoch %d was not held by the signer at %s", t.ID, ext.LeaseEpoch, at.Format(time.RFC3339)), nil
 			}
