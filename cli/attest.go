@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/git-covenant/git-covenant/attest/checkpoint"
+	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/spf13/cobra"
 )
 
@@ -19,14 +22,21 @@ sha256. It is stored as an ` + checkpoint.OpType + ` op in the signer's feed
 ('git covenant log' shows it) and exported as an in-toto statement signed as
 DSSE and packed as a sigstore bundle.`,
 	}
-	c.AddCommand(newCmdAttestAuditRoot(f), newCmdAttestVerify(f))
+	c.AddCommand(newCmdAttestAuditRoot(f, nil), newCmdAttestVerify(f, nil))
 	return c
 }
 
-func newCmdAttestAuditRoot(f *Factory) *cobra.Command {
-	var releases []string
-	var out string
-	var asJSON bool
+type attestAuditRootOptions struct {
+	Out, Err io.Writer
+	Service  func(context.Context) (*covenant.Service, error)
+
+	Releases []string
+	Output   string // the bundle file to write
+	JSON     bool
+}
+
+func newCmdAttestAuditRoot(f *Factory, runF func(context.Context, *attestAuditRootOptions) error) *cobra.Command {
+	o := &attestAuditRootOptions{Out: f.Out, Err: f.Err, Service: f.Service}
 	c := &cobra.Command{
 		Use:   "audit-root [--release <file>...] [--out <file>] [--json]",
 		Short: "Sign a checkpoint over the current feed heads, bound to release files",
@@ -36,45 +46,56 @@ sha256 and the root digest as "` + checkpoint.RootSubject + `"), packed as a sig
 bundle: written to --out, or printed with --json. Needs a trusted identity.`,
 		Example: "  $ git covenant attest audit-root --release dist/app.tar.gz --out app.audit.sigstore.json",
 		Args:    exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			ar, err := svc.SignAuditRoot(c.Context(), releases)
-			if err != nil {
-				return err
-			}
-			if out != "" {
-				if err := os.WriteFile(out, append(ar.Bundle, '\n'), 0o644); err != nil {
-					return err
-				}
-			}
-			if asJSON {
-				return f.printJSON(ar)
-			}
-			p := ar.Predicate
-			fmt.Fprintf(f.Out, "checkpoint %s root sha256:%s over %d feed(s), %d op(s)\n", p.Checkpoint, p.Root, len(p.Heads), p.Ops)
-			for _, a := range p.Release {
-				fmt.Fprintf(f.Out, "release %s sha256:%s\n", a.Name, a.SHA256)
-			}
-			if out != "" {
-				fmt.Fprintf(f.Err, "bundle written to %s\n", out)
-			} else {
-				fmt.Fprintln(f.Err, "no --out given: the bundle was not saved (use --out <file> or --json)")
-			}
-			return nil
-		},
+		RunE:    func(c *cobra.Command, args []string) error { return runCmd(c, o, runF, runAttestAuditRoot) },
 	}
-	c.Flags().StringArrayVar(&releases, "release", nil, "a release file to bind by name and sha256 (repeatable)")
-	c.Flags().StringVarP(&out, "out", "o", "", "write the bundle to this file")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the checkpoint and the bundle as JSON")
+	c.Flags().StringArrayVar(&o.Releases, "release", nil, "a release file to bind by name and sha256 (repeatable)")
+	c.Flags().StringVarP(&o.Output, "out", "o", "", "write the bundle to this file")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the checkpoint and the bundle as JSON")
 	return c
 }
 
-func newCmdAttestVerify(f *Factory) *cobra.Command {
-	var releases []string
-	var asJSON bool
+func runAttestAuditRoot(ctx context.Context, o *attestAuditRootOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	ar, err := svc.SignAuditRoot(ctx, o.Releases)
+	if err != nil {
+		return err
+	}
+	if o.Output != "" {
+		if err := os.WriteFile(o.Output, append(ar.Bundle, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	if o.JSON {
+		return printJSON(o.Out, ar)
+	}
+	p := ar.Predicate
+	fmt.Fprintf(o.Out, "checkpoint %s root sha256:%s over %d feed(s), %d op(s)\n", p.Checkpoint, p.Root, len(p.Heads), p.Ops)
+	for _, a := range p.Release {
+		fmt.Fprintf(o.Out, "release %s sha256:%s\n", a.Name, a.SHA256)
+	}
+	if o.Output != "" {
+		fmt.Fprintf(o.Err, "bundle written to %s\n", o.Output)
+	} else {
+		fmt.Fprintln(o.Err, "no --out given: the bundle was not saved (use --out <file> or --json)")
+	}
+	return nil
+}
+
+type attestVerifyOptions struct {
+	Out, Err io.Writer
+	Service  func(context.Context) (*covenant.Service, error)
+
+	Bundle   string // the bundle file's name
+	Raw      []byte // its contents
+	Releases []string
+	JSON     bool
+}
+
+func newCmdAttestVerify(f *Factory, runF func(context.Context, *attestVerifyOptions) error) *cobra.Command {
+	o := &attestVerifyOptions{Out: f.Out, Err: f.Err, Service: f.Service}
 	c := &cobra.Command{
 		Use:   "verify <bundle> [--release <file>...] [--json]",
 		Short: "Check an audit-root bundle against the repository",
@@ -91,38 +112,43 @@ reported absent and not checked. Exit 10 when a check fails.`,
 			if err != nil {
 				return usagef("%v", err)
 			}
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			res, err := svc.VerifyAuditRoot(c.Context(), args[0], raw, releases)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if err := f.printJSON(res); err != nil {
-					return err
-				}
-			} else {
-				if res.Checkpoint != "" {
-					fmt.Fprintf(f.Out, "checkpoint %s root sha256:%s signed by %s\n", res.Checkpoint, res.Root, res.Signer)
-				}
-				for _, rc := range res.Release {
-					fmt.Fprintf(f.Out, "release %-7s %s %s\n", rc.Status, rc.Name, rc.Path)
-				}
-				for _, l := range res.Reasons() {
-					fmt.Fprintf(f.Out, "    %s\n", l)
-				}
-			}
-			if !res.OK() {
-				fmt.Fprintf(f.Err, "audit root FAILED: %s\n", res.Reasons()[0])
-				return verifyFailed{len(res.Problems)}
-			}
-			fmt.Fprintln(f.Err, "audit root verified")
-			return nil
+			o.Bundle, o.Raw = args[0], raw
+			return runCmd(c, o, runF, runAttestVerify)
 		},
 	}
-	c.Flags().StringArrayVar(&releases, "release", nil, "where a release file the bundle binds is (repeatable)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	c.Flags().StringArrayVar(&o.Releases, "release", nil, "where a release file the bundle binds is (repeatable)")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the result as JSON")
 	return c
+}
+
+func runAttestVerify(ctx context.Context, o *attestVerifyOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := svc.VerifyAuditRoot(ctx, o.Bundle, o.Raw, o.Releases)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		if err := printJSON(o.Out, res); err != nil {
+			return err
+		}
+	} else {
+		if res.Checkpoint != "" {
+			fmt.Fprintf(o.Out, "checkpoint %s root sha256:%s signed by %s\n", res.Checkpoint, res.Root, res.Signer)
+		}
+		for _, rc := range res.Release {
+			fmt.Fprintf(o.Out, "release %-7s %s %s\n", rc.Status, rc.Name, rc.Path)
+		}
+		for _, l := range res.Reasons() {
+			fmt.Fprintf(o.Out, "    %s\n", l)
+		}
+	}
+	if !res.OK() {
+		fmt.Fprintf(o.Err, "audit root FAILED: %s\n", res.Reasons()[0])
+		return verifyFailed{len(res.Problems)}
+	}
+	fmt.Fprintln(o.Err, "audit root verified")
+	return nil
 }

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/git-covenant/git-covenant/config"
@@ -9,9 +11,18 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newCmdConfig(f *Factory) *cobra.Command {
-	var adds []string
-	var unset bool
+type configOptions struct {
+	Out, Err io.Writer
+	Service  func(context.Context) (*covenant.Service, error)
+
+	Key   config.Key
+	Value *string // the value to set, if one was given
+	Add   []string
+	Unset bool
+}
+
+func newCmdConfig(f *Factory, runF func(context.Context, *configOptions) error) *cobra.Command {
+	o := &configOptions{Out: f.Out, Err: f.Err, Service: f.Service}
 	var keys []string
 	for _, k := range config.Keys {
 		keys = append(keys, fmt.Sprintf("  %-22s %-5s %s", k.Name, k.Kind, k.Usage))
@@ -40,39 +51,44 @@ Keys:
 			if err != nil {
 				return usagef("%v", err)
 			}
-			setting := len(args) == 2 || len(adds) > 0 || unset
-			if (len(args) == 2 && len(adds) > 0) || (unset && (len(args) == 2 || len(adds) > 0)) {
+			if (len(args) == 2 && len(o.Add) > 0) || (o.Unset && (len(args) == 2 || len(o.Add) > 0)) {
 				return usagef("give a value, --add or --unset, not more than one")
 			}
-			if len(adds) > 0 && k.Kind != "list" {
+			if len(o.Add) > 0 && k.Kind != "list" {
 				return usagef("--add is for list keys; %s is a %s", k.Name, k.Kind)
 			}
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			if !setting {
-				vals, err := svc.ConfigGet(k.Name)
-				if err != nil {
-					return err
-				}
-				for _, v := range vals {
-					fmt.Fprintln(f.Out, v)
-				}
-				return nil
-			}
-			e := covenant.ConfigEdit{Key: k.Name, Add: adds, Unset: unset}
+			o.Key = k
 			if len(args) == 2 {
-				e.Value = &args[1]
+				o.Value = &args[1]
 			}
-			if err := svc.ConfigSet(e); err != nil {
-				return err
-			}
-			fmt.Fprintf(f.Err, "wrote %s; commit it to share the change\n", config.Path)
-			return nil
+			return runCmd(c, o, runF, runConfig)
 		},
 	}
-	c.Flags().StringArrayVar(&adds, "add", nil, "append a value to a list key (repeatable)")
-	c.Flags().BoolVar(&unset, "unset", false, "remove the key")
+	c.Flags().StringArrayVar(&o.Add, "add", nil, "append a value to a list key (repeatable)")
+	c.Flags().BoolVar(&o.Unset, "unset", false, "remove the key")
 	return c
+}
+
+// runConfig prints the key's value, or with a value, --add or --unset
+// writes it.
+func runConfig(ctx context.Context, o *configOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	if o.Value == nil && len(o.Add) == 0 && !o.Unset {
+		vals, err := svc.ConfigGet(o.Key.Name)
+		if err != nil {
+			return err
+		}
+		for _, v := range vals {
+			fmt.Fprintln(o.Out, v)
+		}
+		return nil
+	}
+	if err := svc.ConfigSet(covenant.ConfigEdit{Key: o.Key.Name, Value: o.Value, Add: o.Add, Unset: o.Unset}); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Err, "wrote %s; commit it to share the change\n", config.Path)
+	return nil
 }

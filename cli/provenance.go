@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,13 +27,22 @@ identity's ed25519 key, packed as a sigstore bundle v0.3 and attached as a
 git note on refs/notes/covenant (git log --notes=covenant shows it).
 'git covenant verify <range>' checks it.`,
 	}
-	c.AddCommand(newCmdProvenanceRecord(f), newCmdProvenanceExport(f))
+	c.AddCommand(newCmdProvenanceRecord(f, nil), newCmdProvenanceExport(f, nil))
 	return c
 }
 
-func newCmdProvenanceRecord(f *Factory) *cobra.Command {
-	var task string
-	var asJSON bool
+type provenanceRecordOptions struct {
+	Out, Err io.Writer // Err also gets the command's output as it runs
+	Service  func(context.Context) (*covenant.Service, error)
+
+	Commit string // empty: HEAD
+	Task   string
+	Argv   []string
+	JSON   bool
+}
+
+func newCmdProvenanceRecord(f *Factory, runF func(context.Context, *provenanceRecordOptions) error) *cobra.Command {
+	o := &provenanceRecordOptions{Out: f.Out, Err: f.Err, Service: f.Service}
 	c := &cobra.Command{
 		Use:   "record [<commit>] [--task <id>] -- <command>...",
 		Short: "Run a validation command on a clean checkout of a commit and attach signed evidence",
@@ -50,40 +60,52 @@ exit 10). Needs provenance.record for the files the commit changed.`,
 			if dash > 1 {
 				return usagef("%s takes at most one commit before -- (got %d)", c.CommandPath(), dash)
 			}
-			rev := ""
 			if dash == 1 {
-				rev = args[0]
+				o.Commit = args[0]
 			}
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			rec, err := svc.RecordProvenance(c.Context(), covenant.RecordOptions{Commit: rev, Task: task, Argv: args[dash:], Output: f.Err})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if err := f.printJSON(rec); err != nil {
-					return err
-				}
-			} else {
-				fmt.Fprintf(f.Out, "%s %s: %s (exit %d, %d ms, output sha256:%s)\n", rec.Result, rec.Commit[:12],
-					provenance.CommandLine(rec.Evidence.Command), rec.Evidence.ExitCode, rec.Evidence.DurationMs, rec.Evidence.OutputSHA256[:12])
-				fmt.Fprintf(f.Err, "attached to %s as a note on %s\n", rec.Commit, provenance.NotesRef)
-			}
-			if rec.Result != provenance.Passed {
-				return verifyFailed{1}
-			}
-			return nil
+			o.Argv = args[dash:]
+			return runCmd(c, o, runF, runProvenanceRecord)
 		},
 	}
-	c.Flags().StringVar(&task, "task", "", "the task the commit was made under (its lease epoch and transitions are bound in)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	c.Flags().StringVar(&o.Task, "task", "", "the task the commit was made under (its lease epoch and transitions are bound in)")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the result as JSON")
 	return c
 }
 
-func newCmdProvenanceExport(f *Factory) *cobra.Command {
-	var out string
+func runProvenanceRecord(ctx context.Context, o *provenanceRecordOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	rec, err := svc.RecordProvenance(ctx, covenant.RecordOptions{Commit: o.Commit, Task: o.Task, Argv: o.Argv, Output: o.Err})
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		if err := printJSON(o.Out, rec); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(o.Out, "%s %s: %s (exit %d, %d ms, output sha256:%s)\n", rec.Result, rec.Commit[:12],
+			provenance.CommandLine(rec.Evidence.Command), rec.Evidence.ExitCode, rec.Evidence.DurationMs, rec.Evidence.OutputSHA256[:12])
+		fmt.Fprintf(o.Err, "attached to %s as a note on %s\n", rec.Commit, provenance.NotesRef)
+	}
+	if rec.Result != provenance.Passed {
+		return verifyFailed{1}
+	}
+	return nil
+}
+
+type provenanceExportOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Commit string
+	Dir    string // where the files go
+}
+
+func newCmdProvenanceExport(f *Factory, runF func(context.Context, *provenanceExportOptions) error) *cobra.Command {
+	o := &provenanceExportOptions{Out: f.Out, Service: f.Service}
 	c := &cobra.Command{
 		Use:   "export <commit> [--out <dir>]",
 		Short: "Write a commit's bundles and their signers' public keys for other tools",
@@ -97,65 +119,74 @@ verifies it offline.`,
 		Example: "  $ git covenant provenance export HEAD --out attestations",
 		Args:    exactArgs(1, "one commit"),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			commit, bundles, err := svc.ExportProvenance(c.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if len(bundles) == 0 {
-				return fmt.Errorf("%w: commit %s has no provenance note", errNoProvenance, commit)
-			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return err
-			}
-			for i, b := range bundles {
-				p := filepath.Join(out, fmt.Sprintf("%s-%d.sigstore.json", commit, i+1))
-				if err := os.WriteFile(p, append(b.Bundle, '\n'), 0o644); err != nil {
-					return err
-				}
-				fmt.Fprintln(f.Out, p)
-				if b.PEM != nil {
-					k := filepath.Join(out, b.KeyID+".pem")
-					if err := os.WriteFile(k, b.PEM, 0o644); err != nil {
-						return err
-					}
-					fmt.Fprintln(f.Out, k)
-				}
-			}
-			return nil
+			o.Commit = args[0]
+			return runCmd(c, o, runF, runProvenanceExport)
 		},
 	}
-	c.Flags().StringVarP(&out, "out", "o", ".", "directory to write into")
+	c.Flags().StringVarP(&o.Dir, "out", "o", ".", "directory to write into")
 	return c
+}
+
+func runProvenanceExport(ctx context.Context, o *provenanceExportOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	commit, bundles, err := svc.ExportProvenance(ctx, o.Commit)
+	if err != nil {
+		return err
+	}
+	if len(bundles) == 0 {
+		return fmt.Errorf("%w: commit %s has no provenance note", errNoProvenance, commit)
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return err
+	}
+	for i, b := range bundles {
+		p := filepath.Join(o.Dir, fmt.Sprintf("%s-%d.sigstore.json", commit, i+1))
+		if err := os.WriteFile(p, append(b.Bundle, '\n'), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintln(o.Out, p)
+		if b.PEM != nil {
+			k := filepath.Join(o.Dir, b.KeyID+".pem")
+			if err := os.WriteFile(k, b.PEM, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintln(o.Out, k)
+		}
+	}
+	return nil
 }
 
 var errNoProvenance = fmt.Errorf("no provenance")
 
-// provenanceVerify is verify with revisions: it checks the provenance of
-// the commits instead of the feeds.
-type provenanceVerify struct {
-	revs    []string
-	commits []string // full commit ids
-	stdin   bool
-	require bool
-	ref     string
-	format  string
-	// trustFile or policyFrom pin the config the range is judged by.
-	trustFile, policyFrom string
-	quietSource           bool // the pre-push hook: the local config is the point
+// provenanceVerifyOptions are verify's with revisions (and the pre-push
+// hook's): it checks the provenance of the commits instead of the feeds.
+type provenanceVerifyOptions struct {
+	In       io.Reader // commit ids, with Stdin
+	Out, Err io.Writer
+	Service  func(context.Context) (*covenant.Service, error)
+
+	Revs    []string
+	Commits []string // full commit ids
+	Stdin   bool
+	Require bool
+	Ref     string
+	Format  string
+	// TrustFile or PolicyFrom pin the config the range is judged by.
+	TrustFile, PolicyFrom string
+	QuietSource           bool // the pre-push hook: the local config is the point
 }
 
-func runProvenanceVerify(ctx context.Context, f *Factory, o provenanceVerify) error {
-	svc, err := f.Service(ctx)
+func runProvenanceVerify(ctx context.Context, o *provenanceVerifyOptions) error {
+	svc, err := o.Service(ctx)
 	if err != nil {
 		return err
 	}
-	opts := covenant.ProvenanceOptions{Revs: o.revs, Commits: o.commits, Require: o.require, Ref: o.ref}
-	if o.stdin {
-		cs, err := covenant.ParseCommitList(f.In)
+	opts := covenant.ProvenanceOptions{Revs: o.Revs, Commits: o.Commits, Require: o.Require, Ref: o.Ref}
+	if o.Stdin {
+		cs, err := covenant.ParseCommitList(o.In)
 		if err != nil {
 			return usagef("--stdin: %v", err)
 		}
@@ -163,25 +194,25 @@ func runProvenanceVerify(ctx context.Context, f *Factory, o provenanceVerify) er
 	}
 	source := "the working tree's " + config.Path + " (not pinned: a branch under review controls it; in CI pass --trust <file> or --policy-from <base>)"
 	switch {
-	case o.trustFile != "" && o.policyFrom != "":
+	case o.TrustFile != "" && o.PolicyFrom != "":
 		return usagef("give --trust or --policy-from, not both")
-	case o.trustFile != "":
-		raw, err := os.ReadFile(o.trustFile)
+	case o.TrustFile != "":
+		raw, err := os.ReadFile(o.TrustFile)
 		if err != nil {
 			return usagef("--trust: %v", err)
 		}
 		if opts.Trust, err = config.Parse(raw); err != nil {
 			return err
 		}
-		source = o.trustFile + " (--trust)"
-	case o.policyFrom != "":
-		if opts.Trust, err = svc.ConfigAt(ctx, o.policyFrom); err != nil {
+		source = o.TrustFile + " (--trust)"
+	case o.PolicyFrom != "":
+		if opts.Trust, err = svc.ConfigAt(ctx, o.PolicyFrom); err != nil {
 			return err
 		}
-		source = o.policyFrom + ":" + config.Path + " (--policy-from)"
+		source = o.PolicyFrom + ":" + config.Path + " (--policy-from)"
 	}
-	if !o.quietSource {
-		fmt.Fprintf(f.Err, "provenance policy and trust roots from %s\n", source)
+	if !o.QuietSource {
+		fmt.Fprintf(o.Err, "provenance policy and trust roots from %s\n", source)
 	}
 	rep, err := svc.VerifyProvenance(ctx, opts)
 	if errors.Is(err, covenant.ErrBadRevision) {
@@ -190,9 +221,9 @@ func runProvenanceVerify(ctx context.Context, f *Factory, o provenanceVerify) er
 	if err != nil {
 		return err
 	}
-	switch o.format {
+	switch o.Format {
 	case "json":
-		if err := f.printJSON(rep); err != nil {
+		if err := printJSON(o.Out, rep); err != nil {
 			return err
 		}
 	case "github":
@@ -201,20 +232,20 @@ func runProvenanceVerify(ctx context.Context, f *Factory, o provenanceVerify) er
 				continue
 			}
 			for _, p := range c.Problems {
-				fmt.Fprintln(f.Out, githubAnnotation(c, p))
+				fmt.Fprintln(o.Out, githubAnnotation(c, p))
 			}
 		}
 	default:
 		for _, c := range rep.Commits {
-			fmt.Fprintln(f.Out, provenanceLine(c))
+			fmt.Fprintln(o.Out, provenanceLine(c))
 			if !c.OK() {
 				for _, p := range c.Problems {
-					fmt.Fprintf(f.Out, "    %s: %s\n", p.Kind, p.Reason)
+					fmt.Fprintf(o.Out, "    %s: %s\n", p.Kind, p.Reason)
 				}
 			}
 			for _, b := range c.Bundles {
 				if b.Ignored {
-					fmt.Fprintf(f.Out, "    ignored note line: %s: %s\n", b.Problem.Kind, b.Problem.Reason)
+					fmt.Fprintf(o.Out, "    ignored note line: %s: %s\n", b.Problem.Kind, b.Problem.Reason)
 				}
 			}
 		}
@@ -227,7 +258,7 @@ func runProvenanceVerify(ctx context.Context, f *Factory, o provenanceVerify) er
 	if len(rep.Commits) == 0 {
 		status = "ok (nothing to check: the range is empty)"
 	}
-	fmt.Fprintf(f.Err, "verified provenance of %d commit(s): %s\n", len(rep.Commits), status)
+	fmt.Fprintf(o.Err, "verified provenance of %d commit(s): %s\n", len(rep.Commits), status)
 	if n > 0 {
 		return verifyFailed{n}
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -13,7 +14,7 @@ import (
 // newCmdsSync returns the commands that move covenant state between
 // clones, in their help groups: remote, sync, state and quarantine.
 func newCmdsSync(f *Factory) []*cobra.Command {
-	cs := []*cobra.Command{newCmdRemote(f), newCmdSync(f), newCmdState(f), newCmdQuarantine(f)}
+	cs := []*cobra.Command{newCmdRemote(f), newCmdSync(f, nil), newCmdState(f), newCmdQuarantine(f)}
 	for i, g := range []string{"setup", "work", "audit", "audit"} {
 		cs[i].GroupID = g
 	}
@@ -32,8 +33,22 @@ func newCmdRemote(f *Factory) *cobra.Command {
 		Use:   "remote <command>",
 		Short: "Configure a git remote to carry covenant refs",
 	}
-	var undo, asJSON bool
-	setup := &cobra.Command{
+	c.AddCommand(newCmdRemoteSetup(f, nil))
+	return c
+}
+
+type remoteSetupOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Remote string
+	Undo   bool
+	JSON   bool
+}
+
+func newCmdRemoteSetup(f *Factory, runF func(context.Context, *remoteSetupOptions) error) *cobra.Command {
+	o := &remoteSetupOptions{Out: f.Out, Service: f.Service}
+	c := &cobra.Command{
 		Use:   "setup [<remote>] [--undo] [--json]",
 		Short: "Make plain git fetch and git push carry feeds and notes",
 		Long: `Add refspecs to the remote's configuration (default origin) so that plain
@@ -49,41 +64,53 @@ Running it again changes nothing. --undo removes exactly what setup added.`,
   $ git covenant remote setup --undo`,
 		Args: maxArgs(1, "one <remote>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			res, err := svc.SetupRemote(c.Context(), remoteArg(args), undo)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return f.printJSON(res)
-			}
-			for _, l := range res.Added {
-				fmt.Fprintf(f.Out, "added   %s = %s\n", l.Key, l.Value)
-			}
-			for _, l := range res.Removed {
-				fmt.Fprintf(f.Out, "removed %s = %s\n", l.Key, l.Value)
-			}
-			if len(res.Added)+len(res.Removed) == 0 {
-				if undo {
-					fmt.Fprintf(f.Out, "Nothing to undo for remote %s.\n", res.Remote)
-				} else {
-					fmt.Fprintf(f.Out, "Remote %s is already set up; nothing changed.\n", res.Remote)
-				}
-			}
-			return nil
+			o.Remote = remoteArg(args)
+			return runCmd(c, o, runF, runRemoteSetup)
 		},
 	}
-	setup.Flags().BoolVar(&undo, "undo", false, "remove what setup added")
-	setup.Flags().BoolVar(&asJSON, "json", false, "print what changed as JSON")
-	c.AddCommand(setup)
+	c.Flags().BoolVar(&o.Undo, "undo", false, "remove what setup added")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print what changed as JSON")
 	return c
 }
 
-func newCmdSync(f *Factory) *cobra.Command {
-	var asJSON bool
+func runRemoteSetup(ctx context.Context, o *remoteSetupOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := svc.SetupRemote(ctx, o.Remote, o.Undo)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.Out, res)
+	}
+	for _, l := range res.Added {
+		fmt.Fprintf(o.Out, "added   %s = %s\n", l.Key, l.Value)
+	}
+	for _, l := range res.Removed {
+		fmt.Fprintf(o.Out, "removed %s = %s\n", l.Key, l.Value)
+	}
+	if len(res.Added)+len(res.Removed) == 0 {
+		if o.Undo {
+			fmt.Fprintf(o.Out, "Nothing to undo for remote %s.\n", res.Remote)
+		} else {
+			fmt.Fprintf(o.Out, "Remote %s is already set up; nothing changed.\n", res.Remote)
+		}
+	}
+	return nil
+}
+
+type syncOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Remote string
+	JSON   bool
+}
+
+func newCmdSync(f *Factory, runF func(context.Context, *syncOptions) error) *cobra.Command {
+	o := &syncOptions{Out: f.Out, Service: f.Service}
 	c := &cobra.Command{
 		Use:   "sync [<remote>] [--json]",
 		Short: "Exchange feeds and notes with a remote, verifying everything that comes in",
@@ -108,29 +135,34 @@ refused (each finding is printed), 5 when the remote kept moving.`,
   $ git covenant sync upstream --json | jq '.received[].ops'`,
 		Args: maxArgs(1, "one <remote>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			rep, err := svc.Sync(c.Context(), remoteArg(args))
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				if err := f.printJSON(rep); err != nil {
-					return err
-				}
-			} else {
-				printSync(f.Out, rep)
-			}
-			if !rep.OK() {
-				return verifyFailed{len(rep.Findings)}
-			}
-			return nil
+			o.Remote = remoteArg(args)
+			return runCmd(c, o, runF, runSync)
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the report as JSON")
 	return c
+}
+
+func runSync(ctx context.Context, o *syncOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	rep, err := svc.Sync(ctx, o.Remote)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		if err := printJSON(o.Out, rep); err != nil {
+			return err
+		}
+	} else {
+		printSync(o.Out, rep)
+	}
+	if !rep.OK() {
+		return verifyFailed{len(rep.Findings)}
+	}
+	return nil
 }
 
 func feedLabel(name, key string) string {
@@ -209,8 +241,20 @@ func newCmdState(f *Factory) *cobra.Command {
 		Use:   "state <command>",
 		Short: "Inspect the folded state",
 	}
-	var asJSON bool
-	digest := &cobra.Command{
+	c.AddCommand(newCmdStateDigest(f, nil))
+	return c
+}
+
+type stateDigestOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	JSON bool
+}
+
+func newCmdStateDigest(f *Factory, runF func(context.Context, *stateDigestOptions) error) *cobra.Command {
+	o := &stateDigestOptions{Out: f.Out, Service: f.Service}
+	c := &cobra.Command{
 		Use:   "digest [--json]",
 		Short: "Print a digest of the folded state (equal on clones with the same feeds)",
 		Long: `Print the SHA-256 of a canonical serialization of the folded state: every
@@ -219,25 +263,26 @@ canonical JSON. Two clones with the same feeds and config print the same
 digest; compare it to check that clones converged.`,
 		Example: "  $ git covenant state digest\n  $ git covenant state digest --json | jq -r .digest",
 		Args:    exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			d, err := svc.StateDigest(c.Context())
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return f.printJSON(d)
-			}
-			fmt.Fprintln(f.Out, d.Digest)
-			return nil
-		},
+		RunE:    func(c *cobra.Command, args []string) error { return runCmd(c, o, runF, runStateDigest) },
 	}
-	digest.Flags().BoolVar(&asJSON, "json", false, "print the digest with counts as JSON")
-	c.AddCommand(digest)
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the digest with counts as JSON")
 	return c
+}
+
+func runStateDigest(ctx context.Context, o *stateDigestOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	d, err := svc.StateDigest(ctx)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.Out, d)
+	}
+	fmt.Fprintln(o.Out, d.Digest)
+	return nil
 }
 
 func newCmdQuarantine(f *Factory) *cobra.Command {
@@ -253,70 +298,100 @@ the other versions are remembered under refs/covenant/rejected/<key-id>/ so
 sync does not quarantine them again, and the quarantine refs are removed.
 To stop trusting the key altogether, revoke it ('git covenant id revoke').`,
 	}
-	var asJSON bool
-	list := &cobra.Command{
+	c.AddCommand(newCmdQuarantineList(f, nil), newCmdQuarantineAccept(f, nil))
+	return c
+}
+
+type quarantineListOptions struct {
+	Out, Err io.Writer
+	Service  func(context.Context) (*covenant.Service, error)
+
+	JSON bool
+}
+
+func newCmdQuarantineList(f *Factory, runF func(context.Context, *quarantineListOptions) error) *cobra.Command {
+	o := &quarantineListOptions{Out: f.Out, Err: f.Err, Service: f.Service}
+	c := &cobra.Command{
 		Use:     "list [--json]",
 		Short:   "List quarantined feeds and their versions",
 		Example: "  $ git covenant quarantine list\n  $ git covenant quarantine list --json",
 		Args:    exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			qs, err := svc.Quarantine(c.Context())
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return f.printJSON(qs)
-			}
-			if len(qs) == 0 {
-				fmt.Fprintln(f.Err, "No quarantined feeds.")
-			}
-			for _, q := range qs {
-				base := "nothing shared"
-				if q.Base != "" {
-					base = "fork after " + short(q.Base)
-				}
-				fmt.Fprintf(f.Out, "%s: %s\n", feedLabel(q.Name, q.Feed), base)
-				for _, v := range q.Versions {
-					local := ""
-					if v.Local {
-						local = "  (local feed)"
-					}
-					fmt.Fprintf(f.Out, "  %s  seq %d%s\n", v.Commit, v.Seq, local)
-				}
-			}
-			return nil
-		},
+		RunE:    func(c *cobra.Command, args []string) error { return runCmd(c, o, runF, runQuarantineList) },
 	}
-	list.Flags().BoolVar(&asJSON, "json", false, "print a JSON array ([] when empty)")
-	var acceptJSON bool
-	accept := &cobra.Command{
+	c.Flags().BoolVar(&o.JSON, "json", false, "print a JSON array ([] when empty)")
+	return c
+}
+
+func runQuarantineList(ctx context.Context, o *quarantineListOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	qs, err := svc.Quarantine(ctx)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.Out, qs)
+	}
+	if len(qs) == 0 {
+		fmt.Fprintln(o.Err, "No quarantined feeds.")
+	}
+	for _, q := range qs {
+		base := "nothing shared"
+		if q.Base != "" {
+			base = "fork after " + short(q.Base)
+		}
+		fmt.Fprintf(o.Out, "%s: %s\n", feedLabel(q.Name, q.Feed), base)
+		for _, v := range q.Versions {
+			local := ""
+			if v.Local {
+				local = "  (local feed)"
+			}
+			fmt.Fprintf(o.Out, "  %s  seq %d%s\n", v.Commit, v.Seq, local)
+		}
+	}
+	return nil
+}
+
+type quarantineAcceptOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Feed, Commit string
+	JSON         bool
+}
+
+func newCmdQuarantineAccept(f *Factory, runF func(context.Context, *quarantineAcceptOptions) error) *cobra.Command {
+	o := &quarantineAcceptOptions{Out: f.Out, Service: f.Service}
+	c := &cobra.Command{
 		Use:     "accept <key-id> <commit>",
 		Short:   "Resolve a quarantined feed by keeping one version",
 		Example: "  $ git covenant quarantine accept 5b4e09a15ab7ae0f094780c8ff570a3e 0f3c…",
 		Args:    exactArgs(2, "<key-id> and <commit>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			res, err := svc.AcceptVersion(c.Context(), args[0], args[1])
-			if err != nil {
-				return err
-			}
-			if acceptJSON {
-				return f.printJSON(res)
-			}
-			fmt.Fprintf(f.Out, "Feed %s now at %s; rejected %d other version(s).\n", res.Feed, res.Accepted, len(res.Rejected))
-			return nil
+			o.Feed, o.Commit = args[0], args[1]
+			return runCmd(c, o, runF, runQuarantineAccept)
 		},
 	}
-	accept.Flags().BoolVar(&acceptJSON, "json", false, "print the result as JSON")
-	c.AddCommand(list, accept)
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the result as JSON")
 	return c
+}
+
+func runQuarantineAccept(ctx context.Context, o *quarantineAcceptOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := svc.AcceptVersion(ctx, o.Feed, o.Commit)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.Out, res)
+	}
+	fmt.Fprintf(o.Out, "Feed %s now at %s; rejected %d other version(s).\n", res.Feed, res.Accepted, len(res.Rejected))
+	return nil
 }
 
 // printIgnored says, in task show, which ops on the task the fold ignored,

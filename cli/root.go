@@ -1,7 +1,30 @@
-// Package cli wires git-covenant's commands. Each command is built by a
-// constructor taking a Factory (IO streams, environment, clock), so every
-// command runs in-process in tests. Only this package turns errors into
-// text and exit statuses.
+// Package cli wires git-covenant's commands: a thin shell over the
+// covenant Service. It parses the command line, calls the Service, prints
+// the result, and is the only package that turns errors into text and exit
+// statuses (exit.go). It imports covenant and the packages that define
+// model and view types, never the index, the git store or the ledger.
+//
+// Every command has the same shape:
+//
+//   - an options struct, xOptions, holding first the dependencies the
+//     command uses, injected from the Factory (Out io.Writer, Service
+//     func(context.Context) (*covenant.Service, error), Now func()
+//     time.Time, …; only those it uses), then the parsed flag and
+//     argument values, already checked and converted (a duration, a role);
+//   - a constructor, newCmdX(f *Factory, runF func(context.Context,
+//     *xOptions) error) *cobra.Command, that fills the options from the
+//     Factory and the command line and hands them to runF when it is not
+//     nil (tests inject it to see what was parsed, without a repository),
+//     else to runX (see runCmd);
+//   - runX(ctx context.Context, o *xOptions) error, which does the work
+//     through the options alone, never the Factory.
+//
+// Usage errors found while parsing (a malformed duration, a missing
+// required flag) are returned by the constructor's RunE, before runF.
+// Commands that only group subcommands (task, id, cap, …) have no run
+// function and take the Factory alone: newCmdTask(f). No parameter is
+// dead: a command that needs nothing from the Factory (gen-man) takes runF
+// alone.
 package cli
 
 import (
@@ -82,8 +105,17 @@ func (f *Factory) Keystore() (*identity.Keystore, error) {
 	return &identity.Keystore{Dir: d}, nil
 }
 
-func (f *Factory) printJSON(v any) error {
-	enc := json.NewEncoder(f.Out)
+// runCmd calls runF when a test injected it, else the command's own run.
+func runCmd[O any](c *cobra.Command, o *O, runF, run func(context.Context, *O) error) error {
+	if runF != nil {
+		return runF(c.Context(), o)
+	}
+	return run(c.Context(), o)
+}
+
+// printJSON writes v as indented JSON, the form of every --json output.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
@@ -185,31 +217,41 @@ Start with 'git covenant init', then 'git covenant task create' and
 	root.PersistentFlags().StringVar(&f.As, "as", "", "act as this identity (default: $GIT_COVENANT_AS, else the first identity created)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddGroup(&cobra.Group{ID: "work", Title: "Work on tasks:"}, &cobra.Group{ID: "setup", Title: "Set up:"}, &cobra.Group{ID: "audit", Title: "Audit:"})
-	for _, c := range []*cobra.Command{newCmdInit(f, nil), newCmdID(f), newCmdCap(f), newCmdTrust(f), newCmdWorkflow(f), newCmdConfig(f), newCmdHooks(f), newCmdAllowedSigners(f), newCmdIndex(f)} {
+	for _, c := range []*cobra.Command{newCmdInit(f, nil), newCmdID(f), newCmdCap(f), newCmdTrust(f), newCmdWorkflow(f), newCmdConfig(f, nil), newCmdHooks(f), newCmdAllowedSigners(f, nil), newCmdIndex(f)} {
 		c.GroupID = "setup"
 		root.AddCommand(c)
 	}
 	t := newCmdTask(f)
 	t.GroupID = "work"
 	root.AddCommand(t)
-	for _, c := range []*cobra.Command{newCmdLog(f), newCmdVerify(f), newCmdProvenance(f), newCmdAttest(f)} {
+	for _, c := range []*cobra.Command{newCmdLog(f, nil), newCmdVerify(f, nil), newCmdProvenance(f), newCmdAttest(f)} {
 		c.GroupID = "audit"
 		root.AddCommand(c)
 	}
 	root.AddCommand(newCmdsSync(f)...)
-	root.AddCommand(newCmdGenMan(root))
-	defer rejectUnknownSubcommands(root)
-	root.AddCommand(&cobra.Command{
+	root.AddCommand(newCmdGenMan(nil), newCmdExitCodes(f, nil))
+	rejectUnknownSubcommands(root)
+	return root
+}
+
+type exitCodesOptions struct {
+	Out io.Writer
+}
+
+func newCmdExitCodes(f *Factory, runF func(context.Context, *exitCodesOptions) error) *cobra.Command {
+	o := &exitCodesOptions{Out: f.Out}
+	return &cobra.Command{
 		Use:   "exit-codes",
 		Short: "List the exit statuses (also: git covenant help exit-codes)",
 		Long:  exitCodesText(),
 		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			fmt.Fprint(f.Out, exitCodesText())
-			return nil
-		},
-	})
-	return root
+		RunE:  func(c *cobra.Command, _ []string) error { return runCmd(c, o, runF, runExitCodes) },
+	}
+}
+
+func runExitCodes(_ context.Context, o *exitCodesOptions) error {
+	_, err := fmt.Fprint(o.Out, exitCodesText())
+	return err
 }
 
 // exactArgs is cobra.ExactArgs with a usage error that names the arguments.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -22,16 +23,23 @@ func newCmdTask(f *Factory) *cobra.Command {
 		Long: `Tasks live in the signed feeds under refs/covenant/feeds/. Ids look like
 tk-3f2a9b1c0d4e; any unique prefix of 4 or more characters works.`,
 	}
-	c.AddCommand(newCmdTaskCreate(f), newCmdTaskStart(f), newCmdTaskShow(f), newCmdTaskList(f),
-		newCmdTaskHandoff(f), newCmdTaskResume(f), newCmdTaskDone(f), newCmdTaskReady(f), newCmdTaskMove(f),
-		newCmdTaskHeartbeat(f), newCmdTaskRelease(f), newCmdTaskLink(f), newCmdTaskReview(f), newCmdTaskCheck(f),
-		newCmdTaskEscalate(f), newCmdTaskResolve(f), newCmdTaskComment(f), newCmdTaskTrailers(f))
+	c.AddCommand(newCmdTaskCreate(f, nil), newCmdTaskStart(f, nil), newCmdTaskShow(f, nil), newCmdTaskList(f, nil),
+		newCmdTaskHandoff(f, nil), newCmdTaskResume(f, nil), newCmdTaskDone(f, nil), newCmdTaskReady(f, nil), newCmdTaskMove(f, nil),
+		newCmdTaskHeartbeat(f, nil), newCmdTaskRelease(f, nil), newCmdTaskLink(f, nil), newCmdTaskReview(f, nil), newCmdTaskCheck(f, nil),
+		newCmdTaskEscalate(f, nil), newCmdTaskResolve(f, nil), newCmdTaskComment(f, nil), newCmdTaskTrailers(f, nil))
 	return c
 }
 
-func newCmdTaskCreate(f *Factory) *cobra.Command {
-	var b tasks.CreateBody
-	var asJSON bool
+type taskCreateOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Body tasks.CreateBody
+	JSON bool
+}
+
+func newCmdTaskCreate(f *Factory, runF func(context.Context, *taskCreateOptions) error) *cobra.Command {
+	o := &taskCreateOptions{Out: f.Out, Service: f.Service}
 	c := &cobra.Command{
 		Use:   "create <title> [--body <text>] [--label <l>]... [--priority low|medium|high|critical]",
 		Short: "Create a task and print its id",
@@ -39,36 +47,48 @@ func newCmdTaskCreate(f *Factory) *cobra.Command {
   $ id=$(git covenant task create "Write docs")`,
 		Args: exactArgs(1, "one <title> (quote it)"),
 		RunE: func(c *cobra.Command, args []string) error {
-			b.Title = args[0]
-			if err := b.Check(); err != nil {
+			o.Body.Title = args[0]
+			if err := o.Body.Check(); err != nil {
 				return err
 			}
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			t, err := svc.CreateTask(c.Context(), b)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return f.printJSON(t)
-			}
-			fmt.Fprintln(f.Out, t.ID)
-			return nil
+			return runCmd(c, o, runF, runTaskCreate)
 		},
 	}
-	c.Flags().StringVar(&b.Body, "body", "", "longer description")
-	c.Flags().StringArrayVar(&b.Labels, "label", nil, "label (repeatable)")
-	c.Flags().StringVar(&b.Priority, "priority", tasks.DefaultPriority, "low, medium, high or critical")
-	c.Flags().StringArrayVar(&b.FailureModes, "failure-mode", nil, "an expected way this can go wrong (repeatable)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the new task as JSON")
+	c.Flags().StringVar(&o.Body.Body, "body", "", "longer description")
+	c.Flags().StringArrayVar(&o.Body.Labels, "label", nil, "label (repeatable)")
+	c.Flags().StringVar(&o.Body.Priority, "priority", tasks.DefaultPriority, "low, medium, high or critical")
+	c.Flags().StringArrayVar(&o.Body.FailureModes, "failure-mode", nil, "an expected way this can go wrong (repeatable)")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the new task as JSON")
 	return c
 }
 
-func newCmdTaskStart(f *Factory) *cobra.Command {
-	var ttl, label, via string
-	var asJSON bool
+func runTaskCreate(ctx context.Context, o *taskCreateOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := svc.CreateTask(ctx, o.Body)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.Out, t)
+	}
+	fmt.Fprintln(o.Out, t.ID)
+	return nil
+}
+
+type taskStartOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Start covenant.StartRequest
+	JSON  bool
+}
+
+func newCmdTaskStart(f *Factory, runF func(context.Context, *taskStartOptions) error) *cobra.Command {
+	o := &taskStartOptions{Out: f.Out, Service: f.Service}
+	var ttl string
 	c := &cobra.Command{
 		Use:     "start [<id>] [--ttl <duration>] [--label <l>] [--via <remote>]",
 		Aliases: []string{"claim"},
@@ -101,108 +121,135 @@ is 5, naming the holder.`,
 			if err != nil {
 				return usagef("--ttl %q is not a duration (try 30m, 2h or 1h30m)", ttl)
 			}
-			req := covenant.StartRequest{TTL: d, Label: label, Via: via}
-			if len(args) == 0 && via != "" {
+			o.Start.TTL = d
+			if len(args) == 0 && o.Start.Via != "" {
 				return usagef("--via needs a task <id>")
 			}
 			if len(args) == 1 {
-				if label != "" {
+				if o.Start.Label != "" {
 					return usagef("--label only applies without an <id>")
 				}
-				req.Task = args[0]
+				o.Start.Task = args[0]
 			}
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			st, err := svc.StartAndResume(c.Context(), req)
-			if err != nil {
-				return err
-			}
-			t, p := st.Task, st.Pack
-			if asJSON {
-				return f.printJSON(p)
-			}
-			fmt.Fprintf(f.Out, "Claimed %s (lease epoch %d, expires %s).\n\n", t.ID, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339))
-			printPack(f.Out, p)
-			fmt.Fprintf(f.Out, "\nAdd these trailers to commits for the task:\n  Covenant-Task: %s\n  Covenant-Lease: %d\n", t.ID, t.Lease.Epoch)
-			return nil
+			return runCmd(c, o, runF, runTaskStart)
 		},
 	}
 	c.Flags().StringVar(&ttl, "ttl", covenant.DefaultTTL.String(), "lease length (Go duration: 30m, 2h)")
-	c.Flags().StringVar(&label, "label", "", "without <id>: only take a ready task with this label")
-	c.Flags().StringVar(&via, "via", "", "claim only if the lease marker can be pushed to this remote first")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the context pack as JSON")
+	c.Flags().StringVar(&o.Start.Label, "label", "", "without <id>: only take a ready task with this label")
+	c.Flags().StringVar(&o.Start.Via, "via", "", "claim only if the lease marker can be pushed to this remote first")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the context pack as JSON")
 	return c
 }
 
-func newCmdTaskShow(f *Factory) *cobra.Command {
-	var asJSON bool
+func runTaskStart(ctx context.Context, o *taskStartOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	st, err := svc.StartAndResume(ctx, o.Start)
+	if err != nil {
+		return err
+	}
+	t, p := st.Task, st.Pack
+	if o.JSON {
+		return printJSON(o.Out, p)
+	}
+	fmt.Fprintf(o.Out, "Claimed %s (lease epoch %d, expires %s).\n\n", t.ID, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339))
+	printPack(o.Out, p)
+	fmt.Fprintf(o.Out, "\nAdd these trailers to commits for the task:\n  Covenant-Task: %s\n  Covenant-Lease: %d\n", t.ID, t.Lease.Epoch)
+	return nil
+}
+
+type taskShowOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+	Now     func() time.Time
+
+	Task string
+	JSON bool
+}
+
+func newCmdTaskShow(f *Factory, runF func(context.Context, *taskShowOptions) error) *cobra.Command {
+	o := &taskShowOptions{Out: f.Out, Service: f.Service, Now: f.Now}
 	c := &cobra.Command{
 		Use:     "show <id> [--json]",
 		Short:   "Show a task with its lease, latest handoff and history",
 		Example: "  $ git covenant task show tk-3f2a\n  $ git covenant task show tk-3f2a --json | jq .state",
 		Args:    exactArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			d, err := svc.ShowTask(c.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				raw, err := d.MarshalJSON()
-				if err != nil {
-					return err
-				}
-				var buf bytes.Buffer
-				if err := json.Indent(&buf, raw, "", "  "); err != nil {
-					return err
-				}
-				buf.WriteByte('\n')
-				_, err = f.Out.Write(buf.Bytes())
-				return err
-			}
-			printTask(f.Out, d.Task, f.Now())
-			printIgnored(f.Out, d)
-			return nil
+			o.Task = args[0]
+			return runCmd(c, o, runF, runTaskShow)
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the task as JSON")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the task as JSON")
 	return c
 }
 
-func newCmdTaskList(f *Factory) *cobra.Command {
-	var state, label string
-	var asJSON bool
+func runTaskShow(ctx context.Context, o *taskShowOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	d, err := svc.ShowTask(ctx, o.Task)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		raw, err := d.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, raw, "", "  "); err != nil {
+			return err
+		}
+		buf.WriteByte('\n')
+		_, err = o.Out.Write(buf.Bytes())
+		return err
+	}
+	printTask(o.Out, d.Task, o.Now())
+	printIgnored(o.Out, d)
+	return nil
+}
+
+type taskListOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	State, Label string
+	JSON         bool
+}
+
+func newCmdTaskList(f *Factory, runF func(context.Context, *taskListOptions) error) *cobra.Command {
+	o := &taskListOptions{Out: f.Out, Service: f.Service}
 	c := &cobra.Command{
 		Use:     "list [--state <s>] [--label <l>] [--json]",
 		Short:   "List tasks in creation order",
 		Example: "  $ git covenant task list --state open\n  $ git covenant task list --label ci --json",
 		Args:    exactArgs(0, "no arguments (filter with --state and --label)"),
-		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			wf, err := svc.Workflow()
-			if err != nil {
-				return err
-			}
-			if state != "" && !contains(wf.States, state) {
-				return usagef("--state %q is not a state of the workflow (%s)", state, strings.Join(wf.States, ", "))
-			}
-			return listTasks(f.Out, func(fn func(raw []byte, s *tasks.Summary) error) error {
-				return svc.EachTask(c.Context(), state != "" || label != "" || !asJSON, fn)
-			}, state, label, asJSON)
-		},
+		RunE:    func(c *cobra.Command, args []string) error { return runCmd(c, o, runF, runTaskList) },
 	}
-	c.Flags().StringVar(&state, "state", "", "only tasks in this state")
-	c.Flags().StringVar(&label, "label", "", "only tasks with this label")
-	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array ([] when empty)")
+	c.Flags().StringVar(&o.State, "state", "", "only tasks in this state")
+	c.Flags().StringVar(&o.Label, "label", "", "only tasks with this label")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print a JSON array ([] when empty)")
 	return c
+}
+
+func runTaskList(ctx context.Context, o *taskListOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	wf, err := svc.Workflow()
+	if err != nil {
+		return err
+	}
+	if o.State != "" && !contains(wf.States, o.State) {
+		return usagef("--state %q is not a state of the workflow (%s)", o.State, strings.Join(wf.States, ", "))
+	}
+	return listTasks(o.Out, func(fn func(raw []byte, s *tasks.Summary) error) error {
+		return svc.EachTask(ctx, o.State != "" || o.Label != "" || !o.JSON, fn)
+	}, o.State, o.Label, o.JSON)
 }
 
 // listTasks streams rows; with --json and no filter, the stored JSON rows
@@ -253,9 +300,18 @@ func contains(xs []string, x string) bool {
 	return false
 }
 
-func newCmdTaskHandoff(f *Factory) *cobra.Command {
-	var h tasks.Handoff
-	var files []string
+type taskHandoffOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+	Dir     string // the working directory --file paths are relative to
+
+	Task    string
+	Handoff tasks.Handoff
+	Files   []string // as given; made relative to the top of the working tree
+}
+
+func newCmdTaskHandoff(f *Factory, runF func(context.Context, *taskHandoffOptions) error) *cobra.Command {
+	o := &taskHandoffOptions{Out: f.Out, Service: f.Service, Dir: f.Dir}
 	var validation string
 	c := &cobra.Command{
 		Use:   "handoff <id> --summary <text> [--next <step>]... [--question <q>]... [--file <path>]...",
@@ -269,37 +325,43 @@ its schema before it is signed. The lease is released unless --keep-lease.`,
       --file parse.go --validation failed --validation-note "2 of 40 tests fail"`,
 		Args: exactArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			h.Validation.Status = validation
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			req := covenant.HandoffRequest{Task: args[0], Handoff: h}
-			for _, p := range files {
-				rel, err := repoRelative(svc.WorkTree(), f.Dir, p)
-				if err != nil {
-					return err
-				}
-				req.Files = append(req.Files, rel)
-			}
-			t, err := svc.HandoffTask(c.Context(), req)
-			if err != nil {
-				return err
-			}
-			got := t.Handoff
-			fmt.Fprintf(f.Out, "Recorded handoff %d for %s (%d next step(s), %d question(s), %d file(s), %d commit(s)).\n",
-				t.Handoffs, t.ID, len(got.Next), len(got.Questions), len(got.Files), len(got.Commits))
-			return nil
+			o.Task = args[0]
+			o.Handoff.Validation.Status = validation
+			return runCmd(c, o, runF, runTaskHandoff)
 		},
 	}
+	h := &o.Handoff
 	c.Flags().StringVar(&h.Summary, "summary", "", "what was done and where things stand (required)")
 	c.Flags().StringArrayVar(&h.Next, "next", nil, "next step (repeatable)")
 	c.Flags().StringArrayVar(&h.Questions, "question", nil, "open question (repeatable)")
-	c.Flags().StringArrayVar(&files, "file", nil, "file to pin as path@blob (repeatable)")
+	c.Flags().StringArrayVar(&o.Files, "file", nil, "file to pin as path@blob (repeatable)")
 	c.Flags().StringVar(&validation, "validation", "not-run", "passed, failed or not-run")
 	c.Flags().StringVar(&h.Validation.Note, "validation-note", "", "what was run and what it said")
 	c.Flags().BoolVar(&h.KeepLease, "keep-lease", false, "keep holding the lease after the handoff")
 	return c
+}
+
+func runTaskHandoff(ctx context.Context, o *taskHandoffOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	req := covenant.HandoffRequest{Task: o.Task, Handoff: o.Handoff}
+	for _, p := range o.Files {
+		rel, err := repoRelative(svc.WorkTree(), o.Dir, p)
+		if err != nil {
+			return err
+		}
+		req.Files = append(req.Files, rel)
+	}
+	t, err := svc.HandoffTask(ctx, req)
+	if err != nil {
+		return err
+	}
+	got := t.Handoff
+	fmt.Fprintf(o.Out, "Recorded handoff %d for %s (%d next step(s), %d question(s), %d file(s), %d commit(s)).\n",
+		t.Handoffs, t.ID, len(got.Next), len(got.Questions), len(got.Files), len(got.Commits))
+	return nil
 }
 
 // repoRelative turns a path given on the command line into one relative to
@@ -321,8 +383,16 @@ func repoRelative(top, cwd, p string) (string, error) {
 	return filepath.ToSlash(rel), nil
 }
 
-func newCmdTaskResume(f *Factory) *cobra.Command {
-	var asJSON bool
+type taskResumeOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Task string
+	JSON bool
+}
+
+func newCmdTaskResume(f *Factory, runF func(context.Context, *taskResumeOptions) error) *cobra.Command {
+	o := &taskResumeOptions{Out: f.Out, Service: f.Service}
 	c := &cobra.Command{
 		Use:   "resume <id> [--json]",
 		Short: "Print the context pack a fresh session needs to continue a task",
@@ -334,48 +404,72 @@ whether each pinned file still has the blob it had).`,
 		Example: "  $ git covenant task resume tk-3f2a\n  $ git covenant task resume tk-3f2a --json > context.json",
 		Args:    exactArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			p, err := svc.Resume(c.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return f.printJSON(p)
-			}
-			printPack(f.Out, p)
-			return nil
+			o.Task = args[0]
+			return runCmd(c, o, runF, runTaskResume)
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the context pack as JSON")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the context pack as JSON")
 	return c
 }
 
-func newCmdTaskDone(f *Factory) *cobra.Command {
-	var asJSON bool
+func runTaskResume(ctx context.Context, o *taskResumeOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := svc.Resume(ctx, o.Task)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.Out, p)
+	}
+	printPack(o.Out, p)
+	return nil
+}
+
+type taskDoneOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Task string
+	JSON bool
+}
+
+func newCmdTaskDone(f *Factory, runF func(context.Context, *taskDoneOptions) error) *cobra.Command {
+	o := &taskDoneOptions{Out: f.Out, Service: f.Service}
 	c := &cobra.Command{
 		Use:     "done <id>",
 		Short:   "Move a task to the workflow's success state (integrated by default)",
 		Example: "  $ git covenant task done tk-3f2a",
 		Args:    exactArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			t, err := svc.MoveTask(c.Context(), covenant.MoveRequest{Task: args[0]})
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return f.printJSON(t)
-			}
-			fmt.Fprintf(f.Out, "%s is now %s.\n", t.ID, t.State)
-			return nil
+			o.Task = args[0]
+			return runCmd(c, o, runF, runTaskDone)
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the task as JSON")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the task as JSON")
 	return c
+}
+
+func runTaskDone(ctx context.Context, o *taskDoneOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := svc.MoveTask(ctx, covenant.MoveRequest{Task: o.Task})
+	if err != nil {
+		return err
+	}
+	return printTaskResult(o.Out, o.JSON, t, fmt.Sprintf("%s is now %s.", t.ID, t.State))
+}
+
+// printTaskResult prints what a write on a task returned: the task as
+// JSON, or one line saying what happened.
+func printTaskResult(w io.Writer, asJSON bool, t *tasks.Task, msg string) error {
+	if asJSON {
+		return printJSON(w, t)
+	}
+	_, err := fmt.Fprintln(w, msg)
+	return err
 }

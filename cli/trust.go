@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -10,8 +12,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newCmdIDRotate(f *Factory) *cobra.Command {
-	var key string
+type idRotateOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Name string
+	Key  string // the new public key; empty: make one (acting as Name)
+}
+
+func newCmdIDRotate(f *Factory, runF func(context.Context, *idRotateOptions) error) *cobra.Command {
+	o := &idRotateOptions{Out: f.Out, Service: f.Service}
 	c := &cobra.Command{
 		Use:   "rotate <name> [--key <new-pubkey>]",
 		Short: "Move an identity to a new key; the old key's later ops are invalid",
@@ -23,43 +33,60 @@ by the old key after the rotation are flagged by verify and ignored.`,
 		Example: "  $ git covenant --as builder-1 id rotate builder-1\n  $ git covenant id rotate builder-1 --key \"ssh-ed25519 AAAA…\"",
 		Args:    exactArgs(1, "one <name>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			k, err := svc.RotateIdentity(c.Context(), args[0], key)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(f.Out, "Rotated %s to key %s.\n", args[0], k)
-			return nil
+			o.Name = args[0]
+			return runCmd(c, o, runF, runIDRotate)
 		},
 	}
-	c.Flags().StringVar(&key, "key", "", "the new public key (identity admins rotating someone else)")
+	c.Flags().StringVar(&o.Key, "key", "", "the new public key (identity admins rotating someone else)")
 	return c
 }
 
-func newCmdIDRevoke(f *Factory) *cobra.Command {
-	var reason string
+func runIDRotate(ctx context.Context, o *idRotateOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	k, err := svc.RotateIdentity(ctx, o.Name, o.Key)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "Rotated %s to key %s.\n", o.Name, k)
+	return nil
+}
+
+type idRevokeOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Name, Reason string
+}
+
+func newCmdIDRevoke(f *Factory, runF func(context.Context, *idRevokeOptions) error) *cobra.Command {
+	o := &idRevokeOptions{Out: f.Out, Service: f.Service}
 	c := &cobra.Command{
 		Use:     "revoke <name> --reason <text>",
 		Short:   "Revoke an identity: every later op by any of its keys is invalid",
 		Example: "  $ git covenant id revoke builder-1 --reason \"laptop lost\"",
 		Args:    exactArgs(1, "one <name>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			if err := svc.RevokeIdentity(c.Context(), args[0], reason); err != nil {
-				return err
-			}
-			fmt.Fprintf(f.Out, "Revoked %s.\n", args[0])
-			return nil
+			o.Name = args[0]
+			return runCmd(c, o, runF, runIDRevoke)
 		},
 	}
-	c.Flags().StringVar(&reason, "reason", "", "why (required)")
+	c.Flags().StringVar(&o.Reason, "reason", "", "why (required)")
 	return c
+}
+
+func runIDRevoke(ctx context.Context, o *idRevokeOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	if err := svc.RevokeIdentity(ctx, o.Name, o.Reason); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Out, "Revoked %s.\n", o.Name)
+	return nil
 }
 
 func newCmdCap(f *Factory) *cobra.Command {
@@ -78,7 +105,7 @@ A grant may be limited to tasks with given labels (--label), to files
 (--max-uses). A --delegable grant lets its holder grant a subset of it,
 never more; revoking a grant disables everything delegated from it.`,
 	}
-	c.AddCommand(newCmdCapGrant(f), newCmdCapRevoke(f), newCmdCapList(f), newCmdCapCheck(f))
+	c.AddCommand(newCmdCapGrant(f, nil), newCmdCapRevoke(f, nil), newCmdCapList(f, nil), newCmdCapCheck(f, nil))
 	return c
 }
 
@@ -90,10 +117,18 @@ func scopeList() string {
 	return b.String()
 }
 
-func newCmdCapGrant(f *Factory) *cobra.Command {
-	var req covenant.GrantRequest
-	var expires string
-	var asJSON bool
+type capGrantOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+	Now     func() time.Time
+
+	Grant   covenant.GrantRequest
+	Expires string // a duration from now or an RFC 3339 time, read against Now
+	JSON    bool
+}
+
+func newCmdCapGrant(f *Factory, runF func(context.Context, *capGrantOptions) error) *cobra.Command {
+	o := &capGrantOptions{Out: f.Out, Service: f.Service, Now: f.Now}
 	c := &cobra.Command{
 		Use:   "grant <identity> <scope>... [--label <l>]... [--path <glob>]... [--expires <duration|time>] [--max-uses <n>] [--delegable]",
 		Short: "Grant scopes to an identity",
@@ -106,36 +141,41 @@ func newCmdCapGrant(f *Factory) *cobra.Command {
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			req.To, req.Scopes = args[0], args[1:]
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			if expires != "" {
-				t, err := parseExpiry(expires, f.Now())
-				if err != nil {
-					return err
-				}
-				req.ExpiresAt = &t
-			}
-			g, err := svc.GrantCapability(c.Context(), req)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return f.printJSON(g)
-			}
-			fmt.Fprintf(f.Out, "%s\n", g.ID)
-			return nil
+			o.Grant.To, o.Grant.Scopes = args[0], args[1:]
+			return runCmd(c, o, runF, runCapGrant)
 		},
 	}
-	c.Flags().StringArrayVar(&req.Labels, "label", nil, "only for tasks with this label (repeatable)")
-	c.Flags().StringArrayVar(&req.Paths, "path", nil, "only for files matching this glob (repeatable)")
-	c.Flags().StringVar(&expires, "expires", "", "a duration from now (72h) or an RFC 3339 time")
-	c.Flags().IntVar(&req.MaxUses, "max-uses", 0, "how many ops the grant may authorize (0: unlimited)")
-	c.Flags().BoolVar(&req.Delegable, "delegable", false, "let the holder grant a subset of this grant")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the grant as JSON")
+	c.Flags().StringArrayVar(&o.Grant.Labels, "label", nil, "only for tasks with this label (repeatable)")
+	c.Flags().StringArrayVar(&o.Grant.Paths, "path", nil, "only for files matching this glob (repeatable)")
+	c.Flags().StringVar(&o.Expires, "expires", "", "a duration from now (72h) or an RFC 3339 time")
+	c.Flags().IntVar(&o.Grant.MaxUses, "max-uses", 0, "how many ops the grant may authorize (0: unlimited)")
+	c.Flags().BoolVar(&o.Grant.Delegable, "delegable", false, "let the holder grant a subset of this grant")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the grant as JSON")
 	return c
+}
+
+func runCapGrant(ctx context.Context, o *capGrantOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	req := o.Grant
+	if o.Expires != "" {
+		t, err := parseExpiry(o.Expires, o.Now())
+		if err != nil {
+			return err
+		}
+		req.ExpiresAt = &t
+	}
+	g, err := svc.GrantCapability(ctx, req)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.Out, g)
+	}
+	fmt.Fprintf(o.Out, "%s\n", g.ID)
+	return nil
 }
 
 func parseExpiry(s string, now time.Time) (time.Time, error) {
@@ -152,163 +192,210 @@ func parseExpiry(s string, now time.Time) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-func newCmdCapRevoke(f *Factory) *cobra.Command {
-	var reason string
-	var asJSON bool
+type capRevokeOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Grant, Reason string
+	JSON          bool
+}
+
+func newCmdCapRevoke(f *Factory, runF func(context.Context, *capRevokeOptions) error) *cobra.Command {
+	o := &capRevokeOptions{Out: f.Out, Service: f.Service}
 	c := &cobra.Command{
 		Use:     "revoke <grant-id> --reason <text>",
 		Short:   "Revoke a grant, and with it everything delegated from it",
 		Example: "  $ git covenant cap revoke cap-1a2b3c4d5e6f --reason \"project over\"",
 		Args:    exactArgs(1, "one <grant-id>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			g, err := svc.RevokeCapability(c.Context(), args[0], reason)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return f.printJSON(g)
-			}
-			fmt.Fprintf(f.Out, "Revoked %s (%s: %s).\n", g.ID, g.To, strings.Join(g.Scopes, " "))
-			return nil
+			o.Grant = args[0]
+			return runCmd(c, o, runF, runCapRevoke)
 		},
 	}
-	c.Flags().StringVar(&reason, "reason", "", "why (required)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the grant as JSON")
+	c.Flags().StringVar(&o.Reason, "reason", "", "why (required)")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the grant as JSON")
 	return c
 }
 
-func newCmdCapList(f *Factory) *cobra.Command {
-	var to string
-	var asJSON bool
+func runCapRevoke(ctx context.Context, o *capRevokeOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	g, err := svc.RevokeCapability(ctx, o.Grant, o.Reason)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.Out, g)
+	}
+	fmt.Fprintf(o.Out, "Revoked %s (%s: %s).\n", g.ID, g.To, strings.Join(g.Scopes, " "))
+	return nil
+}
+
+type capListOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+	Now     func() time.Time
+
+	Identity string // only grants to this identity
+	JSON     bool
+}
+
+func newCmdCapList(f *Factory, runF func(context.Context, *capListOptions) error) *cobra.Command {
+	o := &capListOptions{Out: f.Out, Service: f.Service, Now: f.Now}
 	c := &cobra.Command{
 		Use:   "list [--identity <name>] [--json]",
 		Short: "List grants",
 		Args:  exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			gs, err := svc.Grants(c.Context(), to)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return f.printJSON(gs)
-			}
-			now := f.Now()
-			for _, g := range gs {
-				status := "active"
-				switch {
-				case g.Revoked != nil:
-					status = "revoked"
-				case g.ExpiresAt != nil && !now.Before(*g.ExpiresAt):
-					status = "expired"
-				case g.MaxUses > 0 && g.Uses >= g.MaxUses:
-					status = "used up"
-				}
-				extra := ""
-				if len(g.Labels) > 0 {
-					extra += " labels=" + strings.Join(g.Labels, ",")
-				}
-				if g.ExpiresAt != nil {
-					extra += " expires=" + g.ExpiresAt.Format(time.RFC3339)
-				}
-				if g.MaxUses > 0 {
-					extra += fmt.Sprintf(" uses=%d/%d", g.Uses, g.MaxUses)
-				}
-				if g.Delegable {
-					extra += " delegable"
-				}
-				if g.Parent != "" {
-					extra += " from=" + g.Parent
-				}
-				fmt.Fprintf(f.Out, "%s  %-8s %-12s %s%s (by %s)\n", g.ID, status, g.To, strings.Join(g.Scopes, " "), extra, g.By)
-			}
-			return nil
-		},
+		RunE:  func(c *cobra.Command, args []string) error { return runCmd(c, o, runF, runCapList) },
 	}
-	c.Flags().StringVar(&to, "identity", "", "only grants to this identity")
-	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	c.Flags().StringVar(&o.Identity, "identity", "", "only grants to this identity")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print a JSON array")
 	return c
 }
 
-func newCmdCapCheck(f *Factory) *cobra.Command {
-	var task string
-	var asJSON bool
+func runCapList(ctx context.Context, o *capListOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	gs, err := svc.Grants(ctx, o.Identity)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.Out, gs)
+	}
+	now := o.Now()
+	for _, g := range gs {
+		status := "active"
+		switch {
+		case g.Revoked != nil:
+			status = "revoked"
+		case g.ExpiresAt != nil && !now.Before(*g.ExpiresAt):
+			status = "expired"
+		case g.MaxUses > 0 && g.Uses >= g.MaxUses:
+			status = "used up"
+		}
+		extra := ""
+		if len(g.Labels) > 0 {
+			extra += " labels=" + strings.Join(g.Labels, ",")
+		}
+		if g.ExpiresAt != nil {
+			extra += " expires=" + g.ExpiresAt.Format(time.RFC3339)
+		}
+		if g.MaxUses > 0 {
+			extra += fmt.Sprintf(" uses=%d/%d", g.Uses, g.MaxUses)
+		}
+		if g.Delegable {
+			extra += " delegable"
+		}
+		if g.Parent != "" {
+			extra += " from=" + g.Parent
+		}
+		fmt.Fprintf(o.Out, "%s  %-8s %-12s %s%s (by %s)\n", g.ID, status, g.To, strings.Join(g.Scopes, " "), extra, g.By)
+	}
+	return nil
+}
+
+type capCheckOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Identity, Scope, Task string
+	JSON                  bool
+}
+
+func newCmdCapCheck(f *Factory, runF func(context.Context, *capCheckOptions) error) *cobra.Command {
+	o := &capCheckOptions{Out: f.Out, Service: f.Service}
 	c := &cobra.Command{
 		Use:     "check <identity> <scope> [--task <id>]",
 		Short:   "Say whether an identity may use a scope now, and why",
 		Example: "  $ git covenant cap check builder-1 task.claim --task tk-3f2a",
 		Args:    exactArgs(2, "<identity> and <scope>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			d, err := svc.CheckCapability(c.Context(), args[0], args[1], task)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return f.printJSON(d)
-			}
-			verdict := "deny"
-			if d.Allowed {
-				verdict = "allow"
-			}
-			fmt.Fprintf(f.Out, "%s: %s\n", verdict, d.Reason)
-			return nil
+			o.Identity, o.Scope = args[0], args[1]
+			return runCmd(c, o, runF, runCapCheck)
 		},
 	}
-	c.Flags().StringVar(&task, "task", "", "check against this task's labels")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the decision as JSON")
+	c.Flags().StringVar(&o.Task, "task", "", "check against this task's labels")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the decision as JSON")
 	return c
+}
+
+func runCapCheck(ctx context.Context, o *capCheckOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	d, err := svc.CheckCapability(ctx, o.Identity, o.Scope, o.Task)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.Out, d)
+	}
+	verdict := "deny"
+	if d.Allowed {
+		verdict = "allow"
+	}
+	fmt.Fprintf(o.Out, "%s: %s\n", verdict, d.Reason)
+	return nil
 }
 
 func newCmdTrust(f *Factory) *cobra.Command {
 	c := &cobra.Command{Use: "trust <command>", Short: "Show the roots of trust and the identities the feeds know"}
-	var asJSON bool
-	show := &cobra.Command{
+	c.AddCommand(newCmdTrustShow(f, nil))
+	return c
+}
+
+type trustShowOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	JSON bool
+}
+
+func newCmdTrustShow(f *Factory, runF func(context.Context, *trustShowOptions) error) *cobra.Command {
+	o := &trustShowOptions{Out: f.Out, Service: f.Service}
+	c := &cobra.Command{
 		Use:   "show [--json]",
 		Short: "Print the trust roots of .covenant/config.toml and every registered identity",
 		Args:  exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			rep, err := svc.Trust(c.Context())
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return f.printJSON(rep)
-			}
-			fmt.Fprintln(f.Out, "roots (.covenant/config.toml):")
-			for _, root := range rep.Roots {
-				fmt.Fprintf(f.Out, "  %-14s %s\n", root.Name, root.Key)
-			}
-			fmt.Fprintln(f.Out, "identities:")
-			for _, p := range rep.Identities {
-				status := ""
-				if p.Revoked != nil {
-					status = "  REVOKED: " + p.Revoked.Reason
-				}
-				rot := ""
-				if len(p.Keys) > 1 {
-					rot = fmt.Sprintf(" (%d keys, rotated)", len(p.Keys))
-				}
-				fmt.Fprintf(f.Out, "  %-14s %-7s key %s%s, %d grant(s)%s\n", p.Name, p.Role, p.Key, rot, len(p.Grants), status)
-			}
-			return nil
-		},
+		RunE:  func(c *cobra.Command, args []string) error { return runCmd(c, o, runF, runTrustShow) },
 	}
-	show.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
-	c.AddCommand(show)
+	c.Flags().BoolVar(&o.JSON, "json", false, "print as JSON")
 	return c
+}
+
+func runTrustShow(ctx context.Context, o *trustShowOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	rep, err := svc.Trust(ctx)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.Out, rep)
+	}
+	fmt.Fprintln(o.Out, "roots (.covenant/config.toml):")
+	for _, root := range rep.Roots {
+		fmt.Fprintf(o.Out, "  %-14s %s\n", root.Name, root.Key)
+	}
+	fmt.Fprintln(o.Out, "identities:")
+	for _, p := range rep.Identities {
+		status := ""
+		if p.Revoked != nil {
+			status = "  REVOKED: " + p.Revoked.Reason
+		}
+		rot := ""
+		if len(p.Keys) > 1 {
+			rot = fmt.Sprintf(" (%d keys, rotated)", len(p.Keys))
+		}
+		fmt.Fprintf(o.Out, "  %-14s %-7s key %s%s, %d grant(s)%s\n", p.Name, p.Role, p.Key, rot, len(p.Grants), status)
+	}
+	return nil
 }

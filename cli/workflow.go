@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -12,39 +13,16 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// taskCmd builds a command that writes one op on a task and reports it.
-func taskCmd(f *Factory, use, short, long, example string, nargs int, argNames string,
-	run func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error), flags func(c *cobra.Command)) *cobra.Command {
-	var asJSON bool
-	c := &cobra.Command{
-		Use: use, Short: short, Long: long, Example: example,
-		Args: exactArgs(nargs, argNames),
-		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			t, msg, err := run(c.Context(), svc, args)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return f.printJSON(t)
-			}
-			fmt.Fprintln(f.Out, msg)
-			return nil
-		},
-	}
-	c.Flags().BoolVar(&asJSON, "json", false, "print the task as JSON")
-	if flags != nil {
-		flags(c)
-	}
-	return c
+type taskReadyOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Label string
+	JSON  bool
 }
 
-func newCmdTaskReady(f *Factory) *cobra.Command {
-	var label string
-	var asJSON bool
+func newCmdTaskReady(f *Factory, runF func(context.Context, *taskReadyOptions) error) *cobra.Command {
+	o := &taskReadyOptions{Out: f.Out, Service: f.Service}
 	c := &cobra.Command{
 		Use:   "ready [--label <l>] [--json]",
 		Short: "List tasks ready to be claimed: unleased, claimable, all blockers finished",
@@ -53,120 +31,246 @@ blockers ('task link <a> blocks <b>') are all finished; highest priority
 first, then oldest. 'task start' with no id claims the first of them.`,
 		Example: "  $ git covenant task ready\n  $ git covenant task ready --label backend --json",
 		Args:    exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			each := func(fn func([]byte, *tasks.Summary) error) error {
-				return svc.Ready(c.Context(), label, func(raw []byte) error { return fn(raw, nil) })
-			}
-			return listTasks(f.Out, each, "", "", asJSON)
-		},
+		RunE:    func(c *cobra.Command, args []string) error { return runCmd(c, o, runF, runTaskReady) },
 	}
-	c.Flags().StringVar(&label, "label", "", "only tasks with this label")
-	c.Flags().BoolVar(&asJSON, "json", false, "print a JSON array ([] when empty)")
+	c.Flags().StringVar(&o.Label, "label", "", "only tasks with this label")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print a JSON array ([] when empty)")
 	return c
 }
 
-func newCmdTaskMove(f *Factory) *cobra.Command {
-	var note string
-	return taskCmd(f, "move <id> <state> [--note <text>]", "Move a task to another state of the workflow",
-		`Move a task along the workflow ('git covenant workflow show'). Illegal moves
+func runTaskReady(ctx context.Context, o *taskReadyOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	each := func(fn func([]byte, *tasks.Summary) error) error {
+		return svc.Ready(ctx, o.Label, func(raw []byte) error { return fn(raw, nil) })
+	}
+	return listTasks(o.Out, each, "", "", o.JSON)
+}
+
+type taskMoveOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Task, To, Note string
+	JSON           bool
+}
+
+func newCmdTaskMove(f *Factory, runF func(context.Context, *taskMoveOptions) error) *cobra.Command {
+	o := &taskMoveOptions{Out: f.Out, Service: f.Service}
+	c := &cobra.Command{
+		Use:   "move <id> <state> [--note <text>]",
+		Short: "Move a task to another state of the workflow",
+		Long: `Move a task along the workflow ('git covenant workflow show'). Illegal moves
 are refused naming the allowed ones; moves guarded by gates are refused
 naming what is missing; while someone holds the task's lease only they may
 move it.`,
-		"  $ git covenant task move tk-3f2a self_review --note \"tests green locally\"", 2, "<id> and <state>",
-		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
-			t, err := svc.MoveTask(ctx, covenant.MoveRequest{Task: args[0], To: args[1], Note: note})
-			if err != nil {
-				return nil, "", err
-			}
-			return t, fmt.Sprintf("%s is now %s.", t.ID, t.State), nil
+		Example: "  $ git covenant task move tk-3f2a self_review --note \"tests green locally\"",
+		Args:    exactArgs(2, "<id> and <state>"),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Task, o.To = args[0], args[1]
+			return runCmd(c, o, runF, runTaskMove)
 		},
-		func(c *cobra.Command) { c.Flags().StringVar(&note, "note", "", "why") })
-}
-
-func newCmdTaskHeartbeat(f *Factory) *cobra.Command {
-	var ttl string
-	return taskCmd(f, "heartbeat <id> [--ttl <duration>]", "Extend your lease on a task",
-		"Extend the lease you hold on a task to now + ttl, keeping its epoch.",
-		"  $ git covenant task heartbeat tk-3f2a --ttl 30m", 1, "one task <id>",
-		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
-			d, err := time.ParseDuration(ttl)
-			if err != nil {
-				return nil, "", usagef("--ttl %q is not a duration (try 30m, 2h or 1h30m)", ttl)
-			}
-			t, err := svc.Heartbeat(ctx, covenant.LeaseRequest{Task: args[0], TTL: d})
-			if err != nil {
-				return nil, "", err
-			}
-			return t, fmt.Sprintf("Lease on %s (epoch %d) extended until %s.", t.ID, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339)), nil
-		},
-		func(c *cobra.Command) {
-			c.Flags().StringVar(&ttl, "ttl", covenant.DefaultTTL.String(), "new lease length from now")
-		})
-}
-
-func newCmdTaskRelease(f *Factory) *cobra.Command {
-	return taskCmd(f, "release <id>", "Give back your lease on a task", "", "  $ git covenant task release tk-3f2a", 1, "one task <id>",
-		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
-			t, err := svc.Release(ctx, args[0])
-			if err != nil {
-				return nil, "", err
-			}
-			return t, fmt.Sprintf("Released %s.", t.ID), nil
-		}, nil)
-}
-
-func newCmdTaskLink(f *Factory) *cobra.Command {
-	c := taskCmd(f, "link <id> {blocks | parent-of | relates-to | discovered-from} <other>", "Link two tasks",
-		`Record a typed link from one task to another. 'a blocks b' keeps b out of the
-ready queue until a is finished; cycles of blocks (or parent-of) links are
-refused.`,
-		"  $ git covenant task link tk-3f2a blocks tk-9c1d\n  $ git covenant task link tk-77aa discovered-from tk-3f2a", 3, "<id>, a link kind and <other>",
-		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
-			t, err := svc.LinkTasks(ctx, covenant.LinkRequest{Task: args[0], Kind: args[1], Other: args[2]})
-			if err != nil {
-				return nil, "", err
-			}
-			l := t.Links[len(t.Links)-1]
-			return t, fmt.Sprintf("%s %s %s.", t.ID, l.Kind, l.Task), nil
-		}, nil)
+	}
+	c.Flags().StringVar(&o.Note, "note", "", "why")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the task as JSON")
 	return c
 }
 
-func newCmdTaskReview(f *Factory) *cobra.Command {
-	var gate, note string
-	return taskCmd(f, "review <id> --gate <g> {approve | reject} --note <text>", "Approve or reject an approval gate",
-		`Record a review verdict for an approval gate (e.g. review.code). The gate is
-satisfied while the latest verdict is approve; independent gates do not
-count approvals by anyone who held a lease on the task.`,
-		"  $ git covenant task review tk-3f2a --gate review.code approve --note \"LGTM\"", 2, "<id> and approve or reject",
-		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
-			if gate == "" || strings.TrimSpace(note) == "" {
-				return nil, "", usagef("--gate and --note are required")
-			}
-			t, err := svc.Review(ctx, covenant.ReviewRequest{Task: args[0], Gate: gate, Verdict: args[1], Note: note})
-			if err != nil {
-				return nil, "", err
-			}
-			rec := t.Gates[gate]
-			msg := fmt.Sprintf("Recorded %s %s on %s.", gate, args[1], t.ID)
-			if rec != nil && !rec.Satisfied && rec.Reason != "" {
-				msg += " It does not satisfy the gate: " + rec.Reason + "."
-			}
-			return t, msg, nil
-		},
-		func(c *cobra.Command) {
-			c.Flags().StringVar(&gate, "gate", "", "approval gate name (required)")
-			c.Flags().StringVar(&note, "note", "", "what you checked (required)")
-		})
+func runTaskMove(ctx context.Context, o *taskMoveOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := svc.MoveTask(ctx, covenant.MoveRequest{Task: o.Task, To: o.To, Note: o.Note})
+	if err != nil {
+		return err
+	}
+	return printTaskResult(o.Out, o.JSON, t, fmt.Sprintf("%s is now %s.", t.ID, t.State))
 }
 
-func newCmdTaskCheck(f *Factory) *cobra.Command {
-	var gate string
-	var asJSON bool
+type taskHeartbeatOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Task string
+	TTL  time.Duration
+	JSON bool
+}
+
+func newCmdTaskHeartbeat(f *Factory, runF func(context.Context, *taskHeartbeatOptions) error) *cobra.Command {
+	o := &taskHeartbeatOptions{Out: f.Out, Service: f.Service}
+	var ttl string
+	c := &cobra.Command{
+		Use:     "heartbeat <id> [--ttl <duration>]",
+		Short:   "Extend your lease on a task",
+		Long:    "Extend the lease you hold on a task to now + ttl, keeping its epoch.",
+		Example: "  $ git covenant task heartbeat tk-3f2a --ttl 30m",
+		Args:    exactArgs(1, "one task <id>"),
+		RunE: func(c *cobra.Command, args []string) error {
+			d, err := time.ParseDuration(ttl)
+			if err != nil {
+				return usagef("--ttl %q is not a duration (try 30m, 2h or 1h30m)", ttl)
+			}
+			o.Task, o.TTL = args[0], d
+			return runCmd(c, o, runF, runTaskHeartbeat)
+		},
+	}
+	c.Flags().StringVar(&ttl, "ttl", covenant.DefaultTTL.String(), "new lease length from now")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the task as JSON")
+	return c
+}
+
+func runTaskHeartbeat(ctx context.Context, o *taskHeartbeatOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := svc.Heartbeat(ctx, covenant.LeaseRequest{Task: o.Task, TTL: o.TTL})
+	if err != nil {
+		return err
+	}
+	return printTaskResult(o.Out, o.JSON, t, fmt.Sprintf("Lease on %s (epoch %d) extended until %s.", t.ID, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339)))
+}
+
+type taskReleaseOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Task string
+	JSON bool
+}
+
+func newCmdTaskRelease(f *Factory, runF func(context.Context, *taskReleaseOptions) error) *cobra.Command {
+	o := &taskReleaseOptions{Out: f.Out, Service: f.Service}
+	c := &cobra.Command{
+		Use:     "release <id>",
+		Short:   "Give back your lease on a task",
+		Example: "  $ git covenant task release tk-3f2a",
+		Args:    exactArgs(1, "one task <id>"),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Task = args[0]
+			return runCmd(c, o, runF, runTaskRelease)
+		},
+	}
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the task as JSON")
+	return c
+}
+
+func runTaskRelease(ctx context.Context, o *taskReleaseOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := svc.Release(ctx, o.Task)
+	if err != nil {
+		return err
+	}
+	return printTaskResult(o.Out, o.JSON, t, fmt.Sprintf("Released %s.", t.ID))
+}
+
+type taskLinkOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Task, Kind, Other string
+	JSON              bool
+}
+
+func newCmdTaskLink(f *Factory, runF func(context.Context, *taskLinkOptions) error) *cobra.Command {
+	o := &taskLinkOptions{Out: f.Out, Service: f.Service}
+	c := &cobra.Command{
+		Use:   "link <id> {blocks | parent-of | relates-to | discovered-from} <other>",
+		Short: "Link two tasks",
+		Long: `Record a typed link from one task to another. 'a blocks b' keeps b out of the
+ready queue until a is finished; cycles of blocks (or parent-of) links are
+refused.`,
+		Example: "  $ git covenant task link tk-3f2a blocks tk-9c1d\n  $ git covenant task link tk-77aa discovered-from tk-3f2a",
+		Args:    exactArgs(3, "<id>, a link kind and <other>"),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Task, o.Kind, o.Other = args[0], args[1], args[2]
+			return runCmd(c, o, runF, runTaskLink)
+		},
+	}
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the task as JSON")
+	return c
+}
+
+func runTaskLink(ctx context.Context, o *taskLinkOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := svc.LinkTasks(ctx, covenant.LinkRequest{Task: o.Task, Kind: o.Kind, Other: o.Other})
+	if err != nil {
+		return err
+	}
+	l := t.Links[len(t.Links)-1]
+	return printTaskResult(o.Out, o.JSON, t, fmt.Sprintf("%s %s %s.", t.ID, l.Kind, l.Task))
+}
+
+type taskReviewOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Task, Gate, Verdict, Note string
+	JSON                      bool
+}
+
+func newCmdTaskReview(f *Factory, runF func(context.Context, *taskReviewOptions) error) *cobra.Command {
+	o := &taskReviewOptions{Out: f.Out, Service: f.Service}
+	c := &cobra.Command{
+		Use:   "review <id> --gate <g> {approve | reject} --note <text>",
+		Short: "Approve or reject an approval gate",
+		Long: `Record a review verdict for an approval gate (e.g. review.code). The gate is
+satisfied while the latest verdict is approve; independent gates do not
+count approvals by anyone who held a lease on the task.`,
+		Example: "  $ git covenant task review tk-3f2a --gate review.code approve --note \"LGTM\"",
+		Args:    exactArgs(2, "<id> and approve or reject"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if o.Gate == "" || strings.TrimSpace(o.Note) == "" {
+				return usagef("--gate and --note are required")
+			}
+			o.Task, o.Verdict = args[0], args[1]
+			return runCmd(c, o, runF, runTaskReview)
+		},
+	}
+	c.Flags().StringVar(&o.Gate, "gate", "", "approval gate name (required)")
+	c.Flags().StringVar(&o.Note, "note", "", "what you checked (required)")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the task as JSON")
+	return c
+}
+
+func runTaskReview(ctx context.Context, o *taskReviewOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := svc.Review(ctx, covenant.ReviewRequest{Task: o.Task, Gate: o.Gate, Verdict: o.Verdict, Note: o.Note})
+	if err != nil {
+		return err
+	}
+	rec := t.Gates[o.Gate]
+	msg := fmt.Sprintf("Recorded %s %s on %s.", o.Gate, o.Verdict, t.ID)
+	if rec != nil && !rec.Satisfied && rec.Reason != "" {
+		msg += " It does not satisfy the gate: " + rec.Reason + "."
+	}
+	return printTaskResult(o.Out, o.JSON, t, msg)
+}
+
+type taskCheckOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+	Dir     string // where the command runs
+
+	Task, Gate string
+	Argv       []string
+	JSON       bool
+}
+
+func newCmdTaskCheck(f *Factory, runF func(context.Context, *taskCheckOptions) error) *cobra.Command {
+	o := &taskCheckOptions{Out: f.Out, Service: f.Service, Dir: f.Dir}
 	c := &cobra.Command{
 		Use:   "check <id> --gate <g> -- <command>...",
 		Short: "Run a command and record its result as evidence for a check gate",
@@ -181,84 +285,166 @@ command's exit status does not change this command's.`,
 			if dash != 1 || len(args) < 2 {
 				return usagef("usage: git covenant task check <id> --gate <g> -- <command>...")
 			}
-			if gate == "" {
+			if o.Gate == "" {
 				return usagef("--gate is required")
 			}
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			run, err := svc.RunCheck(c.Context(), covenant.RunCheckRequest{Task: args[0], Gate: gate, Argv: args[1:], Dir: f.Dir})
-			if err != nil {
-				return err
-			}
-			t, code, dur := run.Task, run.ExitCode, run.Duration
-			if asJSON {
-				return f.printJSON(t.Gates[gate])
-			}
-			result := "passed"
-			if code != 0 {
-				result = fmt.Sprintf("failed (exit %d)", code)
-			}
-			fmt.Fprintf(f.Out, "%s %s in %s; recorded as %s evidence on %s.\n", strings.Join(args[1:], " "), result, dur.Round(time.Millisecond), gate, t.ID)
-			return nil
+			o.Task, o.Argv = args[0], args[1:]
+			return runCmd(c, o, runF, runTaskCheck)
 		},
 	}
-	c.Flags().StringVar(&gate, "gate", "", "check gate name (required)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the gate record as JSON")
+	c.Flags().StringVar(&o.Gate, "gate", "", "check gate name (required)")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the gate record as JSON")
 	return c
 }
 
-func newCmdTaskEscalate(f *Factory) *cobra.Command {
-	var kind, reason string
-	return taskCmd(f, "escalate <id> --kind {credentials | destructive | production | decision} --reason <text>",
-		"Ask a human: move the task to escalated with what is needed",
-		`Move a task to escalated, recording what a human must provide or decide.
+func runTaskCheck(ctx context.Context, o *taskCheckOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	run, err := svc.RunCheck(ctx, covenant.RunCheckRequest{Task: o.Task, Gate: o.Gate, Argv: o.Argv, Dir: o.Dir})
+	if err != nil {
+		return err
+	}
+	t, code, dur := run.Task, run.ExitCode, run.Duration
+	if o.JSON {
+		return printJSON(o.Out, t.Gates[o.Gate])
+	}
+	result := "passed"
+	if code != 0 {
+		result = fmt.Sprintf("failed (exit %d)", code)
+	}
+	fmt.Fprintf(o.Out, "%s %s in %s; recorded as %s evidence on %s.\n", strings.Join(o.Argv, " "), result, dur.Round(time.Millisecond), o.Gate, t.ID)
+	return nil
+}
+
+type taskEscalateOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Task, Kind, Reason string
+	JSON               bool
+}
+
+func newCmdTaskEscalate(f *Factory, runF func(context.Context, *taskEscalateOptions) error) *cobra.Command {
+	o := &taskEscalateOptions{Out: f.Out, Service: f.Service}
+	c := &cobra.Command{
+		Use:   "escalate <id> --kind {credentials | destructive | production | decision} --reason <text>",
+		Short: "Ask a human: move the task to escalated with what is needed",
+		Long: `Move a task to escalated, recording what a human must provide or decide.
 'git covenant task list --state escalated' is the human's inbox; only a human
 identity can 'task resolve' it, which returns it to its previous state.`,
-		"  $ git covenant task escalate tk-3f2a --kind production --reason \"needs a prod DB migration\"", 1, "one task <id>",
-		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
-			t, err := svc.Escalate(ctx, covenant.EscalateRequest{Task: args[0], Kind: kind, Reason: reason})
-			if err != nil {
-				return nil, "", err
-			}
-			return t, fmt.Sprintf("%s escalated (%s); a human resolves it with: git covenant task resolve %s --decision <text>", t.ID, kind, t.ID), nil
+		Example: "  $ git covenant task escalate tk-3f2a --kind production --reason \"needs a prod DB migration\"",
+		Args:    exactArgs(1, "one task <id>"),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Task = args[0]
+			return runCmd(c, o, runF, runTaskEscalate)
 		},
-		func(c *cobra.Command) {
-			c.Flags().StringVar(&kind, "kind", "", "credentials, destructive, production or decision (required)")
-			c.Flags().StringVar(&reason, "reason", "", "what is needed (required)")
-		})
+	}
+	c.Flags().StringVar(&o.Kind, "kind", "", "credentials, destructive, production or decision (required)")
+	c.Flags().StringVar(&o.Reason, "reason", "", "what is needed (required)")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the task as JSON")
+	return c
 }
 
-func newCmdTaskResolve(f *Factory) *cobra.Command {
-	var decision string
-	return taskCmd(f, "resolve <id> --decision <text>", "Resolve an escalation (human identities only)",
-		"Record a human's decision on an escalated task and return it to the state it was escalated from.",
-		"  $ git covenant task resolve tk-3f2a --decision \"approved, run it Tuesday\"", 1, "one task <id>",
-		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
-			t, err := svc.Resolve(ctx, args[0], decision)
-			if err != nil {
-				return nil, "", err
-			}
-			return t, fmt.Sprintf("Resolved %s; it is %s again.", t.ID, t.State), nil
+func runTaskEscalate(ctx context.Context, o *taskEscalateOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := svc.Escalate(ctx, covenant.EscalateRequest{Task: o.Task, Kind: o.Kind, Reason: o.Reason})
+	if err != nil {
+		return err
+	}
+	return printTaskResult(o.Out, o.JSON, t, fmt.Sprintf("%s escalated (%s); a human resolves it with: git covenant task resolve %s --decision <text>", t.ID, o.Kind, t.ID))
+}
+
+type taskResolveOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Task, Decision string
+	JSON           bool
+}
+
+func newCmdTaskResolve(f *Factory, runF func(context.Context, *taskResolveOptions) error) *cobra.Command {
+	o := &taskResolveOptions{Out: f.Out, Service: f.Service}
+	c := &cobra.Command{
+		Use:     "resolve <id> --decision <text>",
+		Short:   "Resolve an escalation (human identities only)",
+		Long:    "Record a human's decision on an escalated task and return it to the state it was escalated from.",
+		Example: "  $ git covenant task resolve tk-3f2a --decision \"approved, run it Tuesday\"",
+		Args:    exactArgs(1, "one task <id>"),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Task = args[0]
+			return runCmd(c, o, runF, runTaskResolve)
 		},
-		func(c *cobra.Command) { c.Flags().StringVar(&decision, "decision", "", "the decision (required)") })
+	}
+	c.Flags().StringVar(&o.Decision, "decision", "", "the decision (required)")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the task as JSON")
+	return c
 }
 
-func newCmdTaskComment(f *Factory) *cobra.Command {
-	return taskCmd(f, "comment <id> <text>", "Add a comment to a task", "", "  $ git covenant task comment tk-3f2a \"flaky on arm64 only\"", 2, "<id> and <text>",
-		func(ctx context.Context, svc *covenant.Service, args []string) (*tasks.Task, string, error) {
-			t, err := svc.Comment(ctx, args[0], args[1])
-			if err != nil {
-				return nil, "", err
-			}
-			return t, fmt.Sprintf("Commented on %s.", t.ID), nil
-		}, nil)
+func runTaskResolve(ctx context.Context, o *taskResolveOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := svc.Resolve(ctx, o.Task, o.Decision)
+	if err != nil {
+		return err
+	}
+	return printTaskResult(o.Out, o.JSON, t, fmt.Sprintf("Resolved %s; it is %s again.", t.ID, t.State))
 }
 
-func newCmdTaskTrailers(f *Factory) *cobra.Command {
-	var hookFile string
-	var auto bool
+type taskCommentOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Task, Text string
+	JSON       bool
+}
+
+func newCmdTaskComment(f *Factory, runF func(context.Context, *taskCommentOptions) error) *cobra.Command {
+	o := &taskCommentOptions{Out: f.Out, Service: f.Service}
+	c := &cobra.Command{
+		Use:     "comment <id> <text>",
+		Short:   "Add a comment to a task",
+		Example: "  $ git covenant task comment tk-3f2a \"flaky on arm64 only\"",
+		Args:    exactArgs(2, "<id> and <text>"),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Task, o.Text = args[0], args[1]
+			return runCmd(c, o, runF, runTaskComment)
+		},
+	}
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the task as JSON")
+	return c
+}
+
+func runTaskComment(ctx context.Context, o *taskCommentOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := svc.Comment(ctx, o.Task, o.Text)
+	if err != nil {
+		return err
+	}
+	return printTaskResult(o.Out, o.JSON, t, fmt.Sprintf("Commented on %s.", t.ID))
+}
+
+type taskTrailersOptions struct {
+	Out, Err io.Writer
+	Service  func(context.Context) (*covenant.Service, error)
+	Dir      string // where the hook runs git
+
+	Task string // empty: the task last started in this working tree
+	Hook string // a commit message file to add the trailers to
+	Auto bool
+}
+
+func newCmdTaskTrailers(f *Factory, runF func(context.Context, *taskTrailersOptions) error) *cobra.Command {
+	o := &taskTrailersOptions{Out: f.Out, Err: f.Err, Service: f.Service, Dir: f.Dir}
 	c := &cobra.Command{
 		Use:   "trailers [<id>] [--hook <commit-msg-file>] [--auto]",
 		Short: "Print the commit trailers for a task you hold (for scripts and hooks)",
@@ -275,54 +461,60 @@ The hook form never fails a commit.
 
 --auto opts in: every commit in this working tree gets the task's
 trailers while you hold its lease (until the next task start).`,
+
 		Example: "  $ git commit -m \"fix\" -m \"$(git covenant task trailers tk-3f2a)\"\n  $ git covenant task trailers tk-3f2a --auto",
 		Args:    maxArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			if hookFile != "" {
-				return hookTrailers(c.Context(), f, svc, hookFile)
-			}
-			id := ""
 			if len(args) == 1 {
-				id = args[0]
-			} else {
-				cur, err := svc.CurrentTask()
-				if err != nil {
-					return err
-				}
-				if cur == nil {
-					return usagef("no task started in this working tree; name one")
-				}
-				id = cur.Task
+				o.Task = args[0]
 			}
-			if auto {
-				t, err := svc.OptInTrailers(c.Context(), id)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(f.Err, "Commits in this working tree now get the trailers of %s while you hold its lease.\n", t.ID)
-			}
-			tr, err := svc.Trailers(c.Context(), id)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(f.Out, strings.Join(tr, "\n"))
-			return nil
+			return runCmd(c, o, runF, runTaskTrailers)
 		},
 	}
-	c.Flags().StringVar(&hookFile, "hook", "", "add to this commit message file (the prepare-commit-msg hook)")
-	c.Flags().BoolVar(&auto, "auto", false, "opt in: stamp every commit in this working tree with the task's trailers")
+	c.Flags().StringVar(&o.Hook, "hook", "", "add to this commit message file (the prepare-commit-msg hook)")
+	c.Flags().BoolVar(&o.Auto, "auto", false, "opt in: stamp every commit in this working tree with the task's trailers")
 	return c
+}
+
+func runTaskTrailers(ctx context.Context, o *taskTrailersOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	if o.Hook != "" {
+		return hookTrailers(ctx, svc, o.Dir, o.Hook)
+	}
+	id := o.Task
+	if id == "" {
+		cur, err := svc.CurrentTask()
+		if err != nil {
+			return err
+		}
+		if cur == nil {
+			return usagef("no task started in this working tree; name one")
+		}
+		id = cur.Task
+	}
+	if o.Auto {
+		t, err := svc.OptInTrailers(ctx, id)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Err, "Commits in this working tree now get the trailers of %s while you hold its lease.\n", t.ID)
+	}
+	tr, err := svc.Trailers(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(o.Out, strings.Join(tr, "\n"))
+	return nil
 }
 
 // hookTrailers is the prepare-commit-msg hook's work: never an error
 // that fails the commit, never a trailer for a lease not held now or a
 // task the commit does not name (unless opted in).
-func hookTrailers(ctx context.Context, f *Factory, svc *covenant.Service, file string) error {
-	git := svc.HookGit(ctx, f.Dir)
+func hookTrailers(ctx context.Context, svc *covenant.Service, dir, file string) error {
+	git := svc.HookGit(ctx, dir)
 	have, err := hooks.MessageTrailers(git, file)
 	if err != nil {
 		return nil
@@ -350,58 +542,72 @@ func hookTrailers(ctx context.Context, f *Factory, svc *covenant.Service, file s
 
 func newCmdWorkflow(f *Factory) *cobra.Command {
 	c := &cobra.Command{Use: "workflow <command>", Short: "Show the task lifecycle of this repository"}
-	var asJSON bool
-	show := &cobra.Command{
+	c.AddCommand(newCmdWorkflowShow(f, nil))
+	return c
+}
+
+type workflowShowOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	JSON bool
+}
+
+func newCmdWorkflowShow(f *Factory, runF func(context.Context, *workflowShowOptions) error) *cobra.Command {
+	o := &workflowShowOptions{Out: f.Out, Service: f.Service}
+	c := &cobra.Command{
 		Use:   "show [--json]",
 		Short: "Print the active workflow: states, transitions, gates",
 		Long: `Print the active workflow: the [workflow] table of .covenant/config.toml, or
 the default lifecycle when there is none.`,
 		Args: exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, args []string) error {
-			svc, err := f.Service(c.Context())
-			if err != nil {
-				return err
-			}
-			wf, err := svc.Workflow()
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return f.printJSON(wf)
-			}
-			fmt.Fprintf(f.Out, "states:   %s\ninitial:  %s\nfinal:    %s\nclaim:    from %s, to %s\n",
-				strings.Join(wf.States, ", "), wf.Initial, strings.Join(wf.Final, ", "), strings.Join(wf.ClaimFrom, ", "), wf.ClaimTo)
-			if wf.Escalated != "" {
-				fmt.Fprintf(f.Out, "escalate: to %s (task escalate / task resolve)\n", wf.Escalated)
-			}
-			fmt.Fprintln(f.Out, "\ntransitions:")
-			for _, s := range wf.States {
-				for _, t := range wf.Transitions {
-					if !contains(t.From, s) {
-						continue
-					}
-					extra := ""
-					if len(t.Gates) > 0 {
-						extra += "  gates: " + strings.Join(t.Gates, ", ")
-					}
-					if len(t.Roles) > 0 {
-						extra += "  roles: " + strings.Join(t.Roles, ", ")
-					}
-					fmt.Fprintf(f.Out, "  %-13s -> %-13s%s\n", s, t.To, extra)
-				}
-			}
-			fmt.Fprintln(f.Out, "\ngates:")
-			for _, g := range wf.Gates {
-				extra := ""
-				if g.Independent {
-					extra = " (not by anyone who held the lease)"
-				}
-				fmt.Fprintf(f.Out, "  %-13s %s%s\n", g.Name, g.Kind, extra)
-			}
-			return nil
-		},
+		RunE: func(c *cobra.Command, args []string) error { return runCmd(c, o, runF, runWorkflowShow) },
 	}
-	show.Flags().BoolVar(&asJSON, "json", false, "print the workflow as JSON")
-	c.AddCommand(show)
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the workflow as JSON")
 	return c
+}
+
+func runWorkflowShow(ctx context.Context, o *workflowShowOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	wf, err := svc.Workflow()
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		return printJSON(o.Out, wf)
+	}
+	w := o.Out
+	fmt.Fprintf(w, "states:   %s\ninitial:  %s\nfinal:    %s\nclaim:    from %s, to %s\n",
+		strings.Join(wf.States, ", "), wf.Initial, strings.Join(wf.Final, ", "), strings.Join(wf.ClaimFrom, ", "), wf.ClaimTo)
+	if wf.Escalated != "" {
+		fmt.Fprintf(w, "escalate: to %s (task escalate / task resolve)\n", wf.Escalated)
+	}
+	fmt.Fprintln(w, "\ntransitions:")
+	for _, s := range wf.States {
+		for _, t := range wf.Transitions {
+			if !contains(t.From, s) {
+				continue
+			}
+			extra := ""
+			if len(t.Gates) > 0 {
+				extra += "  gates: " + strings.Join(t.Gates, ", ")
+			}
+			if len(t.Roles) > 0 {
+				extra += "  roles: " + strings.Join(t.Roles, ", ")
+			}
+			fmt.Fprintf(w, "  %-13s -> %-13s%s\n", s, t.To, extra)
+		}
+	}
+	fmt.Fprintln(w, "\ngates:")
+	for _, g := range wf.Gates {
+		extra := ""
+		if g.Independent {
+			extra = " (not by anyone who held the lease)"
+		}
+		fmt.Fprintf(w, "  %-13s %s%s\n", g.Name, g.Kind, extra)
+	}
+	return nil
 }
