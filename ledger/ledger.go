@@ -341,6 +341,7 @@ func BadFeedRefs(st *gitstore.Store) ([]Finding, error) {
 // artifacts/ in its feed commit's tree; every other op carries none.
 var declaredArtifacts = map[string]map[string]bool{
 	"task.check": {"output.txt": true},
+	"run.record": {"output.txt": true}, // package runs: the run's capped output
 }
 
 // GenesisKey extracts the public key a genesis op declares.

@@ -1,0 +1,241 @@
+package covenant
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/index"
+	"github.com/git-covenant/git-covenant/runs"
+	"github.com/git-covenant/git-covenant/tasks"
+	"github.com/git-covenant/git-covenant/trust"
+)
+
+// What the daemon needs from the service: claims that do not touch the
+// working tree's current task, run records, handoffs built from a run's
+// branch, worktrees, and the state directory of this clone.
+
+// CovenantDir is this clone's local state directory (.git/covenant),
+// created if missing: the index, the daemon's lock, log, socket and runs.
+func (s *Service) CovenantDir() (string, error) { return s.store().CovenantDir() }
+
+// RefsDirs are the directories and files whose changes mean the feeds may
+// have moved: the covenant refs directory (loose refs, at any depth) and
+// the common git directory (packed-refs is rewritten there).
+func (s *Service) RefsDirs() (refs, common string) {
+	c := s.store().CommonDir
+	return filepath.Join(c, "refs", "covenant"), c
+}
+
+// ClaimForRun claims a task under a lease for a run, as the acting
+// identity, strongly through the remote via when it is not "". Unlike
+// StartTask it leaves the working tree's current task alone: the run works
+// in a worktree of its own.
+func (s *Service) ClaimForRun(ctx context.Context, task string, ttl time.Duration, via string) (*tasks.Task, error) {
+	if err := checkTTL(ttl); err != nil {
+		return nil, err
+	}
+	if via != "" {
+		return s.startVia(ctx, task, ttl, via)
+	}
+	return s.taskOp(ctx, task, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		return claimDraft(t, ttl), nil
+	})
+}
+
+// RecordRun writes a run.record op for a task as the acting identity (a
+// daemon), with the run's capped output as the artifact output.txt, and
+// returns the record as folded.
+func (s *Service) RecordRun(ctx context.Context, task string, b runs.RecordBody, output []byte) (*runs.Record, error) {
+	if err := b.Check(); err != nil {
+		return nil, err
+	}
+	arts := map[string][]byte{}
+	if len(output) > 0 {
+		arts["output.txt"] = output
+	}
+	if _, err := s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
+		id, err := tx.ResolveTask(task)
+		if err != nil {
+			return nil, err
+		}
+		return []Draft{{Type: runs.OpRecord, Task: id, Body: b, Summary: b.Summary(), Artifacts: arts}}, nil
+	}, nil); err != nil {
+		return nil, err
+	}
+	var rec *runs.Record
+	err := s.read(ctx, func(ix *index.Index) error {
+		return ix.EachRecord(runs.Kind, func(key string, raw []byte) error {
+			if key != b.Run {
+				return nil
+			}
+			rec = &runs.Record{}
+			return json.Unmarshal(raw, rec)
+		})
+	})
+	if err == nil && rec == nil {
+		err = fmt.Errorf("run %s was written but not folded", b.Run)
+	}
+	return rec, err
+}
+
+// Runs returns the run records of a task (an id or prefix; "" for every
+// task), oldest first.
+func (s *Service) Runs(ctx context.Context, task string) ([]*runs.Record, error) {
+	if task != "" {
+		id, err := s.ResolveID(ctx, task)
+		if err != nil {
+			return nil, err
+		}
+		task = id
+	}
+	out := []*runs.Record{}
+	err := s.read(ctx, func(ix *index.Index) error {
+		return ix.EachRecord(runs.Kind, func(_ string, raw []byte) error {
+			var r runs.Record
+			if err := json.Unmarshal(raw, &r); err != nil {
+				return err
+			}
+			if task == "" || r.Task == task {
+				out = append(out, &r)
+			}
+			return nil
+		})
+	})
+	sortRuns(out)
+	return out, err
+}
+
+func sortRuns(rs []*runs.Record) {
+	for i := 1; i < len(rs); i++ {
+		for j := i; j > 0 && rs[j].At.Before(rs[j-1].At); j-- {
+			rs[j], rs[j-1] = rs[j-1], rs[j]
+		}
+	}
+}
+
+// RunHandoff records a handoff the run's side built (its commits, head and
+// branch filled in by the caller from the run's worktree), under the lease
+// the acting identity holds.
+func (s *Service) RunHandoff(ctx context.Context, task string, h tasks.Handoff) (*tasks.Task, error) {
+	if err := h.Check(); err != nil {
+		return nil, err
+	}
+	return s.taskOp(ctx, task, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		return Draft{Type: tasks.OpHandoff, Epoch: heldEpoch(t, me, now), Body: h, Summary: h.Summary}, nil
+	})
+}
+
+// EnsureIdentity returns the keystore's identity name, creating it with
+// role if the keystore lacks it (created says so), and what the feeds say
+// of its key (an empty, untrusted actor if nothing yet).
+func (s *Service) EnsureIdentity(ctx context.Context, name string, role identity.Role) (a *trust.Actor, created bool, err error) {
+	id, err := s.c.keys.Get(name)
+	if errors.Is(err, identity.ErrNotFound) || errors.Is(err, identity.ErrNoIdentity) {
+		if id, err = s.c.keys.New(name, role, s.now()); err != nil {
+			return nil, false, err
+		}
+		created = true
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if id.Role != role {
+		return nil, false, fmt.Errorf("%w: identity %s has role %s, want %s", identity.ErrBadRole, name, id.Role, role)
+	}
+	a, err = s.ActorState(ctx, name)
+	return a, created, err
+}
+
+// ActorState is what the feeds say of a keystore identity's current key.
+func (s *Service) ActorState(ctx context.Context, name string) (*trust.Actor, error) {
+	id, err := s.c.keys.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	var a *trust.Actor
+	err = s.read(ctx, func(ix *index.Index) (err error) {
+		a, err = ix.Actor(id.KeyID())
+		return err
+	})
+	if a != nil && a.Key == "" {
+		a.Key, a.Name = identity.FormatPublicKey(id.PublicKey), name
+	}
+	return a, err
+}
+
+// Worktree is a checkout of a run's branch.
+type Worktree struct {
+	Dir    string `json:"dir"`
+	Branch string `json:"branch"`
+	Base   string `json:"base"` // the commit the branch started from (or had when reused)
+}
+
+// AddWorktree checks out branch in dir, creating the branch at base when it
+// does not exist (an existing branch is reused: a later run continues the
+// work). A stale worktree registration for dir is pruned first.
+func (s *Service) AddWorktree(ctx context.Context, dir, branch, base string) (*Worktree, error) {
+	g := s.store().Git().WithDir(s.gitWorkDir())
+	if _, err := os.Stat(dir); err == nil {
+		g.Output(ctx, []string{"worktree", "remove", "--force", dir})
+		os.RemoveAll(dir)
+	}
+	g.Output(ctx, []string{"worktree", "prune"})
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return nil, err
+	}
+	ref := "refs/heads/" + branch
+	var args []string
+	if _, err := g.Output(ctx, []string{"rev-parse", "--verify", "-q", ref}); err == nil {
+		args = []string{"worktree", "add", "-q", dir, branch}
+	} else {
+		if base == "" {
+			base = "HEAD"
+		}
+		args = []string{"worktree", "add", "-q", "-b", branch, dir, base + "^{commit}"}
+	}
+	if _, err := g.Output(ctx, args); err != nil {
+		return nil, err
+	}
+	out, err := g.Output(ctx, []string{"rev-parse", ref})
+	if err != nil {
+		return nil, err
+	}
+	return &Worktree{Dir: dir, Branch: branch, Base: strings.TrimSpace(string(out))}, nil
+}
+
+// RemoveWorktree removes a run's checkout; its branch stays.
+func (s *Service) RemoveWorktree(ctx context.Context, dir string) error {
+	g := s.store().Git().WithDir(s.gitWorkDir())
+	_, err := g.Output(ctx, []string{"worktree", "remove", "--force", dir})
+	if err != nil {
+		os.RemoveAll(dir)
+		g.Output(ctx, []string{"worktree", "prune"})
+	}
+	return nil
+}
+
+// BranchCommits returns a branch's tip and the commits on it since base,
+// newest first (at most runs.MaxCommits).
+func (s *Service) BranchCommits(ctx context.Context, base, branch string) (string, []string, error) {
+	g := s.store().Git().WithDir(s.gitWorkDir())
+	out, err := g.Output(ctx, []string{"rev-parse", "refs/heads/" + branch})
+	if err != nil {
+		return "", nil, err
+	}
+	head := strings.TrimSpace(string(out))
+	if base == "" || base == head {
+		return head, []string{}, nil
+	}
+	out, err = g.Output(ctx, []string{"rev-list", fmt.Sprintf("--max-count=%d", runs.MaxCommits), base + ".." + head})
+	if err != nil {
+		return head, nil, err
+	}
+	return head, strings.Fields(string(out)), nil
+}

@@ -1,0 +1,125 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/git-covenant/git-covenant/runs"
+	"github.com/git-covenant/git-covenant/tasks"
+)
+
+// Agent is what the daemon needs of one agent manifest
+// (.covenant/agents/<name>.toml); the manifest package parses and
+// validates the files, Options.LoadAgents turns them into these.
+type Agent struct {
+	Name     string // the manifest's name
+	Identity string // the identity it runs as (a keystore name)
+
+	// What it takes: a ready task with any of Labels (none: any), any of
+	// Priorities (none: any) and in any of States (none: any claimable).
+	Labels     []string
+	Priorities []string
+	States     []string
+
+	// Argv is the command; the placeholders {task}, {run}, {worktree} and
+	// {prompt_file} are replaced per run.
+	Argv []string
+	// Prompt is how the agent gets the task: "stdin" (closed after the
+	// prompt), "file" (its path in {prompt_file} and
+	// $GIT_COVENANT_PROMPT_FILE; stdin empty) or "none".
+	Prompt string
+	// Env names the variables passed from the daemon's environment; Set
+	// adds fixed ones; Secrets maps a variable to a file whose content it
+	// gets (never argv).
+	Env     []string
+	Set     map[string]string
+	Secrets map[string]string
+
+	BaseRef       string        // the base of covenant/<task> ("" means HEAD)
+	Timeout       time.Duration // 0: none
+	Grace         time.Duration // SIGTERM to SIGKILL (0: the runner's default)
+	MaxConcurrent int           // 0 means 1
+	OutputCap     int           // bytes of output kept as the artifact (0: 64 KiB)
+	LeaseTTL      time.Duration // 0 means 30m; heartbeats every third of it
+
+	// OnSuccess and OnFailure are the states the task moves to when the
+	// agent exits 0 or not ("" leaves it where it is).
+	OnSuccess string
+	OnFailure string
+
+	// Validation, when set, runs in the worktree after a successful exit;
+	// its result is recorded as the check gate ValidationGate's evidence.
+	Validation     []string
+	ValidationGate string
+
+	// Sandbox names the isolation backend ("" or "none" for none).
+	Sandbox string
+
+	// Final extracts the agent's final message and token usage from its
+	// output (the tool's event parser); nil takes the last non-empty line.
+	Final func(output []byte) (message string, tokens *runs.Tokens)
+}
+
+func (a *Agent) max() int {
+	if a.MaxConcurrent <= 0 {
+		return 1
+	}
+	return a.MaxConcurrent
+}
+
+func (a *Agent) ttl() time.Duration {
+	if a.LeaseTTL <= 0 {
+		return 30 * time.Minute
+	}
+	return a.LeaseTTL
+}
+
+// Takes reports whether the agent takes a ready task.
+func (a *Agent) Takes(s *tasks.Summary) bool {
+	if len(a.Labels) > 0 && !slices.ContainsFunc(s.Labels, func(l string) bool { return slices.Contains(a.Labels, l) }) {
+		return false
+	}
+	if len(a.Priorities) > 0 && !slices.Contains(a.Priorities, s.Priority) {
+		return false
+	}
+	if len(a.States) > 0 && !slices.Contains(a.States, s.State) {
+		return false
+	}
+	return true
+}
+
+// argv fills the placeholders.
+func (a *Agent) argv(task, run, worktree, promptFile string) []string {
+	r := strings.NewReplacer("{task}", task, "{run}", run, "{worktree}", worktree, "{prompt_file}", promptFile)
+	out := make([]string, len(a.Argv))
+	for i, s := range a.Argv {
+		out[i] = r.Replace(s)
+	}
+	return out
+}
+
+// commandDigest is the hex SHA-256 of an argv as a JSON array.
+func commandDigest(argv []string) string {
+	b, _ := json.Marshal(argv)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// finalMessage is the last non-empty line of the output, for agents
+// without a parser.
+func finalMessage(out []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			if len(l) > 2000 {
+				l = l[:2000]
+			}
+			return l
+		}
+	}
+	return ""
+}

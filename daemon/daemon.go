@@ -1,0 +1,457 @@
+package daemon
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/runs"
+	"github.com/git-covenant/git-covenant/tasks"
+)
+
+var (
+	// ErrNoAgent means no manifest takes the task, or none has that name.
+	ErrNoAgent = errors.New("no agent for the task")
+	// ErrIdentity means the daemon's identity cannot act in the repository.
+	ErrIdentity = errors.New("daemon identity cannot act")
+)
+
+// Defaults.
+const (
+	DefaultPoll       = 2 * time.Second
+	DefaultCheckpoint = time.Hour
+)
+
+// Options configure a Daemon.
+type Options struct {
+	// Service is the one long-lived handle every read and write goes
+	// through; it acts as the operator (who registers the daemon's
+	// identity on first start if it can). The caller closes it.
+	Service *covenant.Service
+	// Identity names the daemon's own identity (role daemon), created in
+	// the keystore on first start; "" means DefaultIdentity.
+	Identity string
+	// Env is the daemon's environment: the variables an agent manifest
+	// allows are taken from it.
+	Env []string
+	// LoadAgents reads and validates the agent manifests; it is called at
+	// start and on every reload.
+	LoadAgents func() ([]*Agent, error)
+	// Log receives the daemon's log lines.
+	Log io.Writer
+	Now func() time.Time
+	// Poll is the interval of the poll fallback (DefaultPoll if 0): a scan
+	// runs that often whatever the watcher says, which also catches leases
+	// that expired without any ref changing.
+	Poll time.Duration
+	// NoWatch turns the fsnotify watcher off (poll only).
+	NoWatch bool
+	// Sync, when set, names a remote: claims are strong through it and
+	// the daemon syncs with it every SyncEvery (0: only before claims).
+	Sync      string
+	SyncEvery time.Duration
+	// Reload delivers reload requests (SIGHUP).
+	Reload <-chan struct{}
+	// CheckpointEvery is the interval of witness checkpoints (0:
+	// DefaultCheckpoint, negative: none on a schedule); one is also
+	// written whenever a run's task reaches the workflow's success state.
+	CheckpointEvery time.Duration
+	// Socket is the gateway's path ("" means SocketPath(<covenant dir>,
+	// "daemon.sock")).
+	Socket string
+	// Sandboxes lists the isolation backends this host has, for status.
+	Sandboxes func() []string
+}
+
+// Daemon is one clone's agent dispatcher.
+type Daemon struct {
+	o      Options
+	svc    *covenant.Service // the operator
+	me     *covenant.Service // the daemon's identity
+	name   string
+	cov    string
+	log    *logger
+	states stateStore
+	wt     string // worktrees directory
+
+	started time.Time
+	wake    chan struct{}
+	wg      sync.WaitGroup
+
+	mu     sync.Mutex
+	agents []*Agent
+	runs   map[string]*run // by run id
+	tokens map[string]*run // by token hash
+	byTask map[string]*run
+	queue  int
+	scans  int
+	gw     *gateway
+}
+
+// DefaultIdentity is the daemon identity's name when none is given.
+const DefaultIdentity = "covenant-daemon"
+
+// New prepares a daemon; Run or RunTask starts it.
+func New(o Options) (*Daemon, error) {
+	if o.Service == nil {
+		return nil, errors.New("daemon: no service")
+	}
+	if o.Identity == "" {
+		o.Identity = DefaultIdentity
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Poll <= 0 {
+		o.Poll = DefaultPoll
+	}
+	if o.CheckpointEvery == 0 {
+		o.CheckpointEvery = DefaultCheckpoint
+	}
+	if o.LoadAgents == nil {
+		o.LoadAgents = func() ([]*Agent, error) { return nil, nil }
+	}
+	cov, err := o.Service.CovenantDir()
+	if err != nil {
+		return nil, err
+	}
+	if o.Socket == "" {
+		o.Socket = SocketPath(cov, "daemon.sock")
+	}
+	d := &Daemon{o: o, svc: o.Service, name: o.Identity, cov: cov, log: &logger{w: o.Log, now: o.Now},
+		states: stateStore{dir: filepath.Join(cov, "daemon", "runs")}, wt: filepath.Join(cov, "worktrees"),
+		wake: make(chan struct{}, 1), runs: map[string]*run{}, tokens: map[string]*run{}, byTask: map[string]*run{}}
+	d.me = o.Service.As(o.Identity)
+	return d, nil
+}
+
+// Logf writes a line to the daemon's log.
+func (d *Daemon) Logf(format string, args ...any) { d.log.printf(format, args...) }
+
+// ensureIdentity makes sure the daemon's identity exists in the keystore
+// (created with role daemon on first start) and may write: if the feeds do
+// not know it yet, the operator registers it (which needs identity.admin).
+func (d *Daemon) ensureIdentity(ctx context.Context) error {
+	a, created, err := d.svc.EnsureIdentity(ctx, d.name, identity.Daemon)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrIdentity, d.name, err)
+	}
+	if created {
+		d.Logf("created identity %s (role daemon)", d.name)
+	}
+	if a.Trusted() {
+		return nil
+	}
+	if a.Known() {
+		return fmt.Errorf("%w: identity %s was %s", ErrIdentity, d.name, a.Retired)
+	}
+	if _, err := d.svc.RegisterIdentity(ctx, d.name, identity.Daemon, a.Key, nil); err != nil {
+		return fmt.Errorf("%w: %s is not registered, and registering it failed: %w", ErrIdentity, d.name, err)
+	}
+	d.Logf("registered identity %s (role daemon)", d.name)
+	return nil
+}
+
+// reload reads the manifests again. A bad set keeps the previous one.
+func (d *Daemon) reload() error {
+	as, err := d.o.LoadAgents()
+	if err != nil {
+		return err
+	}
+	sort.Slice(as, func(i, j int) bool { return as[i].Name < as[j].Name })
+	d.mu.Lock()
+	d.agents = as
+	d.mu.Unlock()
+	return nil
+}
+
+func (d *Daemon) agent(name string) *Agent {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, a := range d.agents {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// poke asks for a scan soon.
+func (d *Daemon) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run is the daemon: it takes the clone's lock, makes sure of its
+// identity, re-adopts or closes the runs a dead daemon left, serves the
+// gateway, and dispatches until ctx ends; then it drains (running agents
+// get SIGTERM, then SIGKILL after their grace; each run is recorded and
+// handed off) and returns.
+func (d *Daemon) Run(ctx context.Context) error {
+	lock, err := AcquireLock(d.cov)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	d.started = d.o.Now()
+	if lock.Previous != nil {
+		d.Logf("took over the lock of daemon pid %d (started %s), which is gone", lock.Previous.Process.Pid, lock.Previous.Started.Format(time.RFC3339))
+	}
+	stopReaper := startReaper(d)
+	defer stopReaper()
+	if err := d.ensureIdentity(ctx); err != nil {
+		return err
+	}
+	if err := d.reload(); err != nil {
+		return err
+	}
+	gw, err := d.listen(d.o.Socket)
+	if err != nil {
+		return err
+	}
+	defer gw.close()
+	// Runs of this context end with the drain, not with ctx: stopping is
+	// the daemon's own act, recorded as such.
+	runCtx, stopRuns := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRuns()
+	d.recover(runCtx)
+	d.Logf("daemon %s started: pid %d, identity %s, %d agent(s)", d.name, os.Getpid(), d.name, len(d.agents))
+
+	var events <-chan struct{}
+	if !d.o.NoWatch {
+		w, err := d.watch(ctx)
+		if err != nil {
+			d.Logf("warning: no file watcher (%v); polling every %s", err, d.o.Poll)
+		} else {
+			defer w.close()
+			events = w.events
+		}
+	}
+	poll := time.NewTicker(d.o.Poll)
+	defer poll.Stop()
+	var syncC <-chan time.Time
+	if d.o.Sync != "" && d.o.SyncEvery > 0 {
+		t := time.NewTicker(d.o.SyncEvery)
+		defer t.Stop()
+		syncC = t.C
+	}
+	var ckptC <-chan time.Time
+	if d.o.CheckpointEvery > 0 {
+		t := time.NewTicker(d.o.CheckpointEvery)
+		defer t.Stop()
+		ckptC = t.C
+	}
+	d.scan(runCtx)
+	for {
+		select {
+		case <-ctx.Done():
+			d.Logf("stopping: draining %d run(s)", d.running())
+			stopRuns()
+			d.wg.Wait()
+			d.Logf("daemon stopped")
+			return nil
+		case <-gw.stop:
+			d.Logf("stop requested through the socket")
+			stopRuns()
+			d.wg.Wait()
+			d.Logf("daemon stopped")
+			return nil
+		case <-events:
+			d.scan(runCtx)
+		case <-d.wake:
+			d.scan(runCtx)
+		case <-poll.C:
+			d.scan(runCtx)
+		case <-syncC:
+			if _, err := d.me.Sync(ctx, d.o.Sync); err != nil {
+				d.Logf("sync %s: %v", d.o.Sync, err)
+			}
+			d.scan(runCtx)
+		case <-ckptC:
+			d.checkpoint(ctx, "schedule")
+		case <-d.o.Reload:
+			if err := d.reload(); err != nil {
+				d.Logf("reload: keeping the previous manifests: %v", err)
+			} else {
+				d.Logf("reloaded: %d agent(s)", len(d.agents))
+			}
+			d.scan(runCtx)
+		}
+	}
+}
+
+func (d *Daemon) running() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.runs)
+}
+
+// scan dispatches ready tasks to agents with room.
+func (d *Daemon) scan(ctx context.Context) {
+	d.mu.Lock()
+	d.scans++
+	agents := d.agents
+	d.mu.Unlock()
+	if len(agents) == 0 || ctx.Err() != nil {
+		return
+	}
+	var ready []tasks.Summary
+	err := d.svc.Ready(ctx, "", func(raw []byte) error {
+		var s tasks.Summary
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return err
+		}
+		ready = append(ready, s)
+		return nil
+	})
+	if err != nil {
+		d.Logf("scan: %v", err)
+		return
+	}
+	d.mu.Lock()
+	d.queue = len(ready)
+	d.mu.Unlock()
+	for i := range ready {
+		s := &ready[i]
+		for _, a := range agents {
+			if !a.Takes(s) || !d.reserve(a, s.ID) {
+				continue
+			}
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				if _, err := d.dispatch(ctx, a, s.ID); err != nil && !errors.Is(err, errLost) {
+					d.Logf("run of %s on %s: %v", a.Name, s.ID, err)
+				}
+				d.poke() // room again
+			}()
+			break
+		}
+	}
+}
+
+// reserve books a slot of agent a for task, unless the task is already
+// running here or the agent is full.
+func (d *Daemon) reserve(a *Agent, task string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, ok := d.byTask[task]; ok {
+		return false
+	}
+	n := 0
+	for _, r := range d.runs {
+		if r.agent.Name == a.Name {
+			n++
+		}
+	}
+	if n >= a.max() {
+		return false
+	}
+	r := &run{agent: a, st: &runState{Run: runs.NewID(), Agent: a.Name, Identity: a.Identity, Task: task, Phase: phaseClaiming, Began: d.o.Now().UTC()}, done: make(chan struct{})}
+	d.runs[r.st.Run] = r
+	d.byTask[task] = r
+	return true
+}
+
+func (d *Daemon) forget(r *run) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.runs, r.st.Run)
+	if d.byTask[r.st.Task] == r {
+		delete(d.byTask, r.st.Task)
+	}
+	if r.tokenHash != "" {
+		delete(d.tokens, r.tokenHash)
+	}
+}
+
+// reserved returns the run booked for task by reserve.
+func (d *Daemon) reserved(task string) *run {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.byTask[task]
+}
+
+// checkpoint writes a witness checkpoint (an audit root) as the daemon.
+func (d *Daemon) checkpoint(ctx context.Context, why string) {
+	ar, err := d.me.SignAuditRoot(ctx, nil)
+	if err != nil {
+		d.Logf("checkpoint (%s): %v", why, err)
+		return
+	}
+	d.Logf("checkpoint (%s): audit root %s over %d ops", why, ar.Predicate.Root[:12], ar.Predicate.Ops)
+}
+
+func hashToken(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+// RunTask runs one dispatch of task in the foreground, through the same
+// code as the daemon: the agent named (or the first whose manifest takes
+// the task) claims it, runs in its worktree with a gateway of this
+// process's own, and the run is recorded and handed back. Stopping ctx
+// stops the agent; the run is still recorded.
+func (d *Daemon) RunTask(ctx context.Context, task, agent string) (*runs.Record, error) {
+	d.started = d.o.Now()
+	if err := d.ensureIdentity(ctx); err != nil {
+		return nil, err
+	}
+	if err := d.reload(); err != nil {
+		return nil, err
+	}
+	t, err := d.svc.Task(ctx, task)
+	if err != nil {
+		return nil, err
+	}
+	sum := t.Summarize()
+	var a *Agent
+	for _, c := range d.agentList() {
+		if (agent != "" && c.Name == agent) || (agent == "" && c.Takes(&sum)) {
+			a = c
+			break
+		}
+	}
+	if a == nil {
+		if agent != "" {
+			return nil, fmt.Errorf("%w: no manifest .covenant/agents/%s.toml", ErrNoAgent, agent)
+		}
+		return nil, fmt.Errorf("%w: no manifest takes %s (labels %v, priority %s, state %s); name one with --agent", ErrNoAgent, t.ID, t.Labels, t.Priority, t.State)
+	}
+	gw, err := d.listen(SocketPath(d.cov, fmt.Sprintf("run-%d.sock", os.Getpid())))
+	if err != nil {
+		return nil, err
+	}
+	defer gw.close()
+	stopReaper := startReaper(d)
+	defer stopReaper()
+	if !d.reserve(a, t.ID) {
+		return nil, fmt.Errorf("%w: %s is full", ErrNoAgent, a.Name)
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-gw.stop:
+		}
+		stop()
+	}()
+	return d.dispatch(runCtx, a, t.ID)
+}

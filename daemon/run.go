@@ -1,0 +1,312 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/runner"
+	"github.com/git-covenant/git-covenant/runs"
+	"github.com/git-covenant/git-covenant/tasks"
+)
+
+// errLost means the claim went to someone else: not a failure of ours.
+var errLost = errors.New("claim lost")
+
+// run is one agent run in flight.
+type run struct {
+	agent     *Agent
+	st        *runState
+	tokenHash string
+	done      chan struct{}
+	live      bool // the token is accepted
+
+	mu     sync.Mutex
+	cancel context.CancelFunc
+}
+
+// finishWait bounds the writes that end a run (record, move, handoff),
+// which run even after the daemon was told to stop.
+const finishWait = 2 * time.Minute
+
+// dispatch runs agent a on task: claim, worktree, token, process,
+// heartbeats, record, move, handoff. ctx ending stops the agent (SIGTERM,
+// grace, SIGKILL) and the run is still recorded and handed off.
+func (d *Daemon) dispatch(ctx context.Context, a *Agent, task string) (*runs.Record, error) {
+	r := d.reserved(task)
+	if r == nil || r.agent != a {
+		return nil, fmt.Errorf("task %s was not reserved for %s", task, a.Name)
+	}
+	defer d.forget(r)
+	defer close(r.done)
+	st := r.st
+	as := d.svc.As(a.Identity)
+	// The state file comes first: a daemon killed after the claim and
+	// before anything else still finds what to give back.
+	if err := d.update(st, nil); err != nil {
+		return nil, err
+	}
+	t, err := as.ClaimForRun(ctx, task, a.ttl(), d.o.Sync)
+	if err != nil {
+		d.states.remove(st.Run)
+		if k, ok := covenant.IsRejection(err); ok && (k == oplog.KindLeaseHeld || k == oplog.KindStaleEpoch || k == oplog.KindIllegal) {
+			d.Logf("%s: %s not claimed: %v", a.Name, task, err)
+			return nil, fmt.Errorf("%w: %w", errLost, err)
+		}
+		return nil, fmt.Errorf("claim: %w", err)
+	}
+	if err := d.update(st, func() {
+		st.Epoch, st.Phase, st.Handoffs = t.Lease.Epoch, phaseClaimed, t.Handoffs
+		st.Branch = "covenant/" + t.ID
+	}); err != nil {
+		d.giveBack(context.WithoutCancel(ctx), r, nil)
+		return nil, err
+	}
+	d.Logf("%s claimed %s (epoch %d) as %s, run %s", a.Name, t.ID, st.Epoch, a.Identity, st.Run)
+
+	res, out, runErr := d.execute(ctx, r, t)
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishWait)
+	defer cancel()
+	rec, err := d.finish(wctx, r, res, out, runErr, ctx.Err() != nil)
+	return rec, err
+}
+
+// execute prepares the worktree, token and environment and runs the agent
+// with its lease heartbeated. A nil Result means the agent never started
+// (runErr says why).
+func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) (*runner.Result, []byte, error) {
+	a, st := r.agent, r.st
+	as := d.svc.As(a.Identity)
+	wt, err := d.svc.AddWorktree(ctx, filepath.Join(d.wt, t.ID), st.Branch, a.BaseRef)
+	if err != nil {
+		return nil, nil, fmt.Errorf("worktree: %w", err)
+	}
+	runDir, err := os.MkdirTemp("", "covenant-run-")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := d.update(st, func() { st.Worktree, st.Base, st.RunDir = wt.Dir, wt.Base, runDir }); err != nil {
+		return nil, nil, err
+	}
+	tok, err := newToken()
+	if err != nil {
+		return nil, nil, err
+	}
+	tokFile := filepath.Join(runDir, "token")
+	if err := os.WriteFile(tokFile, []byte(tok+"\n"), 0o600); err != nil {
+		return nil, nil, err
+	}
+	tmp := filepath.Join(runDir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return nil, nil, err
+	}
+	promptFile := ""
+	prompt, err := d.prompt(ctx, t)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prompt: %w", err)
+	}
+	if a.Prompt == "file" {
+		promptFile = filepath.Join(runDir, "prompt.md")
+		if err := os.WriteFile(promptFile, prompt, 0o600); err != nil {
+			return nil, nil, err
+		}
+	}
+	actor, err := as.Actor("")
+	if err != nil {
+		return nil, nil, fmt.Errorf("identity %s: %w", a.Identity, err)
+	}
+	env, err := d.env(a, st, actor.KeyID, tokFile, promptFile, tmp)
+	if err != nil {
+		return nil, nil, err
+	}
+	argv := a.argv(t.ID, st.Run, wt.Dir, promptFile)
+	if err := d.update(st, func() { st.Command, st.TokenSHA256 = commandDigest(argv), hashToken(tok) }); err != nil {
+		return nil, nil, err
+	}
+	d.admit(r)
+
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.mu.Lock()
+	r.cancel = cancel
+	r.mu.Unlock()
+	hbDone := d.heartbeat(rctx, r, cancel)
+	cmd := runner.Command{Argv: argv, Env: env, Dir: wt.Dir, Timeout: a.Timeout, Grace: a.Grace, TailBytes: a.OutputCap,
+		Started: func(pid int) {
+			p, _ := runner.Lookup(pid)
+			if err := d.update(st, func() { st.Pid, st.Start = pid, p.Start }); err != nil {
+				d.Logf("run %s: state: %v", st.Run, err)
+			}
+			d.Logf("run %s: %s started pid %d in %s", st.Run, a.Name, pid, wt.Dir)
+		}}
+	if a.Prompt == "stdin" {
+		cmd.Stdin = bytes.NewReader(prompt)
+	}
+	res, err := runner.Run(rctx, cmd)
+	cancel()
+	<-hbDone
+	if res == nil {
+		return nil, nil, err
+	}
+	return res, res.Tail, nil
+}
+
+// admit makes the run's token valid.
+func (d *Daemon) admit(r *run) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r.tokenHash, r.live = r.st.TokenSHA256, true
+	d.tokens[r.tokenHash] = r
+}
+
+// revoke ends the run's token.
+func (d *Daemon) revoke(r *run) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r.live = false
+	delete(d.tokens, r.tokenHash)
+}
+
+// heartbeat extends the run's lease every third of its ttl until ctx ends;
+// a lease lost (another holder, a stale epoch) stops the agent: it is
+// fenced, its later writes would be refused anyway.
+func (d *Daemon) heartbeat(ctx context.Context, r *run, stop context.CancelFunc) <-chan struct{} {
+	done := make(chan struct{})
+	ttl := r.agent.ttl()
+	as := d.svc.As(r.st.Identity)
+	go func() {
+		defer close(done)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if _, err := as.Heartbeat(ctx, covenant.LeaseRequest{Task: r.st.Task, TTL: ttl}); err != nil {
+				if _, ok := covenant.IsRejection(err); ok {
+					d.Logf("run %s: lease on %s lost (%v); stopping the agent", r.st.Run, r.st.Task, err)
+					stop()
+					return
+				}
+				d.Logf("run %s: heartbeat: %v", r.st.Run, err)
+			}
+		}
+	}()
+	return done
+}
+
+// env is the agent's whole environment: the allowed variables of the
+// daemon's, the manifest's fixed ones and secrets, and the run's own.
+// Nothing that reaches a keystore or acts as another identity passes.
+func (d *Daemon) env(a *Agent, st *runState, keyID, tokFile, promptFile, tmp string) ([]string, error) {
+	var env []string
+	for _, name := range a.Env {
+		if reserved(name) {
+			continue
+		}
+		if v, ok := lookupEnv(d.o.Env, name); ok {
+			env = append(env, name+"="+v)
+		}
+	}
+	for k, v := range a.Set {
+		if !reserved(k) {
+			env = append(env, k+"="+v)
+		}
+	}
+	for k, path := range a.Secrets {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("secret %s: %w", k, err)
+		}
+		env = append(env, k+"="+strings.TrimRight(string(b), "\r\n"))
+	}
+	email := keyID + "@covenant.invalid"
+	env = append(env,
+		"GIT_COVENANT_RUN_TOKEN_FILE="+tokFile,
+		"GIT_COVENANT_SOCKET="+d.gwPath(),
+		"GIT_COVENANT_RUN="+st.Run,
+		"GIT_COVENANT_TASK="+st.Task,
+		fmt.Sprintf("GIT_COVENANT_EPOCH=%d", st.Epoch),
+		"TMPDIR="+tmp,
+		"GIT_AUTHOR_NAME="+st.Identity, "GIT_AUTHOR_EMAIL="+email,
+		"GIT_COMMITTER_NAME="+st.Identity, "GIT_COMMITTER_EMAIL="+email,
+	)
+	if promptFile != "" {
+		env = append(env, "GIT_COVENANT_PROMPT_FILE="+promptFile)
+	}
+	return env, nil
+}
+
+// reserved names are set by the daemon alone: the keystore location, the
+// acting identity and git's repository overrides never come from outside.
+func reserved(name string) bool {
+	return strings.HasPrefix(name, "GIT_COVENANT_") || name == "GIT_DIR" || name == "GIT_WORK_TREE" ||
+		name == "GIT_INDEX_FILE" || name == "GIT_OBJECT_DIRECTORY" || name == "GIT_CONFIG_PARAMETERS" ||
+		name == "SSH_AUTH_SOCK" || name == "TMPDIR"
+}
+
+func lookupEnv(env []string, name string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func newToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// prompt is the task as the agent gets it: built from the resume pack.
+func (d *Daemon) prompt(ctx context.Context, t *tasks.Task) ([]byte, error) {
+	p, err := d.svc.Resume(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Task %s: %s\n\n", t.ID, t.Title)
+	if t.Body != "" {
+		fmt.Fprintf(&b, "%s\n\n", t.Body)
+	}
+	fmt.Fprintf(&b, "State: %s. Priority: %s. Labels: %s. Lease epoch: %d.\n", p.Task.State, t.Priority, strings.Join(t.Labels, ", "), t.Lease.Epoch)
+	fmt.Fprintf(&b, "Work on branch covenant/%s in this directory and commit there.\n", t.ID)
+	if len(t.FailureModes) > 0 {
+		b.WriteString("\nExpected failure modes:\n")
+		for _, f := range t.FailureModes {
+			fmt.Fprintf(&b, "- %s\n", f)
+		}
+	}
+	if h := p.Handoff; h != nil {
+		fmt.Fprintf(&b, "\n## Latest handoff\n\n%s\n", h.Summary)
+		for _, n := range h.Next {
+			fmt.Fprintf(&b, "- next: %s\n", n)
+		}
+		for _, q := range h.Questions {
+			fmt.Fprintf(&b, "- open question: %s\n", q)
+		}
+	}
+	if len(p.NextSteps) > 0 {
+		b.WriteString("\n## Next steps\n\n")
+		for _, n := range p.NextSteps {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	return []byte(b.String()), nil
+}
