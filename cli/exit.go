@@ -12,6 +12,7 @@ import (
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/remote"
+	"github.com/git-covenant/git-covenant/safetext"
 	"github.com/git-covenant/git-covenant/tasks"
 )
 
@@ -131,6 +132,8 @@ func classify(err error) (int, string) {
 		return ExitConflict, ""
 	case errors.Is(err, identity.ErrExists):
 		return ExitConflict, "pick another name, or use the existing identity with --as"
+	case errors.Is(err, safetext.ErrControl), errors.Is(err, safetext.ErrInvalidUTF8):
+		return ExitUsage, "text may hold printable characters, tabs and newlines only: no escape sequences, other control characters or invalid UTF-8 (docs/format.md, Text)"
 	case errors.Is(err, identity.ErrBadName), errors.Is(err, identity.ErrBadRole),
 		errors.Is(err, tasks.ErrEmptyTitle), errors.Is(err, tasks.ErrBadPriority),
 		errors.Is(err, tasks.ErrBadLabel), errors.Is(err, tasks.ErrBadHandoff),

@@ -40,6 +40,7 @@ import (
 
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/safetext"
 	"github.com/spf13/cobra"
 )
 
@@ -131,7 +132,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 		fmt.Fprintf(stderr, "git-covenant: error: %v\n", err)
 		return ExitError
 	}
-	f := &Factory{In: stdin, Out: stdout, Err: stderr, Getenv: getenv, Env: os.Environ(), Dir: dir, Now: time.Now}
+	// Human output shows text from others' feeds and commits: escape the
+	// control characters in it (JSON keeps its meaning; see safetext).
+	out := safetext.NewWriter(stdout)
+	defer out.Flush()
+	f := &Factory{In: stdin, Out: out, Err: stderr, Getenv: getenv, Env: os.Environ(), Dir: dir, Now: time.Now}
 	if s := getenv("GIT_COVENANT_NOW"); s != "" {
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
@@ -181,7 +186,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 	}
 	code, hint := classify(err)
 	if _, ok := err.(verifyFailed); !ok {
-		fmt.Fprintf(stderr, "git-covenant: error: %s\n", oneLine(err.Error()))
+		fmt.Fprintf(stderr, "git-covenant: error: %s\n", safetext.Escape(oneLine(err.Error())))
 	}
 	if hint != "" {
 		fmt.Fprintf(stderr, "git-covenant: hint: %s\n", hint)

@@ -12,6 +12,7 @@ import (
 	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/safetext"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
 )
@@ -161,6 +162,15 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 			}
 			if d.NewTask {
 				op.Task = tasks.NewID(keyID, op.Seq)
+			}
+			// Text others will read on a terminal: valid UTF-8 and no
+			// control characters (docs/format.md, Text), checked before
+			// encoding, which would replace invalid UTF-8 silently.
+			if err := safetext.CheckValue(d.Body); err != nil {
+				return fmt.Errorf("%w: %s %w", ErrBadInput, d.Type, err)
+			}
+			if err := safetext.Check(d.Summary); err != nil {
+				return fmt.Errorf("%w: %s summary: %w", ErrBadInput, d.Type, err)
 			}
 			if d.Body != nil {
 				if op.Body, err = json.Marshal(d.Body); err != nil {
