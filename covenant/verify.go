@@ -67,9 +67,9 @@ func (s *Service) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport
 	}
 	if opts.Full || opts.Trust != nil {
 		if opts.Trust != nil {
-			cfg = opts.Trust
+			return s.verifyFull(ctx, opts.Trust, nil)
 		}
-		return s.verifyFull(ctx, cfg)
+		return s.verifyFullAndIndex(ctx, cfg)
 	}
 	var rep *VerifyReport
 	err = s.read(ctx, func(ix *index.Index) error {
@@ -99,8 +99,9 @@ func (s *Service) Verify(ctx context.Context, opts VerifyOptions) (*VerifyReport
 	return rep, err
 }
 
-// verifyFull verifies every feed from its root under cfg, in memory.
-func (s *Service) verifyFull(ctx context.Context, cfg *config.Config) (*VerifyReport, error) {
+// verifyFull verifies every feed from its root under cfg, in memory. With
+// out set it also keeps what it folded there, for the index check.
+func (s *Service) verifyFull(ctx context.Context, cfg *config.Config, out *fullFold) (*VerifyReport, error) {
 	r := s.store()
 	heads, err := r.FeedHeads()
 	if err != nil {
@@ -159,6 +160,10 @@ func (s *Service) verifyFull(ctx context.Context, cfg *config.Config) (*VerifyRe
 		rep.Ops, rep.Applied = 0, 0
 		folded := map[string]uint64{}
 		var overrun []trust.CutFor
+		var log []index.LogCheck
+		if out != nil {
+			log = make([]index.LogCheck, 0, len(entries))
+		}
 		for i, e := range entries {
 			if i%4096 == 0 {
 				if err := ctx.Err(); err != nil {
@@ -171,10 +176,16 @@ func (s *Service) verifyFull(ctx context.Context, cfg *config.Config) (*VerifyRe
 			rep.Ops++
 			err := reg.Apply(st, e)
 			folded[e.Feed] = max(folded[e.Feed], e.Op.Seq)
+			if out != nil {
+				log = append(log, index.LogCheck{Order: e.Op.Key().String(), Commit: e.Commit})
+			}
 			if err != nil {
 				rej, ok := oplog.AsRejection(err)
 				if !ok {
 					return nil, err
+				}
+				if out != nil {
+					log[len(log)-1].Rejected = rej.Kind
 				}
 				rep.Findings = append(rep.Findings, ledger.Finding{Kind: rej.Kind, Feed: e.Feed, Commit: e.Commit, Op: e.Op.Type, Reason: rej.Reason})
 				continue
@@ -186,6 +197,9 @@ func (s *Service) verifyFull(ctx context.Context, cfg *config.Config) (*VerifyRe
 			}
 			rep.Applied++
 		}
+		if out != nil {
+			out.log = log
+		}
 		more := index.AddCuts(cuts, overrun)
 		if len(more) == len(cuts) || pass == index.MaxCutPasses {
 			break
@@ -194,6 +208,10 @@ func (s *Service) verifyFull(ctx context.Context, cfg *config.Config) (*VerifyRe
 	}
 	if bar != nil {
 		bar(len(entries), len(entries), "")
+	}
+	if out != nil {
+		out.state, out.feed, out.heads = st, feedFindings, folded
+		out.workflow = cfg.Lifecycle()
 	}
 	return s.finishVerify(ctx, rep, heads, func(id string) *tasks.Task { return st.Tasks[id] }, true)
 }

@@ -51,3 +51,12 @@ func (m *MemRecords) EachRecord(kind string, fn func(key string, raw []byte) err
 	}
 	return nil
 }
+
+// Raw returns every record as "kind/key" to its JSON; callers must not
+// change it.
+func (m *MemRecords) Raw() map[string][]byte {
+	if m.raw == nil {
+		return map[string][]byte{}
+	}
+	return m.raw
+}
