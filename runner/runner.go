@@ -74,6 +74,10 @@ type Command struct {
 	Echo io.Writer
 	// Started, when set, is called with the child's pid once it runs.
 	Started func(pid int)
+	// Kill, when set, is called each time the runner kills what is left of
+	// the group (after the child exits, or after the grace period), to kill
+	// what left the group too: the run's cgroup (sandbox.Cgroup.Kill).
+	Kill func()
 }
 
 // Result is what a finished command did.

@@ -37,10 +37,15 @@ func supervise(ctx context.Context, cmd *exec.Cmd, c Command) (*Result, error) {
 	g := grace(c)
 	cmd.WaitDelay = g // bounds the copy of a Stdin that never ends
 	began := time.Now()
+	startMu.Lock() // the reaper must not take this child for an orphan
 	if err := cmd.Start(); err != nil {
+		startMu.Unlock()
 		return nil, err
 	}
 	pid := cmd.Process.Pid
+	track(pid)
+	startMu.Unlock()
+	defer untrack(pid)
 	res := &Result{Pid: pid, Started: began}
 	if c.Started != nil {
 		c.Started(pid)
@@ -76,6 +81,9 @@ func supervise(ctx context.Context, cmd *exec.Cmd, c Command) (*Result, error) {
 	// Not reaped yet, so -pid is still the group this runner made: kill
 	// whatever is left of it (everything, if the grace period ran out).
 	syscall.Kill(-pid, syscall.SIGKILL)
+	if c.Kill != nil {
+		c.Kill()
+	}
 	<-exited
 	res.Duration = time.Since(began)
 	err := cmd.Wait()

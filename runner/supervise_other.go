@@ -56,6 +56,9 @@ func supervise(ctx context.Context, cmd *exec.Cmd, c Command) (*Result, error) {
 		<-done
 	}
 reaped:
+	if c.Kill != nil {
+		c.Kill()
+	}
 	res.Duration = time.Since(began)
 	ps := cmd.ProcessState
 	if ps == nil {
