@@ -105,6 +105,19 @@ func (m *Manifest) check(errs *Errors, lines lineIndex) {
 		allowed[e] = true
 	}
 	seen := map[string]bool{}
+	for _, k := range sortedKeys(m.Set) {
+		v := m.Set[k]
+		switch {
+		case !envNameRE.MatchString(k) || strings.HasSuffix(k, "*"):
+			at("set."+k, "set.%s: name a variable (letters, digits, _)", k)
+		case forbiddenEnv(k) != "":
+			at("set."+k, "set.%s: %s", k, forbiddenEnv(k))
+		case allowed[k]:
+			at("set."+k, "set.%s is also in env: pass it through or set it, not both", k)
+		}
+		seen[k] = true
+		m.checkArgv(errs, lines, "set."+k, []string{v}, nil)
+	}
 	for i, s := range m.Secrets {
 		key := fmt.Sprintf("secrets.%d", i)
 		switch {
@@ -113,7 +126,7 @@ func (m *Manifest) check(errs *Errors, lines lineIndex) {
 		case forbiddenEnv(s.Env) != "":
 			at(key+".env", "secrets[%d].env = %q: %s", i, s.Env, forbiddenEnv(s.Env))
 		case seen[s.Env]:
-			at(key+".env", "secrets[%d].env = %q is set by another secret too", i, s.Env)
+			at(key+".env", "secrets[%d].env = %q is set by another secret or in [set] too", i, s.Env)
 		case allowed[s.Env]:
 			at(key+".env", "secrets[%d].env = %q is also in env: a secret comes from its file only", i, s.Env)
 		}
@@ -189,6 +202,13 @@ func (m *Manifest) checkArgv(errs *Errors, lines lineIndex, key string, argv []s
 	if len(argv) > 0 && strings.TrimSpace(argv[0]) == "" {
 		at("%s[0] is empty", key)
 	}
+	if len(argv) > 2 && isShell(argv[0]) && slices.Contains(argv[1:], "-c") {
+		for i, a := range argv {
+			if i > 0 && argv[i-1] == "-c" && (uses([]string{a}, "title")) {
+				at("%s[%d]: {title} inside a shell script lets a task's title run as shell code; pass it as an argument (sh -c 'echo \"$1\"' sh {title})", key, i)
+			}
+		}
+	}
 	for i, a := range argv {
 		if strings.ContainsRune(a, 0) {
 			at("%s[%d] holds a NUL byte", key, i)
@@ -207,6 +227,23 @@ func (m *Manifest) checkArgv(errs *Errors, lines lineIndex, key string, argv []s
 			}
 		}
 	}
+}
+
+func isShell(p string) bool {
+	switch path.Base(p) {
+	case "sh", "bash", "dash", "zsh", "ksh", "fish":
+		return true
+	}
+	return false
+}
+
+func sortedKeys(m map[string]string) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
 }
 
 func placeholderNames() []string {

@@ -74,6 +74,9 @@ type Manifest struct {
 	// Env is the allow-list: names of variables passed through from the
 	// daemon's environment ("LC_*" passes a prefix). Nothing else is.
 	Env []string `toml:"env,omitempty" json:"env"`
+	// Set are variables with fixed values (placeholders allowed), such as
+	// HOME = "{tmp}" to give the tool a private home.
+	Set map[string]string `toml:"set,omitempty" json:"set,omitempty"`
 	// Secrets are read from files when a run starts and given to the agent
 	// in variables; never in argv, never in the manifest.
 	Secrets []Secret `toml:"secrets,omitempty" json:"secrets,omitempty"`

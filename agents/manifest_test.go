@@ -271,3 +271,85 @@ func TestSizeAndDuration(t *testing.T) {
 		t.Fatal("negative duration accepted")
 	}
 }
+
+// The environment holds the allow-list, [set] and the secrets, nothing
+// else: not a variable the list does not name, never the ssh-agent socket
+// even through a prefix, and a secret only from a private file.
+func TestEnviron(t *testing.T) {
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".config"), 0o700)
+	secret := filepath.Join(home, ".config", "api-key")
+	os.WriteFile(secret, []byte("sk-test-123\n"), 0o600)
+	text := "version = 1\ncommand = [\"x\"]\nenv = [\"PATH\", \"LC_*\", \"SS*\"]\n[set]\nHOME = \"{tmp}\"\n[match]\nlabels = [\"a\"]\n[[secrets]]\nenv = \"API_KEY\"\nfile = \"~/.config/api-key\"\n"
+	m, err := Parse(".covenant/agents/bot.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon := []string{"PATH=/usr/bin", "HOME=/root", "LC_ALL=C", "SSH_AUTH_SOCK=/tmp/agent.sock", "AWS_SECRET_ACCESS_KEY=nope", "GIT_COVENANT_HOME=/keys"}
+	env, err := m.Environ(daemon, map[string]string{"tmp": "/run/tmp"}, home, "GIT_COVENANT_RUN_TOKEN_FILE=/run/tmp/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "PATH=/usr/bin LC_ALL=C HOME=/run/tmp API_KEY=sk-test-123 GIT_COVENANT_RUN_TOKEN_FILE=/run/tmp/token"
+	if got := strings.Join(env, " "); got != want {
+		t.Fatalf("env\n got %s\nwant %s", got, want)
+	}
+	os.Chmod(secret, 0o644)
+	if _, err := m.Environ(daemon, map[string]string{"tmp": "/t"}, home); !errors.Is(err, ErrSecret) {
+		t.Fatalf("secret readable by others: %v", err)
+	}
+	os.Remove(secret)
+	if _, err := m.Environ(daemon, map[string]string{"tmp": "/t"}, home); !errors.Is(err, ErrSecret) {
+		t.Fatalf("missing secret: %v", err)
+	}
+}
+
+func TestTitleInShellScriptRefused(t *testing.T) {
+	text := "version = 1\ncommand = [\"sh\", \"-c\", \"echo {title}\"]\n[match]\nlabels = [\"a\"]\n"
+	if _, err := Parse(".covenant/agents/bot.toml", []byte(text)); err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "shell code") {
+		t.Fatalf("title in sh -c: %v", err)
+	}
+	ok := "version = 1\ncommand = [\"sh\", \"-c\", \"echo \\\"$1\\\"\", \"sh\", \"{title}\"]\n[match]\nlabels = [\"a\"]\n"
+	if _, err := Parse(".covenant/agents/bot.toml", []byte(ok)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every template writes a manifest that validates, with the tool's
+// headless flags, and the MCP file where the tool reads one.
+func TestTemplates(t *testing.T) {
+	want := map[string][]string{
+		"claude-code": {"claude -p --output-format stream-json --verbose --mcp-config {mcp_config}", FormatClaudeCode},
+		"codex":       {"codex exec --json", FormatCodex},
+		"gemini":      {"--output-format json", FormatGemini},
+		"aider":       {"aider --message-file {prompt_file} --yes-always", FormatAider},
+		"script":      {"sh -c", FormatText},
+	}
+	for _, tpl := range Templates {
+		files, err := Init("bot", tpl)
+		if err != nil {
+			t.Fatalf("%s: %v", tpl, err)
+		}
+		m, err := Parse(files[0].Path, files[0].Content)
+		if err != nil {
+			t.Fatalf("%s: %v", tpl, err)
+		}
+		if got := strings.Join(m.Command, " "); !strings.Contains(got, want[tpl][0]) || m.Output != want[tpl][1] {
+			t.Errorf("%s: command %q output %s", tpl, got, m.Output)
+		}
+		if m.Match.Labels[0] != "agent:bot" || m.Identity != "bot" || m.On.Success != "self_review" {
+			t.Errorf("%s: %+v", tpl, m)
+		}
+		if m.MCPConfig != "" {
+			if len(files) != 2 || files[1].Path != m.MCPConfig || !strings.Contains(string(files[1].Content), `"args": ["covenant", "mcp"]`) {
+				t.Errorf("%s: mcp files %+v", tpl, files)
+			}
+		}
+		if err := CheckStates([]*Manifest{m}, tasks.DefaultWorkflow(), nil); err != nil {
+			t.Errorf("%s: %v", tpl, err)
+		}
+	}
+	if _, err := Init("bot", "cursor"); !errors.Is(err, ErrUnknownTemplate) {
+		t.Fatal(err)
+	}
+}
