@@ -18,7 +18,9 @@ install: build
 	install -m 0755 $(BIN) $(PREFIX)/bin/git-covenant
 	mkdir -p $(PREFIX)/share/man/man1
 	$(BIN) gen-man $(PREFIX)/share/man/man1
-	@echo "installed $(PREFIX)/bin/git-covenant and its man pages; with $(PREFIX)/bin on PATH, run: git covenant --help"
+	mkdir -p $(PREFIX)/share/bash-completion/completions
+	$(BIN) completion bash > $(PREFIX)/share/bash-completion/completions/git-covenant
+	@echo "installed $(PREFIX)/bin/git-covenant, its man pages and bash completion; with $(PREFIX)/bin on PATH, run: git covenant --help"
 
 ## deps: install the tools tests need (git, ssh-keygen) when missing
 deps:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,4 +137,34 @@ func TestRunFSeesParsedOptions(t *testing.T) {
 			t.Fatalf("options %+v", got)
 		}
 	})
+}
+
+// TestManPagesKeepPlaceholders renders every command's page: each is named
+// after its command (git-covenant-task-create, not GIT-COVENANT for all)
+// and its SYNOPSIS keeps the Use line's <placeholders> as they are.
+func TestManPagesKeepPlaceholders(t *testing.T) {
+	root := NewCmdRoot(&Factory{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, Getenv: func(string) string { return "" }, Now: time.Now})
+	n := 0
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, s := range availableSubcommands(c) {
+			walk(s)
+		}
+		page := string(manPage(c))
+		name := manName(c)
+		if !strings.HasPrefix(page, `.TH "`+strings.ToUpper(name)+`" 1 `) {
+			t.Errorf("%s: page starts %.60q", name, page)
+		}
+		syn := page[strings.Index(page, ".SH SYNOPSIS\n"):strings.Index(page, ".SH DESCRIPTION\n")]
+		for _, w := range strings.Fields(c.Use)[1:] {
+			if strings.Contains(w, "<") && !strings.Contains(syn, roff(w)) {
+				t.Errorf("%s: SYNOPSIS lost %s:\n%s", name, w, syn)
+			}
+		}
+		n++
+	}
+	walk(root)
+	if n < 60 {
+		t.Fatalf("only %d pages", n)
+	}
 }

@@ -23,7 +23,7 @@
 // required flag) are returned by the constructor's RunE, before runF.
 // Commands that only group subcommands (task, id, cap, …) have no run
 // function and take the Factory alone: newCmdTask(f). No parameter is
-// dead: a command that needs nothing from the Factory (gen-man) takes runF
+// dead: a command that needs nothing from the Factory would take runF
 // alone.
 package cli
 
@@ -208,7 +208,12 @@ signs its own operation feed; state is a deterministic fold of all feeds, so
 every clone with the same refs computes the same state.
 
 Start with 'git covenant init', then 'git covenant task create' and
-'git covenant task start'. A fresh session resumes with 'git covenant task resume'.`,
+'git covenant task start'. A fresh session resumes with 'git covenant task resume'.
+
+Help: 'git covenant -h' and 'git covenant help <command>' are built in;
+'git covenant --help' is git's 'man git-covenant', which needs the man pages
+installed once ('git covenant gen-man', or 'make install'). Shell
+completion: 'git covenant completion bash'.`,
 		Example: `  $ git covenant init
   $ git covenant task create "Fix flaky login test" --label ci --priority high
   $ git covenant task start tk-3f2a9b1c0d4e --ttl 2h
@@ -222,7 +227,7 @@ Start with 'git covenant init', then 'git covenant task create' and
 	root.PersistentFlags().StringVar(&f.As, "as", "", "act as this identity (default: $GIT_COVENANT_AS, else the first identity created)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddGroup(&cobra.Group{ID: "work", Title: "Work on tasks:"}, &cobra.Group{ID: "setup", Title: "Set up:"}, &cobra.Group{ID: "audit", Title: "Audit:"})
-	for _, c := range []*cobra.Command{newCmdInit(f, nil), newCmdID(f), newCmdCap(f), newCmdTrust(f), newCmdWorkflow(f), newCmdConfig(f, nil), newCmdHooks(f), newCmdAllowedSigners(f, nil), newCmdIndex(f)} {
+	for _, c := range []*cobra.Command{newCmdInit(f, nil), newCmdID(f), newCmdCap(f), newCmdTrust(f), newCmdWorkflow(f), newCmdConfig(f, nil), newCmdHooks(f), newCmdAllowedSigners(f, nil), newCmdIndex(f), newCmdGenMan(f, nil)} {
 		c.GroupID = "setup"
 		root.AddCommand(c)
 	}
@@ -234,8 +239,9 @@ Start with 'git covenant init', then 'git covenant task create' and
 		root.AddCommand(c)
 	}
 	root.AddCommand(newCmdsSync(f)...)
-	root.AddCommand(newCmdGenMan(nil), newCmdExitCodes(f, nil))
+	root.AddCommand(newCmdExitCodes(f, nil), newCmdCompletion(f, nil))
 	rejectUnknownSubcommands(root)
+	registerCompletions(root, f)
 	return root
 }
 

@@ -62,6 +62,11 @@ func (s *Service) SetupRemote(ctx context.Context, name string, undo bool) (*rem
 	return remote.Setup(s.gitRunner(), name)
 }
 
+// Remotes returns the names of the repository's git remotes.
+func (s *Service) Remotes(ctx context.Context) ([]string, error) {
+	return s.gitRunner().Remotes()
+}
+
 // Sync exchanges feeds and notes with a remote (see remote.Engine.Sync).
 func (s *Service) Sync(ctx context.Context, name string) (*remote.SyncReport, error) {
 	e, err := s.engine(ctx, name)

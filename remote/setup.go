@@ -44,6 +44,15 @@ func (g *Git) URL(name string) (string, error) {
 	return strings.TrimSpace(string(res.stdout)), nil
 }
 
+// Remotes returns the names of the configured remotes.
+func (g *Git) Remotes() ([]string, error) {
+	out, err := g.must("remote")
+	if err != nil {
+		return nil, err
+	}
+	return strings.Fields(string(out)), nil
+}
+
 // getAll returns the values of a multi-valued config key.
 func (g *Git) getAll(key string) ([]string, error) {
 	res, err := g.run("config", "--get-all", key)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 	"github.com/git-covenant/git-covenant/cli"
 	"github.com/rogpeppe/go-internal/testscript"
 )
+
+const gitCompletion = "/usr/share/bash-completion/completions/git"
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
@@ -43,6 +46,15 @@ func TestScripts(t *testing.T) {
 					ts.Fatalf("exit status %d, want %d", got, want)
 				}
 			},
+		},
+		// [gitcompletion]: git's bash completion script is installed
+		// (Debian's git package ships it there).
+		Condition: func(cond string) (bool, error) {
+			if cond == "gitcompletion" {
+				_, err := os.Stat(gitCompletion)
+				return err == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Setup: func(env *testscript.Env) error {
 			home := filepath.Join(env.WorkDir, ".home")
