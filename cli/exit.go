@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/git-covenant/git-covenant/agents"
 	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/daemon"
 	"github.com/git-covenant/git-covenant/hooks"
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/oplog"
@@ -102,6 +104,16 @@ func classify(err error) (int, string) {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted, ""
+	case errors.Is(err, daemon.ErrRunning):
+		return ExitConflict, "stop it with 'git covenant daemon stop', or see 'git covenant daemon status'"
+	case errors.Is(err, daemon.ErrNotRunning):
+		return ExitNotFound, "start one with 'git covenant daemon start'"
+	case errors.Is(err, daemon.ErrNoAgent):
+		return ExitNotFound, "see the manifests in .covenant/agents/ ('git covenant agent list')"
+	case errors.Is(err, daemon.ErrIdentity), errors.Is(err, daemon.ErrBadToken), errors.Is(err, daemon.ErrWrongTask):
+		return ExitUnauthorized, ""
+	case errors.Is(err, agents.ErrInvalid):
+		return ExitInvalid, "fix the manifest and run the command again; nothing was dispatched"
 	case errors.As(err, &vf):
 		return ExitVerifyFailed, ""
 	case strings.HasPrefix(err.Error(), "unknown command "): // cobra, at the top level

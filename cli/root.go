@@ -234,6 +234,10 @@ completion: 'git covenant completion bash'.`,
 	t := newCmdTask(f)
 	t.GroupID = "work"
 	root.AddCommand(t)
+	for _, c := range []*cobra.Command{newCmdRun(f, nil), newCmdDaemon(f)} { // run.go, daemon.go
+		c.GroupID = "work"
+		root.AddCommand(c)
+	}
 	for _, c := range []*cobra.Command{newCmdLog(f, nil), newCmdVerify(f, nil), newCmdProvenance(f), newCmdAttest(f)} {
 		c.GroupID = "audit"
 		root.AddCommand(c)
@@ -242,6 +246,7 @@ completion: 'git covenant completion bash'.`,
 	root.AddCommand(newCmdExitCodes(f, nil), newCmdCompletion(f, nil))
 	rejectUnknownSubcommands(root)
 	registerCompletions(root, f)
+	routeThroughDaemon(f, root) // run.go: inside a run, task commands go to the daemon
 	return root
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/git-covenant/git-covenant/agents"
 	"github.com/git-covenant/git-covenant/runs"
 	"github.com/git-covenant/git-covenant/tasks"
 )
@@ -19,14 +20,14 @@ type Agent struct {
 	Name     string // the manifest's name
 	Identity string // the identity it runs as (a keystore name)
 
-	// What it takes: a ready task with any of Labels (none: any), any of
+	// What it takes: a ready task with every one of Labels, any of
 	// Priorities (none: any) and in any of States (none: any claimable).
 	Labels     []string
 	Priorities []string
 	States     []string
 
-	// Argv is the command; the placeholders {task}, {run}, {worktree} and
-	// {prompt_file} are replaced per run.
+	// Argv is the command; its placeholders (agents.Placeholders) are
+	// replaced per run.
 	Argv []string
 	// Prompt is how the agent gets the task: "stdin" (closed after the
 	// prompt), "file" (its path in {prompt_file} and
@@ -51,13 +52,18 @@ type Agent struct {
 	OnSuccess string
 	OnFailure string
 
-	// Validation, when set, runs in the worktree after a successful exit;
-	// its result is recorded as the check gate ValidationGate's evidence.
-	Validation     []string
-	ValidationGate string
+	// Validation, when set, runs in the worktree after a successful exit
+	// (same environment, ValidationTimeout); its result is part of the
+	// run record, and the run succeeds only if it exits 0.
+	Validation        []string
+	ValidationTimeout time.Duration
 
-	// Sandbox names the isolation backend ("" or "none" for none).
+	// Sandbox names the isolation backend ("" for the strongest the host
+	// has, "none" for none).
 	Sandbox string
+	// MCPConfig is the manifest's MCP configuration file, relative to the
+	// top of the working tree.
+	MCPConfig string
 
 	// Final extracts the agent's final message and token usage from its
 	// output (the tool's event parser); nil takes the last non-empty line.
@@ -80,8 +86,10 @@ func (a *Agent) ttl() time.Duration {
 
 // Takes reports whether the agent takes a ready task.
 func (a *Agent) Takes(s *tasks.Summary) bool {
-	if len(a.Labels) > 0 && !slices.ContainsFunc(s.Labels, func(l string) bool { return slices.Contains(a.Labels, l) }) {
-		return false
+	for _, l := range a.Labels {
+		if !slices.Contains(s.Labels, l) {
+			return false
+		}
 	}
 	if len(a.Priorities) > 0 && !slices.Contains(a.Priorities, s.Priority) {
 		return false
@@ -93,13 +101,8 @@ func (a *Agent) Takes(s *tasks.Summary) bool {
 }
 
 // argv fills the placeholders.
-func (a *Agent) argv(task, run, worktree, promptFile string) []string {
-	r := strings.NewReplacer("{task}", task, "{run}", run, "{worktree}", worktree, "{prompt_file}", promptFile)
-	out := make([]string, len(a.Argv))
-	for i, s := range a.Argv {
-		out[i] = r.Replace(s)
-	}
-	return out
+func (a *Agent) argv(vars map[string]string) ([]string, error) {
+	return agents.Expand(a.Argv, vars)
 }
 
 // commandDigest is the hex SHA-256 of an argv as a JSON array.

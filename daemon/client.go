@@ -10,6 +10,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/git-covenant/git-covenant/oplog"
 )
 
 // Call sends one request to the gateway at socket and decodes the result
@@ -72,8 +74,11 @@ func respErr(r Response) error {
 		base = ErrBadToken
 	case "wrong-task":
 		base = ErrWrongTask
-	case "unauthorized":
-		base = ErrScope
+	case "":
+	default:
+		// The fold refused what the daemon tried to write for the agent
+		// (unauthorized included): the same rejection, as if local.
+		base = oplog.Reject(r.Kind, "%s", r.Error)
 	}
 	return &RemoteError{Kind: r.Kind, Msg: r.Error, base: base}
 }

@@ -40,7 +40,7 @@ type Options struct {
 	// identity on first start if it can). The caller closes it.
 	Service *covenant.Service
 	// Identity names the daemon's own identity (role daemon), created in
-	// the keystore on first start; "" means DefaultIdentity.
+	// the keystore on first start; "" means DefaultIdentity(covenant dir).
 	Identity string
 	// Env is the daemon's environment: the variables an agent manifest
 	// allows are taken from it.
@@ -99,16 +99,27 @@ type Daemon struct {
 	gw     *gateway
 }
 
-// DefaultIdentity is the daemon identity's name when none is given.
-const DefaultIdentity = "covenant-daemon"
+// DefaultIdentity is the daemon identity's name when none is given:
+// "daemon-" and 8 hex digits derived from the host and the clone's
+// covenant directory, so that two clones (on one machine or several) never
+// share a daemon identity, whose feed has one writer.
+func DefaultIdentity(covDir string) string {
+	host, _ := os.Hostname()
+	sum := sha256.Sum256([]byte(host + "\x00" + covDir))
+	return "daemon-" + hex.EncodeToString(sum[:4])
+}
 
 // New prepares a daemon; Run or RunTask starts it.
 func New(o Options) (*Daemon, error) {
 	if o.Service == nil {
 		return nil, errors.New("daemon: no service")
 	}
+	cov, err := o.Service.CovenantDir()
+	if err != nil {
+		return nil, err
+	}
 	if o.Identity == "" {
-		o.Identity = DefaultIdentity
+		o.Identity = DefaultIdentity(cov)
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -124,10 +135,6 @@ func New(o Options) (*Daemon, error) {
 	}
 	if o.LoadAgents == nil {
 		o.LoadAgents = func() ([]*Agent, error) { return nil, nil }
-	}
-	cov, err := o.Service.CovenantDir()
-	if err != nil {
-		return nil, err
 	}
 	if o.Socket == "" {
 		o.Socket = SocketPath(cov, "daemon.sock")
@@ -277,6 +284,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-d.wake:
 			d.scan(runCtx)
 		case <-poll.C:
+			if _, err := os.Stat(LockPath(d.cov)); err != nil {
+				// The clone was deleted (or its lock file removed): nobody
+				// can reach this daemon any more; stop like on a signal.
+				d.Logf("stopping: %s is gone", LockPath(d.cov))
+				stopRuns()
+				d.wg.Wait()
+				return nil
+			}
 			d.scan(runCtx)
 		case <-syncC:
 			if _, err := d.me.Sync(ctx, d.o.Sync); err != nil {

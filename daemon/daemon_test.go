@@ -32,7 +32,7 @@ echo "all done here"
 	task := f.create("Write the prompt down", "bot")
 	rs := f.waitRuns(task.ID, 1)
 	rec := rs[0]
-	if rec.Outcome != runs.Exited || rec.ExitCode == nil || *rec.ExitCode != 0 || rec.Agent != "bot" || rec.By.Name != daemon.DefaultIdentity {
+	if rec.Outcome != runs.Exited || rec.ExitCode == nil || *rec.ExitCode != 0 || rec.Agent != "bot" || !strings.HasPrefix(rec.By.Name, "daemon-") {
 		t.Fatalf("record: %+v\nlog:\n%s", rec, f.log)
 	}
 	if rec.Epoch != 1 || len(rec.Commits) != 1 || rec.Branch != "covenant/"+task.ID || rec.OutputBytes == 0 || rec.DurationMS < 0 {

@@ -202,7 +202,7 @@ func fail(err error) Response {
 	case errors.Is(err, ErrWrongTask):
 		r.Kind = "wrong-task"
 	case errors.Is(err, ErrScope):
-		r.Kind = oplog.KindUnauthorized
+		r.Kind = oplog.KindUnauthorized // the client makes it a rejection of that kind
 	}
 	return r
 }

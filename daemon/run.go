@@ -129,7 +129,11 @@ func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) (*runner.Re
 	if err != nil {
 		return nil, nil, err
 	}
-	argv := a.argv(t.ID, st.Run, wt.Dir, promptFile)
+	argv, err := a.argv(map[string]string{"task": t.ID, "title": t.Title, "agent": a.Name, "identity": a.Identity, "run": st.Run,
+		"worktree": wt.Dir, "branch": st.Branch, "base": wt.Base, "prompt_file": promptFile, "mcp_config": d.mcpConfig(a), "tmp": tmp})
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := d.update(st, func() { st.Command, st.TokenSHA256 = commandDigest(argv), hashToken(tok) }); err != nil {
 		return nil, nil, err
 	}
