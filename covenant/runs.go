@@ -239,3 +239,24 @@ func (s *Service) BranchCommits(ctx context.Context, base, branch string) (strin
 	}
 	return head, strings.Fields(string(out)), nil
 }
+
+// KeystoreDir is the directory of the local keystore (a sandbox hides it
+// from agents).
+func (s *Service) KeystoreDir() string { return s.c.keys.Dir }
+
+// WorktreeAdminDir is the administrative directory git keeps for a linked
+// worktree (.git/worktrees/<name>), read from the worktree's .git file.
+func (s *Service) WorktreeAdminDir(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ".git"))
+	if err != nil {
+		return "", err
+	}
+	p, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir: ")
+	if !ok {
+		return "", fmt.Errorf("%s/.git is not a linked worktree's", dir)
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	return filepath.Clean(p), nil
+}

@@ -5,11 +5,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/git-covenant/git-covenant/agents"
-	"github.com/git-covenant/git-covenant/runs"
+	"github.com/git-covenant/git-covenant/sandbox"
 	"github.com/git-covenant/git-covenant/tasks"
 )
 
@@ -59,15 +58,23 @@ type Agent struct {
 	ValidationTimeout time.Duration
 
 	// Sandbox names the isolation backend ("" for the strongest the host
-	// has, "none" for none).
+	// has, "none" for none); Network allows the network under it; Limits
+	// are the run's resource limits.
 	Sandbox string
+	Network bool
+	Limits  sandbox.Limits
 	// MCPConfig is the manifest's MCP configuration file, relative to the
 	// top of the working tree.
 	MCPConfig string
 
-	// Final extracts the agent's final message and token usage from its
-	// output (the tool's event parser); nil takes the last non-empty line.
-	Final func(output []byte) (message string, tokens *runs.Tokens)
+	// Output names the parser of the agent's output (agents.Formats; ""
+	// is plain text): it gives the final message, token usage and errors
+	// the tool reported on stdout.
+	Output string
+
+	// Manifest is the manifest this came from, nil for an Agent built in
+	// code; its Environ builds the run's environment when set.
+	Manifest *agents.Manifest
 }
 
 func (a *Agent) max() int {
@@ -110,19 +117,4 @@ func commandDigest(argv []string) string {
 	b, _ := json.Marshal(argv)
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// finalMessage is the last non-empty line of the output, for agents
-// without a parser.
-func finalMessage(out []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	for i := len(lines) - 1; i >= 0; i-- {
-		if l := strings.TrimSpace(lines[i]); l != "" {
-			if len(l) > 2000 {
-				l = l[:2000]
-			}
-			return l
-		}
-	}
-	return ""
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/runner"
 	"github.com/git-covenant/git-covenant/runs"
 	"github.com/git-covenant/git-covenant/tasks"
 )
@@ -72,6 +73,11 @@ type Options struct {
 	Socket string
 	// Sandboxes lists the isolation backends this host has, for status.
 	Sandboxes func() []string
+	// Home is the daemon's home directory (secret files "~/…").
+	Home string
+	// Self is the git-covenant executable that serves as the sandbox
+	// helper ("" means this process's).
+	Self string
 }
 
 // Daemon is one clone's agent dispatcher.
@@ -97,6 +103,7 @@ type Daemon struct {
 	queue  int
 	scans  int
 	gw     *gateway
+	reaper *runner.Reaper
 }
 
 // DefaultIdentity is the daemon identity's name when none is given:
@@ -140,7 +147,7 @@ func New(o Options) (*Daemon, error) {
 		o.Socket = SocketPath(cov, "daemon.sock")
 	}
 	d := &Daemon{o: o, svc: o.Service, name: o.Identity, cov: cov, log: &logger{w: o.Log, now: o.Now},
-		states: stateStore{dir: filepath.Join(cov, "daemon", "runs")}, wt: filepath.Join(cov, "worktrees"),
+		states: stateStore{dir: filepath.Join(cov, "daemon", "runs")}, wt: worktreesDir(o.Service),
 		wake: make(chan struct{}, 1), runs: map[string]*run{}, tokens: map[string]*run{}, byTask: map[string]*run{}}
 	d.me = o.Service.As(o.Identity)
 	return d, nil
@@ -220,8 +227,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if lock.Previous != nil {
 		d.Logf("took over the lock of daemon pid %d (started %s), which is gone", lock.Previous.Process.Pid, lock.Previous.Started.Format(time.RFC3339))
 	}
-	stopReaper := startReaper(d)
-	defer stopReaper()
+	d.startReaper()
+	defer d.stopReaper()
 	if err := d.ensureIdentity(ctx); err != nil {
 		return err
 	}
@@ -354,6 +361,7 @@ func (d *Daemon) scan(ctx context.Context) {
 				if _, err := d.dispatch(ctx, a, s.ID); err != nil && !errors.Is(err, errLost) {
 					d.Logf("run of %s on %s: %v", a.Name, s.ID, err)
 				}
+				d.killOrphans()
 				d.poke() // room again
 			}()
 			break
@@ -454,8 +462,8 @@ func (d *Daemon) RunTask(ctx context.Context, task, agent string) (*runs.Record,
 		return nil, err
 	}
 	defer gw.close()
-	stopReaper := startReaper(d)
-	defer stopReaper()
+	d.startReaper()
+	defer d.stopReaper()
 	if !d.reserve(a, t.ID) {
 		return nil, fmt.Errorf("%w: %s is full", ErrNoAgent, a.Name)
 	}
@@ -469,4 +477,52 @@ func (d *Daemon) RunTask(ctx context.Context, task, agent string) (*runs.Record,
 		stop()
 	}()
 	return d.dispatch(runCtx, a, t.ID)
+}
+
+// worktreesDir holds the runs' worktrees: in the git directory (never in
+// the working tree, where git status would see them) but outside
+// .git/covenant, which a sandbox hides from agents.
+func worktreesDir(svc *covenant.Service) string {
+	_, common := svc.RefsDirs()
+	return filepath.Join(common, "covenant-worktrees")
+}
+
+// startReaper makes the daemon a child subreaper that reaps the orphans
+// of its agents (a grandchild whose parent exited is re-parented here
+// rather than to PID 1, which in a container may reap nothing).
+func (d *Daemon) startReaper() {
+	rp, err := runner.StartReaper()
+	if err != nil {
+		d.Logf("warning: not a child subreaper: %v", err)
+		return
+	}
+	d.mu.Lock()
+	d.reaper = rp
+	d.mu.Unlock()
+}
+
+func (d *Daemon) stopReaper() {
+	d.killOrphans()
+	d.mu.Lock()
+	rp := d.reaper
+	d.reaper = nil
+	d.mu.Unlock()
+	if rp != nil {
+		rp.Stop()
+	}
+}
+
+// killOrphans kills the orphans left by finished runs (a process that left
+// its run's group with setsid outlived the group kill) once no run is
+// live: every orphan of a subreaper descends from a process it started.
+func (d *Daemon) killOrphans() {
+	d.mu.Lock()
+	rp, live := d.reaper, len(d.runs)
+	d.mu.Unlock()
+	if rp == nil || live > 0 {
+		return
+	}
+	if n := rp.KillOrphans(); n > 0 {
+		d.Logf("killed %d orphaned process(es) of finished runs", n)
+	}
 }

@@ -25,7 +25,7 @@ echo "task $GIT_COVENANT_TASK epoch $GIT_COVENANT_EPOCH"
 git add prompt.txt
 git commit -q -m "work on $GIT_COVENANT_TASK"
 echo "all done here"
-`)}, Env: []string{"PATH", "HOME"}, OnSuccess: "self_review", OnFailure: "blocked"}
+`)}, Env: []string{"PATH", "HOME"}, OnSuccess: "self_review", OnFailure: "blocked", Sandbox: "none"}
 	d := f.daemon(agent)
 	stop := f.start(d)
 	other := f.create("not for the bot", "human")
@@ -61,7 +61,7 @@ echo "all done here"
 	stop()
 	// The worktree and the run's state are gone.
 	cov, _ := f.svc.CovenantDir()
-	if _, err := os.Stat(filepath.Join(cov, "worktrees", task.ID)); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cov), "covenant-worktrees", task.ID)); !os.IsNotExist(err) {
 		t.Errorf("worktree left: %v", err)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(cov, "daemon", "runs")); len(ents) != 0 {

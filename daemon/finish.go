@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/runner"
 	"github.com/git-covenant/git-covenant/runs"
 	"github.com/git-covenant/git-covenant/tasks"
 )
@@ -17,20 +17,23 @@ import (
 // (with a handoff from the agent's final message when it left none), the
 // worktree and the run's files go, and a task that reached the success
 // state gets a witness checkpoint.
-func (d *Daemon) finish(ctx context.Context, r *run, res *runner.Result, out []byte, runErr error, stopped bool) (*runs.Record, error) {
+func (d *Daemon) finish(ctx context.Context, r *run, o *outcome, stopped bool) (*runs.Record, error) {
 	d.revoke(r)
 	a, st := r.agent, r.st
 	b := runs.RecordBody{Run: st.Run, Agent: st.Identity, Manifest: st.Agent, Epoch: st.Epoch, Command: st.Command,
-		Started: st.Began.UTC().Format(time.RFC3339)}
+		Started: st.Began.UTC().Format(time.RFC3339), Sandbox: o.backend}
 	if b.Command == "" {
 		b.Command = commandDigest(a.Argv)
 	}
-	final, tokens := "", (*runs.Tokens)(nil)
+	final := ""
+	var out []byte
+	res := o.res
 	switch {
 	case res == nil:
 		code := 127
-		b.Outcome, b.ExitCode, b.Note = runs.Exited, &code, fmt.Sprintf("not started: %v", runErr)
+		b.Outcome, b.ExitCode, b.Note = runs.Exited, &code, fmt.Sprintf("not started: %v", o.err)
 	default:
+		out = res.Tail
 		code := res.ExitCode
 		b.ExitCode, b.Signal = &code, res.Signal
 		b.Started = res.Started.UTC().Format(time.RFC3339)
@@ -44,12 +47,29 @@ func (d *Daemon) finish(ctx context.Context, r *run, res *runner.Result, out []b
 		default:
 			b.Outcome = runs.Exited
 		}
-		if a.Final != nil {
-			final, tokens = a.Final(out)
-		} else {
-			final = finalMessage(out)
+		if rep := o.report; rep != nil {
+			final = rep.Final
+			if u := rep.Usage; u.Input != 0 || u.Output != 0 {
+				b.Tokens = &runs.Tokens{Input: u.Input, Output: u.Output}
+			}
+			if rep.IsError {
+				b.Failed = true
+				b.Note = strings.TrimSpace(b.Note + " the tool reported an error: " + strings.Join(rep.Errors, "; "))
+			}
 		}
-		b.Tokens = tokens
+		if v := o.validation; v != nil {
+			b.Validation = &runs.Validation{Command: commandDigest(a.Validation), ExitCode: v.ExitCode, DurationMS: v.Duration.Milliseconds(),
+				OutputSHA256: v.OutputSHA256, OutputBytes: v.OutputBytes, TimedOut: v.TimedOut}
+			if v.ExitCode != 0 || v.TimedOut {
+				b.Failed = true
+			}
+		} else if o.err != nil {
+			b.Failed = true
+			b.Note = strings.TrimSpace(b.Note + " " + o.err.Error())
+		}
+	}
+	if len(b.Note) > 4000 {
+		b.Note = b.Note[:4000]
 	}
 	return d.close(ctx, r, b, out, final)
 }
@@ -108,7 +128,7 @@ func (d *Daemon) giveBack(ctx context.Context, r *run, b *runs.RecordBody, final
 	if !t.Lease.HeldBy(st.Identity) || t.Lease.Epoch != st.Epoch || !t.Lease.ActiveAt(now) {
 		return // handed off by the agent, expired, or taken: nothing to give back
 	}
-	ok := b != nil && b.Outcome == runs.Exited && b.ExitCode != nil && *b.ExitCode == 0
+	ok := b != nil && b.Succeeded()
 	to := ""
 	if b != nil && (b.Outcome == runs.Exited || b.Outcome == runs.TimedOut) {
 		if ok {
@@ -150,6 +170,12 @@ func (d *Daemon) giveBack(ctx context.Context, r *run, b *runs.RecordBody, final
 			h.Summary = h.Summary[:4000]
 		}
 		h.Validation = tasks.Validation{Status: "not-run"}
+		if b != nil && b.Validation != nil {
+			h.Validation = tasks.Validation{Status: "failed", Note: fmt.Sprintf("validation exited %d", b.Validation.ExitCode)}
+			if b.Validation.ExitCode == 0 && !b.Validation.TimedOut {
+				h.Validation.Status = "passed"
+			}
+		}
 		if b != nil {
 			h.Commits, h.Head = b.Commits, b.Head
 			if h.Commits == nil {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/git-covenant/git-covenant/agents"
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/runs"
 )
 
 // FromManifest is the daemon's view of a validated manifest. home expands
@@ -16,7 +15,8 @@ func FromManifest(m *agents.Manifest, home string) *Agent {
 	a := &Agent{Name: m.Name, Identity: m.Identity, Labels: m.Match.Labels, Priorities: m.Match.Priorities, States: m.Match.States,
 		Argv: m.Command, Prompt: string(m.Prompt), Env: m.Env, BaseRef: m.Worktree.Base,
 		Timeout: m.Timeout.D(), Grace: m.Grace.D(), MaxConcurrent: m.MaxConcurrent, OutputCap: int(m.OutputCap),
-		OnSuccess: m.On.Success, OnFailure: m.On.Failure, Sandbox: m.Sandbox.Backend, MCPConfig: m.MCPConfig}
+		OnSuccess: m.On.Success, OnFailure: m.On.Failure, Sandbox: m.Sandbox.Backend, Network: m.Sandbox.Network,
+		Limits: m.Limits.Sandbox(), MCPConfig: m.MCPConfig, Output: m.Output, Set: m.Set, Manifest: m}
 	if len(m.Secrets) > 0 {
 		a.Secrets = map[string]string{}
 		for _, s := range m.Secrets {
@@ -30,14 +30,7 @@ func FromManifest(m *agents.Manifest, home string) *Agent {
 	if m.Validate != nil {
 		a.Validation, a.ValidationTimeout = m.Validate.Command, m.Validate.Timeout.D()
 	}
-	a.Final = finalParser(m.Output)
 	return a
-}
-
-// finalParser returns the output parser of a format; nil (the last line)
-// for plain text and for formats this build has no parser of.
-func finalParser(format string) func([]byte) (string, *runs.Tokens) {
-	return nil
 }
 
 // LoadManifests returns a loader of the working tree's manifests, checked

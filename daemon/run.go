@@ -10,13 +10,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/git-covenant/git-covenant/agents"
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/runner"
 	"github.com/git-covenant/git-covenant/runs"
+	"github.com/git-covenant/git-covenant/sandbox"
 	"github.com/git-covenant/git-covenant/tasks"
 )
 
@@ -30,9 +31,6 @@ type run struct {
 	tokenHash string
 	done      chan struct{}
 	live      bool // the token is accepted
-
-	mu     sync.Mutex
-	cancel context.CancelFunc
 }
 
 // finishWait bounds the writes that end a run (record, move, handoff),
@@ -74,95 +72,157 @@ func (d *Daemon) dispatch(ctx context.Context, a *Agent, task string) (*runs.Rec
 	}
 	d.Logf("%s claimed %s (epoch %d) as %s, run %s", a.Name, t.ID, st.Epoch, a.Identity, st.Run)
 
-	res, out, runErr := d.execute(ctx, r, t)
+	out := d.execute(ctx, r, t)
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishWait)
 	defer cancel()
-	rec, err := d.finish(wctx, r, res, out, runErr, ctx.Err() != nil)
-	return rec, err
+	return d.finish(wctx, r, out, ctx.Err() != nil)
 }
 
-// execute prepares the worktree, token and environment and runs the agent
-// with its lease heartbeated. A nil Result means the agent never started
-// (runErr says why).
-func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) (*runner.Result, []byte, error) {
+// outcome is what execute saw of the agent: the runner's result (nil if
+// it never started, err says why) and what its output parser read.
+type outcome struct {
+	res    *runner.Result
+	report *agents.Report
+	err    error
+	// validation is the validation command's result, when one ran.
+	validation *runner.Result
+	backend    string
+}
+
+// execute prepares the worktree, token, environment and confinement and
+// runs the agent with its lease heartbeated, then the validation command
+// when the agent exited 0.
+func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) *outcome {
 	a, st := r.agent, r.st
 	as := d.svc.As(a.Identity)
 	wt, err := d.svc.AddWorktree(ctx, filepath.Join(d.wt, t.ID), st.Branch, a.BaseRef)
 	if err != nil {
-		return nil, nil, fmt.Errorf("worktree: %w", err)
+		return &outcome{err: fmt.Errorf("worktree: %w", err)}
 	}
 	runDir, err := os.MkdirTemp("", "covenant-run-")
 	if err != nil {
-		return nil, nil, err
+		return &outcome{err: err}
 	}
 	if err := d.update(st, func() { st.Worktree, st.Base, st.RunDir = wt.Dir, wt.Base, runDir }); err != nil {
-		return nil, nil, err
+		return &outcome{err: err}
 	}
 	tok, err := newToken()
 	if err != nil {
-		return nil, nil, err
+		return &outcome{err: err}
 	}
 	tokFile := filepath.Join(runDir, "token")
 	if err := os.WriteFile(tokFile, []byte(tok+"\n"), 0o600); err != nil {
-		return nil, nil, err
+		return &outcome{err: err}
 	}
 	tmp := filepath.Join(runDir, "tmp")
 	if err := os.Mkdir(tmp, 0o700); err != nil {
-		return nil, nil, err
+		return &outcome{err: err}
 	}
 	promptFile := ""
 	prompt, err := d.prompt(ctx, t)
 	if err != nil {
-		return nil, nil, fmt.Errorf("prompt: %w", err)
+		return &outcome{err: fmt.Errorf("prompt: %w", err)}
 	}
 	if a.Prompt == "file" {
 		promptFile = filepath.Join(runDir, "prompt.md")
 		if err := os.WriteFile(promptFile, prompt, 0o600); err != nil {
-			return nil, nil, err
+			return &outcome{err: err}
 		}
 	}
 	actor, err := as.Actor("")
 	if err != nil {
-		return nil, nil, fmt.Errorf("identity %s: %w", a.Identity, err)
+		return &outcome{err: fmt.Errorf("identity %s: %w", a.Identity, err)}
 	}
-	env, err := d.env(a, st, actor.KeyID, tokFile, promptFile, tmp)
+	vars := map[string]string{"task": t.ID, "title": t.Title, "agent": a.Name, "identity": a.Identity, "run": st.Run,
+		"worktree": wt.Dir, "branch": st.Branch, "base": wt.Base, "prompt_file": promptFile, "mcp_config": d.mcpConfig(a), "tmp": tmp}
+	env, err := d.env(a, st, vars, actor.KeyID, tokFile, promptFile, tmp)
 	if err != nil {
-		return nil, nil, err
+		return &outcome{err: err}
 	}
-	argv, err := a.argv(map[string]string{"task": t.ID, "title": t.Title, "agent": a.Name, "identity": a.Identity, "run": st.Run,
-		"worktree": wt.Dir, "branch": st.Branch, "base": wt.Base, "prompt_file": promptFile, "mcp_config": d.mcpConfig(a), "tmp": tmp})
+	argv, err := a.argv(vars)
 	if err != nil {
-		return nil, nil, err
+		return &outcome{err: err}
 	}
 	if err := d.update(st, func() { st.Command, st.TokenSHA256 = commandDigest(argv), hashToken(tok) }); err != nil {
-		return nil, nil, err
+		return &outcome{err: err}
 	}
+	// Confinement: a backend the host lacks fails the run closed.
+	run, backend, closePlan, err := d.confine(a, argv, wt.Dir, runDir, st.Branch)
+	if err != nil {
+		return &outcome{err: err}
+	}
+	defer closePlan()
 	d.admit(r)
 
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r.mu.Lock()
-	r.cancel = cancel
-	r.mu.Unlock()
 	hbDone := d.heartbeat(rctx, r, cancel)
-	cmd := runner.Command{Argv: argv, Env: env, Dir: wt.Dir, Timeout: a.Timeout, Grace: a.Grace, TailBytes: a.OutputCap,
+	parser, err := agents.NewParser(a.Output)
+	if err != nil {
+		return &outcome{err: err}
+	}
+	cmd := runner.Command{Argv: run, Env: env, Dir: wt.Dir, Timeout: a.Timeout, Grace: a.Grace, TailBytes: a.OutputCap, Echo: parser,
 		Started: func(pid int) {
 			p, _ := runner.Lookup(pid)
 			if err := d.update(st, func() { st.Pid, st.Start = pid, p.Start }); err != nil {
 				d.Logf("run %s: state: %v", st.Run, err)
 			}
-			d.Logf("run %s: %s started pid %d in %s", st.Run, a.Name, pid, wt.Dir)
+			d.Logf("run %s: %s started pid %d in %s (sandbox %s)", st.Run, a.Name, pid, wt.Dir, backend)
 		}}
-	if a.Prompt == "stdin" {
+	if a.Prompt == "stdin" || a.Prompt == "" {
 		cmd.Stdin = bytes.NewReader(prompt)
 	}
 	res, err := runner.Run(rctx, cmd)
 	cancel()
 	<-hbDone
-	if res == nil {
-		return nil, nil, err
+	out := &outcome{res: res, report: parser.Report(), err: err, backend: backend}
+	if res == nil || ctx.Err() != nil || res.TimedOut || out.report.Failed(res.ExitCode) || len(a.Validation) == 0 {
+		return out
 	}
-	return res, res.Tail, nil
+	vargv, err := agents.Expand(a.Validation, vars)
+	if err != nil {
+		out.err = err
+		return out
+	}
+	vrun, _, closeV, err := d.confine(a, vargv, wt.Dir, runDir, st.Branch)
+	if err != nil {
+		out.err = err
+		return out
+	}
+	defer closeV()
+	out.validation, err = runner.Run(ctx, runner.Command{Argv: vrun, Env: env, Dir: wt.Dir, Timeout: a.ValidationTimeout, Grace: a.Grace, TailBytes: 4 << 10})
+	if err != nil && out.validation == nil {
+		out.err = fmt.Errorf("validation: %w", err)
+	}
+	return out
+}
+
+// confine returns the argv that runs argv under the agent's sandbox
+// backend, the backend's name, and what to call after the run.
+func (d *Daemon) confine(a *Agent, argv []string, worktree, runDir, branch string) ([]string, string, func(), error) {
+	b, err := sandbox.ParseBackend(a.Sandbox)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if b == sandbox.None {
+		return argv, "none", func() {}, nil
+	}
+	_, common := d.svc.RefsDirs()
+	admin, err := d.svc.WorktreeAdminDir(worktree)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	gw, err := sandbox.GitWritable(common, admin, branch)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	spec := sandbox.Spec{Backend: b, Writable: append([]string{worktree, runDir}, gw...),
+		Hidden: []string{d.svc.KeystoreDir(), d.cov}, Network: a.Network, Limits: a.Limits}
+	plan, err := sandbox.Prepare(spec, argv, sandbox.Options{Self: d.o.Self})
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("sandbox: %w", err)
+	}
+	return plan.Argv, string(plan.Backend), func() { plan.Close() }, nil
 }
 
 // admit makes the run's token valid.
@@ -211,10 +271,31 @@ func (d *Daemon) heartbeat(ctx context.Context, r *run, stop context.CancelFunc)
 	return done
 }
 
-// env is the agent's whole environment: the allowed variables of the
-// daemon's, the manifest's fixed ones and secrets, and the run's own.
-// Nothing that reaches a keystore or acts as another identity passes.
-func (d *Daemon) env(a *Agent, st *runState, keyID, tokFile, promptFile, tmp string) ([]string, error) {
+// env is the agent's whole environment: what the manifest allows of the
+// daemon's, its fixed variables and secrets, and the run's own. Nothing
+// that reaches a keystore or acts as another identity passes.
+func (d *Daemon) env(a *Agent, st *runState, vars map[string]string, keyID, tokFile, promptFile, tmp string) ([]string, error) {
+	email := keyID + "@covenant.invalid"
+	own := []string{
+		"GIT_COVENANT_RUN_TOKEN_FILE=" + tokFile,
+		"GIT_COVENANT_SOCKET=" + d.gwPath(),
+		"GIT_COVENANT_RUN=" + st.Run,
+		"GIT_COVENANT_TASK=" + st.Task,
+		fmt.Sprintf("GIT_COVENANT_EPOCH=%d", st.Epoch),
+		"TMPDIR=" + tmp,
+		"GIT_AUTHOR_NAME=" + st.Identity, "GIT_AUTHOR_EMAIL=" + email,
+		"GIT_COMMITTER_NAME=" + st.Identity, "GIT_COMMITTER_EMAIL=" + email,
+	}
+	if promptFile != "" {
+		own = append(own, "GIT_COVENANT_PROMPT_FILE="+promptFile)
+	}
+	if a.Manifest != nil {
+		env, err := a.Manifest.Environ(d.o.Env, vars, d.o.Home, own...)
+		if err != nil {
+			return nil, err
+		}
+		return stripReserved(env, own), nil
+	}
 	var env []string
 	for _, name := range a.Env {
 		if reserved(name) {
@@ -236,21 +317,25 @@ func (d *Daemon) env(a *Agent, st *runState, keyID, tokFile, promptFile, tmp str
 		}
 		env = append(env, k+"="+strings.TrimRight(string(b), "\r\n"))
 	}
-	email := keyID + "@covenant.invalid"
-	env = append(env,
-		"GIT_COVENANT_RUN_TOKEN_FILE="+tokFile,
-		"GIT_COVENANT_SOCKET="+d.gwPath(),
-		"GIT_COVENANT_RUN="+st.Run,
-		"GIT_COVENANT_TASK="+st.Task,
-		fmt.Sprintf("GIT_COVENANT_EPOCH=%d", st.Epoch),
-		"TMPDIR="+tmp,
-		"GIT_AUTHOR_NAME="+st.Identity, "GIT_AUTHOR_EMAIL="+email,
-		"GIT_COMMITTER_NAME="+st.Identity, "GIT_COMMITTER_EMAIL="+email,
-	)
-	if promptFile != "" {
-		env = append(env, "GIT_COVENANT_PROMPT_FILE="+promptFile)
+	return append(env, own...), nil
+}
+
+// stripReserved drops the reserved variables env got from anywhere but
+// the daemon's own list.
+func stripReserved(env, own []string) []string {
+	mine := map[string]bool{}
+	for _, kv := range own {
+		mine[kv] = true
 	}
-	return env, nil
+	out := env[:0]
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if reserved(k) && !mine[kv] {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // reserved names are set by the daemon alone: the keystore location, the

@@ -75,8 +75,32 @@ type RecordBody struct {
 	Base    string   `json:"base,omitempty"`
 	Head    string   `json:"head,omitempty"`
 	Commits []string `json:"commits,omitempty"`
+	// Sandbox is the confinement backend the agent ran under.
+	Sandbox string `json:"sandbox,omitempty"`
+	// Validation is the manifest's validation command's result, when it
+	// ran (after an exit 0).
+	Validation *Validation `json:"validation,omitempty"`
+	// Failed says the run failed although the agent may have exited 0:
+	// the tool reported an error in its output, or the validation failed.
+	Failed bool `json:"failed,omitempty"`
 	// Note says what else happened (a stop, the final message's absence).
 	Note string `json:"note,omitempty"`
+}
+
+// Validation is the evidence of a validation command run.
+type Validation struct {
+	Command      string `json:"command"` // hex SHA-256 of its argv as JSON
+	ExitCode     int    `json:"exit_code"`
+	TimedOut     bool   `json:"timed_out,omitempty"`
+	DurationMS   int64  `json:"duration_ms"`
+	OutputSHA256 string `json:"output_sha256"`
+	OutputBytes  int64  `json:"output_bytes"`
+}
+
+// Succeeded reports whether the run succeeded: it exited 0 by itself, the
+// tool reported no error and the validation, if any, passed.
+func (b *RecordBody) Succeeded() bool {
+	return b.Outcome == Exited && b.ExitCode != nil && *b.ExitCode == 0 && !b.Failed
 }
 
 var (
@@ -120,6 +144,12 @@ func (b *RecordBody) Check() error {
 		return bad("%d commits (at most %d)", len(b.Commits), MaxCommits)
 	case len(b.Note) > 4096:
 		return bad("note longer than 4 KiB")
+	case len(b.Sandbox) > 32:
+		return bad("sandbox name %q", b.Sandbox)
+	}
+	if v := b.Validation; v != nil && (!hexRE.MatchString(v.Command) || v.ExitCode < 0 || v.ExitCode > 255 || v.DurationMS < 0 ||
+		v.OutputBytes < 0 || (v.OutputSHA256 != "" && !hexRE.MatchString(v.OutputSHA256))) {
+		return bad("validation evidence out of range")
 	}
 	if _, err := time.Parse(time.RFC3339, b.Started); err != nil {
 		return bad("started %q is not an RFC 3339 time", b.Started)
@@ -158,6 +188,12 @@ func (b *RecordBody) Summary() string {
 	s := b.Run + " by " + b.Agent + ": " + b.Outcome
 	if b.ExitCode != nil {
 		s += fmt.Sprintf(" (exit %d)", *b.ExitCode)
+	}
+	if v := b.Validation; v != nil {
+		s += fmt.Sprintf(", validation exit %d", v.ExitCode)
+	}
+	if b.Failed {
+		s += ", failed"
 	}
 	if n := len(b.Commits); n > 0 {
 		s += fmt.Sprintf(", %d commit(s)", n)
