@@ -35,7 +35,7 @@ func (m *Manifest) check(errs *Errors, lines lineIndex) {
 	at := func(key string, format string, args ...any) { errs.add(f, lines.of(key), format, args...) }
 
 	if m.Version != Version {
-		if _, ok := lines["version"]; !ok {
+		if !lines.has("version") {
 			at("version", "no version: write version = %d at the top", Version)
 		} else {
 			at("version", "version = %d, this build reads version %d", m.Version, Version)
@@ -138,11 +138,26 @@ func (m *Manifest) check(errs *Errors, lines lineIndex) {
 		}
 	}
 
+	// values that did not parse
+	for key, d := range map[string]Duration{"timeout": m.Timeout, "grace": m.Grace, "limits.cpu": m.Limits.CPU} {
+		if !d.valid() {
+			at(key, "%s is not a duration (write it like \"90s\", \"30m\" or \"1h30m\")", key)
+		}
+	}
+	if m.Validate != nil && !m.Validate.Timeout.valid() {
+		at("validate.timeout", "validate.timeout is not a duration (write it like \"90s\", \"30m\" or \"1h30m\")")
+	}
+	for key, z := range map[string]Size{"output_cap": m.OutputCap, "limits.memory": m.Limits.Memory, "limits.file_size": m.Limits.FileSize} {
+		if !z.valid() {
+			at(key, "%s is not a size (write it like \"64KiB\", \"1MiB\", \"4GiB\" or a number of bytes)", key)
+		}
+	}
+
 	// run limits
 	if m.MaxConcurrent < 0 {
 		at("max_concurrent", "max_concurrent = %d: want 1 or more", m.MaxConcurrent)
 	}
-	if m.OutputCap != 0 && m.OutputCap < 1<<10 {
+	if m.OutputCap.valid() && m.OutputCap != 0 && m.OutputCap < 1<<10 {
 		at("output_cap", "output_cap = %s: want at least 1KiB", m.OutputCap)
 	}
 	if m.OutputCap > 1<<30 {
@@ -177,10 +192,10 @@ func (m *Manifest) check(errs *Errors, lines lineIndex) {
 	if m.Limits.OpenFiles < 0 || m.Limits.OpenFiles > 0 && m.Limits.OpenFiles < 16 {
 		at("limits.open_files", "limits.open_files = %d: want 16 or more", m.Limits.OpenFiles)
 	}
-	if m.Limits.Memory != 0 && m.Limits.Memory < 16<<20 {
+	if m.Limits.Memory.valid() && m.Limits.Memory != 0 && m.Limits.Memory < 16<<20 {
 		at("limits.memory", "limits.memory = %s: want at least 16MiB", m.Limits.Memory)
 	}
-	if m.Limits.CPU != 0 && m.Limits.CPU.D().Seconds() < 1 {
+	if m.Limits.CPU.valid() && m.Limits.CPU != 0 && m.Limits.CPU.D().Seconds() < 1 {
 		at("limits.cpu", "limits.cpu = %s: want at least 1s", m.Limits.CPU)
 	}
 }
@@ -195,6 +210,7 @@ func (m *Manifest) promptName() string {
 // checkArgv checks an argv's placeholders; only, when non-nil, limits them.
 func (m *Manifest) checkArgv(errs *Errors, lines lineIndex, key string, argv []string, only []string) {
 	at := func(format string, args ...any) { errs.add(m.Path, lines.of(key), format, args...) }
+	atElem := func(v, format string, args ...any) { errs.add(m.Path, lines.elem(key, v), format, args...) }
 	if key == "command" && len(argv) == 0 {
 		at("command names no program: write command = [\"program\", \"arg\", …]")
 		return
@@ -216,14 +232,14 @@ func (m *Manifest) checkArgv(errs *Errors, lines lineIndex, key string, argv []s
 		}
 		names, err := placeholdersIn(a)
 		if err != nil {
-			at("%s[%d]: %v", key, i, err)
+			atElem(a, "%s[%d]: %v", key, i, err)
 			continue
 		}
 		for _, n := range names {
 			if _, ok := Placeholders[n]; !ok {
-				at("%s[%d] = %q: unknown placeholder {%s} (known: %s)", key, i, a, n, strings.Join(placeholderNames(), ", "))
+				atElem(a, "%s[%d] = %q: unknown placeholder {%s} (known: %s)", key, i, a, n, strings.Join(placeholderNames(), ", "))
 			} else if only != nil && !slices.Contains(only, n) {
-				at("%s[%d] = %q: {%s} is not available here (only %s)", key, i, a, n, strings.Join(only, ", "))
+				atElem(a, "%s[%d] = %q: {%s} is not available here (only %s)", key, i, a, n, strings.Join(only, ", "))
 			}
 		}
 	}

@@ -11,7 +11,10 @@ import (
 // where a value is. It reads the plain TOML manifests are written in:
 // [table] and [[array]] headers, key = value lines; multi-line strings
 // and arrays are skipped over.
-type lineIndex map[string]int
+type lineIndex struct {
+	keys  map[string]int
+	lines []string
+}
 
 var (
 	headerRE = regexp.MustCompile(`^\s*(\[\[?)\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?\s*(#.*)?$`)
@@ -19,12 +22,12 @@ var (
 )
 
 func keyLines(b []byte) lineIndex {
-	idx := lineIndex{}
+	idx := lineIndex{keys: map[string]int{}, lines: strings.Split(string(b), "\n")}
 	table, array := "", ""
 	counts := map[string]int{}
 	inString := ""
 	depth := 0
-	for i, line := range strings.Split(string(b), "\n") {
+	for i, line := range idx.lines {
 		n := i + 1
 		if inString != "" {
 			if strings.Count(line, inString)%2 == 1 {
@@ -72,16 +75,40 @@ func keyLines(b []byte) lineIndex {
 }
 
 func (idx lineIndex) set(k string, n int) {
-	if _, ok := idx[k]; !ok {
-		idx[k] = n
+	if _, ok := idx.keys[k]; !ok {
+		idx.keys[k] = n
 	}
+}
+
+// has reports whether key is set in the file.
+func (idx lineIndex) has(key string) bool {
+	_, ok := idx.keys[key]
+	return ok
+}
+
+// elem returns the line of the element value of the array at key: the
+// first line from the key's on that holds it quoted, else the key's line.
+func (idx lineIndex) elem(key, value string) int {
+	start := idx.of(key)
+	if start == 0 {
+		return 0
+	}
+	quoted := []string{strconv.Quote(value), "'" + value + "'"}
+	for n := start; n <= len(idx.lines) && n < start+500; n++ {
+		for _, q := range quoted {
+			if strings.Contains(idx.lines[n-1], q) {
+				return n
+			}
+		}
+	}
+	return start
 }
 
 // of returns the line of key, or of the nearest enclosing key or table
 // that has one; 0 if none does.
 func (idx lineIndex) of(key string) int {
 	for k := key; k != ""; {
-		if n, ok := idx[k]; ok {
+		if n, ok := idx.keys[k]; ok {
 			return n
 		}
 		i := strings.LastIndexByte(k, '.')

@@ -206,6 +206,7 @@ func Parse(file string, b []byte) (*Manifest, error) {
 	}
 	m.check(errs, lines)
 	if len(errs.List) > 0 {
+		errs.sort()
 		return nil, errs
 	}
 	m.defaults()
@@ -334,6 +335,16 @@ func (e *Errors) add(file string, line int, format string, args ...any) {
 	e.List = append(e.List, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 
+// sort orders the problems by file, then line.
+func (e *Errors) sort() {
+	sort.SliceStable(e.List, func(i, j int) bool {
+		if e.List[i].File != e.List[j].File {
+			return e.List[i].File < e.List[j].File
+		}
+		return e.List[i].Line < e.List[j].Line
+	})
+}
+
 func (e *Errors) Error() string {
 	s := make([]string, len(e.List))
 	for i, p := range e.List {
@@ -369,12 +380,7 @@ func CheckStates(ms []*Manifest, wf *tasks.Workflow, read func(file string) []by
 			}
 		}
 	}
-	sort.SliceStable(errs.List, func(i, j int) bool {
-		if errs.List[i].File != errs.List[j].File {
-			return errs.List[i].File < errs.List[j].File
-		}
-		return errs.List[i].Line < errs.List[j].Line
-	})
+	errs.sort()
 	if len(errs.List) > 0 {
 		return errs
 	}

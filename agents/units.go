@@ -2,6 +2,7 @@ package agents
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -16,20 +17,27 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 func (d Duration) String() string { return time.Duration(d).String() }
 
+// badDuration and badSize mark a value that did not parse: decoding goes
+// on so that every problem of a file is reported, and the check names it
+// with its line.
+const (
+	badDuration = Duration(math.MinInt64)
+	badSize     = Size(math.MinInt64)
+)
+
 // UnmarshalText reads a duration string; a bare number is refused (say
-// "10s", not 10).
+// "10s", not 10). A bad one is recorded as badDuration for the check.
 func (d *Duration) UnmarshalText(b []byte) error {
-	s := string(b)
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a duration (write it like \"90s\", \"30m\" or \"1h30m\")", s)
-	}
-	if v < 0 {
-		return fmt.Errorf("%q: a duration cannot be negative", s)
+	v, err := time.ParseDuration(string(b))
+	if err != nil || v < 0 {
+		*d = badDuration
+		return nil
 	}
 	*d = Duration(v)
 	return nil
 }
+
+func (d Duration) valid() bool { return d != badDuration }
 
 // MarshalText writes the duration string.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
@@ -49,9 +57,22 @@ var sizeUnits = []struct {
 	{"B", 1},
 }
 
-// UnmarshalText reads a size.
+func (z Size) valid() bool { return z != badSize }
+
+// UnmarshalText reads a size; a bad one is recorded as badSize for the
+// check.
 func (z *Size) UnmarshalText(b []byte) error {
-	s := strings.TrimSpace(string(b))
+	v, err := parseSize(string(b))
+	if err != nil {
+		*z = badSize
+		return nil
+	}
+	*z = v
+	return nil
+}
+
+func parseSize(in string) (Size, error) {
+	s := strings.TrimSpace(in)
 	num, mult := s, int64(1)
 	for _, u := range sizeUnits {
 		if strings.HasSuffix(s, u.suffix) {
@@ -60,14 +81,10 @@ func (z *Size) UnmarshalText(b []byte) error {
 		}
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 {
-		return fmt.Errorf("%q is not a size (write it like \"64KiB\", \"1MiB\", \"4GiB\" or a number of bytes)", s)
+	if err != nil || n < 0 || n > 0 && mult > (1<<62)/n {
+		return 0, fmt.Errorf("%q is not a size", s)
 	}
-	if n > 0 && mult > (1<<62)/n {
-		return fmt.Errorf("%q is too large", s)
-	}
-	*z = Size(n * mult)
-	return nil
+	return Size(n * mult), nil
 }
 
 // MarshalText writes the size with the largest binary unit that divides it.

@@ -175,6 +175,14 @@ func classify(err error) (int, string) {
 		return ExitUsage, "name a program on PATH, or give its path"
 	case errors.Is(err, covenant.ErrBadRevision):
 		return ExitUsage, "name a commit or a range such as origin/main..HEAD"
+	case errors.Is(err, agents.ErrInvalid):
+		return ExitInvalid, "fix the manifest and run 'git covenant agent check' again"
+	case errors.Is(err, agents.ErrNotFound):
+		return ExitNotFound, "list agents with 'git covenant agent list'"
+	case errors.Is(err, agents.ErrExists):
+		return ExitConflict, ""
+	case errors.Is(err, agents.ErrUnknownTemplate):
+		return ExitUsage, ""
 	case errors.Is(err, errNoProvenance):
 		return ExitNotFound, "record some with: git covenant provenance record <commit> -- <command>"
 	}

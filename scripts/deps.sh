@@ -1,9 +1,14 @@
 #!/bin/sh
-# Installs what the tests need when it is missing: git and ssh-keygen.
+# Installs what the tests need when it is missing: git, ssh-keygen, and
+# bubblewrap (bwrap) for the sandbox tests (they skip, naming the reason,
+# where it cannot run).
 set -e
 missing=""
 command -v git >/dev/null 2>&1 || missing="$missing git"
 command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
+if [ "$(uname -s)" = Linux ] && ! [ -x /usr/bin/bwrap ] && ! [ -x /bin/bwrap ] && ! [ -x /usr/local/bin/bwrap ]; then
+	missing="$missing bubblewrap"
+fi
 [ -z "$missing" ] && exit 0
 echo "installing:$missing" >&2
 if command -v apt-get >/dev/null 2>&1; then
