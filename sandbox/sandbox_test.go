@@ -142,7 +142,7 @@ func run(t *testing.T, spec sandbox.Spec, cfg probeConfig, extraEnv ...string) (
 	t.Cleanup(func() { plan.Close() })
 	cj, _ := json.Marshal(cfg)
 	env := append([]string{"PATH=/usr/bin:/bin", "SANDBOX_PROBE=" + string(cj)}, extraEnv...)
-	res, err := runner.Run(context.Background(), runner.Command{Argv: plan.Argv, Env: env, Dir: spec.Writable[0], Timeout: time.Minute})
+	res, err := runner.Run(context.Background(), runner.Command{Argv: plan.Argv, Env: env, Dir: spec.Writable[0], Timeout: time.Minute, Kill: plan.Kill})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,6 +370,38 @@ func TestPrepareRefusesBadSpecs(t *testing.T) {
 	} {
 		if _, err := sandbox.Prepare(spec, []string{"true"}, sandbox.Options{CgroupRoot: "-"}); !errors.Is(err, sandbox.ErrSpec) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// Given the plan's Kill, the runner's clean-up at the end of a run kills
+// what left the group too.
+func TestRunnerKillsTheCgroup(t *testing.T) {
+	if st := sandbox.Cgroups(); st.Version == "" {
+		t.Skipf("no writable cgroup hierarchy: %s", st.Reason)
+	}
+	w := newWorld(t)
+	plan, err := sandbox.Prepare(w.spec(sandbox.None), []string{"sh", "-c", "setsid sh -c 'echo $$ > pid; exec sleep 1000' & while [ ! -s pid ]; do sleep 0.01; done"}, sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plan.Close()
+	res, err := runner.Run(context.Background(), runner.Command{Argv: plan.Argv, Env: []string{"PATH=/usr/bin:/bin"}, Dir: w.worktree, Kill: plan.Kill})
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("run: %v %+v %s", err, res, res.Tail)
+	}
+	b, _ := os.ReadFile(filepath.Join(w.worktree, "pid"))
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	if pid == 0 {
+		t.Fatal("no pid written")
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := runner.Lookup(pid); errors.Is(err, runner.ErrNoProcess) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the escaped sleep %d outlived the run", pid)
 		}
 	}
 }

@@ -172,6 +172,15 @@ func Prepare(spec Spec, argv []string, o Options) (*Plan, error) {
 	return plan, nil
 }
 
+// Kill kills every process of the run that is still in its cgroup (none
+// without a cgroup): give it to the runner as Command.Kill, so what left
+// the process group dies with it.
+func (p *Plan) Kill() {
+	if p != nil && p.Cgroup != nil {
+		p.Cgroup.Kill()
+	}
+}
+
 // Close removes what Prepare made (the run's cgroup, once it is empty).
 func (p *Plan) Close() error {
 	if p == nil || p.Cgroup == nil {
