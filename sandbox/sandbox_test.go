@@ -100,6 +100,9 @@ func probe() {
 // them.
 type world struct {
 	worktree, tmp, outside, keystore, key, state, stateFile string
+	// viaLink is the key through a symbolic link, beside the hidden
+	// paths' ancestors, to the directory that holds the keystore.
+	viaLink string
 }
 
 func newWorld(t *testing.T) world {
@@ -120,6 +123,10 @@ func newWorld(t *testing.T) world {
 	w.stateFile = filepath.Join(w.state, "daemon.token")
 	os.WriteFile(w.key, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\n"), 0o600)
 	os.WriteFile(w.stateFile, []byte("run token hashes"), 0o600)
+	if err := os.Symlink(filepath.Join(base, "home"), filepath.Join(base, "homelink")); err != nil {
+		t.Fatal(err)
+	}
+	w.viaLink = filepath.Join(base, "homelink", ".config", "git-covenant", "identities", "agent", "key")
 	return w
 }
 
@@ -191,7 +198,7 @@ func TestConfinement(t *testing.T) {
 			w := newWorld(t)
 			cfg := probeConfig{
 				Write:   []string{filepath.Join(w.worktree, "ok"), filepath.Join(w.tmp, "ok"), filepath.Join(w.outside, "no"), filepath.Join(w.state, "no")},
-				Read:    []string{w.key, "/proc/self/root" + w.key, w.stateFile, "/etc/hostname"},
+				Read:    []string{w.key, "/proc/self/root" + w.key, w.viaLink, w.stateFile, "/etc/hostname"},
 				List:    []string{filepath.Join(w.keystore, "identities"), w.state},
 				Connect: ln.Addr().String(),
 			}
@@ -221,6 +228,7 @@ func TestConfinement(t *testing.T) {
 			denied("write the daemon's state", rep.Wrote[filepath.Join(w.state, "no")])
 			denied("read the keystore", rep.Read[w.key])
 			denied("read the keystore through /proc/self/root", rep.Read["/proc/self/root"+w.key])
+			denied("read the keystore through a symbolic link", rep.Read[w.viaLink])
 			denied("read the daemon's state", rep.Read[w.stateFile])
 			denied("list the keystore", rep.Listed[filepath.Join(w.keystore, "identities")])
 			denied("connect to 127.0.0.1", rep.Connect)
