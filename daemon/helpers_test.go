@@ -67,7 +67,7 @@ func (f *fixture) agentIdentity(name string, scopes ...string) {
 
 func (f *fixture) env(extra ...string) []string {
 	return append([]string{
-		"PATH=" + os.Getenv("PATH"),
+		"PATH=" + binDir + ":" + os.Getenv("PATH"),
 		"HOME=" + f.gitHome,
 		"TMPDIR=" + os.TempDir(),
 		"GIT_CONFIG_NOSYSTEM=1",

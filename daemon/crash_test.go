@@ -1,0 +1,192 @@
+package daemon_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/git-covenant/git-covenant/runs"
+	"github.com/git-covenant/git-covenant/tasks"
+)
+
+const crashManifest = `version = 1
+identity = "bot"
+command = ["sh", "-c", '''
+sleep 0.$(( $$ % 9 + 1 ))
+echo "$GIT_COVENANT_RUN" >> work.txt
+git add work.txt
+git commit -q -m "work on $GIT_COVENANT_TASK"
+echo "done $GIT_COVENANT_RUN"
+''']
+prompt = "none"
+env = ["PATH", "HOME", "GIT_CONFIG_NOSYSTEM", "GIT_CONFIG_GLOBAL"]
+max_concurrent = 3
+timeout = "1m"
+grace = "1s"
+
+[match]
+labels = ["crash"]
+
+[on]
+success = "self_review"
+
+[sandbox]
+backend = "none"
+`
+
+// daemonProc is a daemon running as a process of its own.
+type daemonProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func (f *fixture) spawnDaemon(t *testing.T, log *os.File) *daemonProc {
+	t.Helper()
+	cmd := exec.Command(binPath(), "daemon", "run", "--poll", "200ms")
+	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = f.dir, f.env(), log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &daemonProc{cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.done) }()
+	return p
+}
+
+// SIGKILL the daemon at random moments during runs, 20 times: after each
+// restart every run the dead daemon left is re-adopted or closed (recorded
+// as abandoned, its lease handed back), no task holds two live leases and
+// no lease epoch is run twice; in the end every task is done exactly as
+// the workflow says, verification is clean, and no agent process is left.
+func TestSIGKILLTheDaemon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills and restarts a daemon 20 times")
+	}
+	f := newFixture(t)
+	os.MkdirAll(filepath.Join(f.dir, ".covenant", "agents"), 0o755)
+	if err := os.WriteFile(filepath.Join(f.dir, ".covenant", "agents", "bot.toml"), []byte(crashManifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.git("add", ".covenant/agents/bot.toml")
+	f.git("commit", "-q", "-m", "the bot")
+	log, err := os.Create(filepath.Join(t.TempDir(), "daemon.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(log.Name())
+			t.Logf("daemon log:\n%s", b)
+		}
+	}()
+	var ids []string
+	for i := range 12 {
+		ids = append(ids, f.create("crash task "+string(rune('a'+i)), "crash").ID)
+	}
+	cov := mustCov(t, f)
+	stateDir := filepath.Join(cov, "daemon", "runs")
+	rng := rand.New(rand.NewPCG(1, 2))
+	kills := 0
+	for i := range 20 {
+		if i == 10 {
+			for j := range 6 {
+				ids = append(ids, f.create("late crash task "+string(rune('a'+j)), "crash").ID)
+			}
+		}
+		left, _ := os.ReadDir(stateDir)
+		p := f.spawnDaemon(t, log)
+		// Every run the dead daemon left is re-adopted or closed: its
+		// state file goes (a re-adopted run's when it ends).
+		waitFor(t, "the runs of the killed daemon to be closed", func() bool {
+			for _, e := range left {
+				if _, err := os.Stat(filepath.Join(stateDir, e.Name())); err == nil {
+					return false
+				}
+			}
+			return true
+		})
+		f.checkLeases(t, ids)
+		time.Sleep(time.Duration(100+rng.IntN(900)) * time.Millisecond)
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+		kills++
+	}
+	// The last daemon finishes the work.
+	p := f.spawnDaemon(t, log)
+	waitFor(t, "every task to be done", func() bool {
+		for _, id := range ids {
+			if f.task(id).State != "self_review" {
+				return false
+			}
+		}
+		return true
+	})
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	<-p.done
+	f.checkLeases(t, ids)
+	abandoned := 0
+	for _, id := range ids {
+		rs, err := f.svc.Runs(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		epochs := map[uint64]bool{}
+		ok := 0
+		for _, r := range rs {
+			if epochs[r.Epoch] {
+				t.Errorf("%s: epoch %d was run twice", id, r.Epoch)
+			}
+			epochs[r.Epoch] = true
+			switch {
+			case r.Succeeded():
+				ok++
+			case r.Outcome == runs.Abandoned:
+				abandoned++
+			}
+		}
+		if ok != 1 {
+			t.Errorf("%s: %d successful runs, want exactly 1 (%d records)", id, ok, len(rs))
+		}
+	}
+	t.Logf("%d kills, %d runs closed as abandoned", kills, abandoned)
+	if ents, _ := os.ReadDir(stateDir); len(ents) != 0 {
+		t.Errorf("run state left: %v", ents)
+	}
+	f.verifyClean()
+	// No agent process of this repository is left anywhere.
+	procs, _ := filepath.Glob("/proc/[0-9]*/cwd")
+	for _, c := range procs {
+		if dst, err := os.Readlink(c); err == nil && strings.HasPrefix(dst, filepath.Dir(cov)+"/covenant-worktrees") {
+			t.Errorf("a process is still running in a run's worktree: %s -> %s", c, dst)
+		}
+	}
+}
+
+// checkLeases: no task has a live lease that is not its latest, and none
+// is held twice (the fold allows one lease per task; this checks that
+// the daemon's recovery never made it hand back the wrong one).
+func (f *fixture) checkLeases(t *testing.T, ids []string) {
+	t.Helper()
+	now := time.Now()
+	for _, id := range ids {
+		tk := f.task(id)
+		live := 0
+		for _, l := range tk.Leases {
+			if l.EndedAt == nil && l.ExpiresAt.After(now) {
+				live++
+			}
+		}
+		if live > 1 {
+			t.Errorf("%s holds %d live leases", id, live)
+		}
+		if tk.Lease != nil && tk.Lease.Epoch != tk.Epoch {
+			t.Errorf("%s: lease epoch %d is not the task's epoch %d", id, tk.Lease.Epoch, tk.Epoch)
+		}
+	}
+	_ = tasks.DefaultPriority
+}
