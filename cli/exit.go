@@ -138,6 +138,8 @@ func classify(err error) (int, string) {
 		return ExitKey, ""
 	case errors.Is(err, covenant.ErrNoSuchGrant):
 		return ExitNotFound, "list grants with 'git covenant cap list'"
+	case errors.Is(err, covenant.ErrQuestionNotFound):
+		return ExitNotFound, "'git covenant task resume <id>' lists the open questions by number"
 	case errors.Is(err, covenant.ErrNothingReady):
 		return ExitNotFound, "see 'git covenant task ready' and 'git covenant task list'"
 	case errors.Is(err, hooks.ErrForeignHook):

@@ -109,6 +109,7 @@ func printHandoff(w io.Writer, h *tasks.Handoff) {
 	fmt.Fprintln(w)
 }
 
+// printPack prints a context pack, each fact once.
 func printPack(w io.Writer, p *covenant.ContextPack) {
 	t := p.Task
 	fmt.Fprintf(w, "# %s  %s\n", t.ID, t.Title)
@@ -116,20 +117,75 @@ func printPack(w io.Writer, p *covenant.ContextPack) {
 	if len(t.Labels) > 0 {
 		fmt.Fprintf(w, ", labels %s", strings.Join(t.Labels, ", "))
 	}
-	fmt.Fprintln(w)
-	if t.Lease != nil {
-		fmt.Fprintf(w, "lease: %s, epoch %d, until %s\n", t.Lease.Holder, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339))
+	fmt.Fprintf(w, "; created by %s %s\n", t.CreatedBy, t.CreatedAt.Format(time.RFC3339))
+	if l := t.Lease; l != nil {
+		status := "expired"
+		if l.Active {
+			status = "active"
+		}
+		fmt.Fprintf(w, "lease: %s, epoch %d, until %s (%s)\n", l.Holder, l.Epoch, l.ExpiresAt.Format(time.RFC3339), status)
 	}
 	if t.Body != "" {
 		fmt.Fprintf(w, "\n%s\n", t.Body)
 	}
-	printDetails(w, t)
+	for _, m := range t.FailureModes {
+		fmt.Fprintf(w, "expected failure mode: %s\n", m)
+	}
+	for _, l := range t.Links {
+		fmt.Fprintf(w, "link: %s %s\n", l.Kind, l.Task)
+	}
+	for _, l := range t.LinkedFrom {
+		fmt.Fprintf(w, "link: %s %s\n", reverseKind(l.Kind), l.Task)
+	}
+	if t.OpenBlockers > 0 {
+		fmt.Fprintf(w, "%d unfinished blocker(s)\n", t.OpenBlockers)
+	}
+	if e := t.Escalation; e != nil {
+		fmt.Fprintf(w, "escalation (%s) by %s: %s\n", e.Kind, e.By.Name, e.Reason)
+		if e.Resolved != nil {
+			fmt.Fprintf(w, "  resolved by %s: %s\n", e.Resolved.Name, e.Decision)
+		}
+	}
 	fmt.Fprintln(w)
-	if p.Handoff == nil {
+	if h := p.Handoff; h == nil {
 		fmt.Fprintln(w, "No handoff yet.")
 	} else {
-		printHandoff(w, p.Handoff)
+		fmt.Fprintf(w, "latest handoff (number %d, %s by %s):\n  %s\n", t.Handoffs, h.At.Format(time.RFC3339), h.By, h.Summary)
+		for i, s := range h.Next {
+			fmt.Fprintf(w, "  next %d. %s\n", i+1, s)
+		}
+		fmt.Fprintf(w, "  validation: %s", h.Validation.Status)
+		if h.Validation.Note != "" {
+			fmt.Fprintf(w, " (%s)", h.Validation.Note)
+		}
+		fmt.Fprintln(w)
 	}
+	if len(p.OpenQuestions) > 0 {
+		fmt.Fprintf(w, "\nopen questions (git covenant task answer %s <n> <answer>):\n", t.ID)
+		for _, q := range p.OpenQuestions {
+			fmt.Fprintf(w, "  %d. %s (%s, %s)\n", q.N, q.Text, q.By.Name, q.At.Format(time.RFC3339))
+		}
+	}
+	if len(p.Moves) > 0 {
+		fmt.Fprintf(w, "\nmoves from %s (git covenant task move %s <state>):\n", t.State, t.ID)
+		for _, m := range p.Moves {
+			fmt.Fprintf(w, "  %s", m.To)
+			if len(m.Roles) > 0 {
+				fmt.Fprintf(w, " (%s only)", strings.Join(m.Roles, " or "))
+			}
+			if m.Ready {
+				fmt.Fprintln(w, ": ready")
+				continue
+			}
+			fmt.Fprintln(w, ":")
+			for _, g := range m.Gates {
+				if !g.Satisfied {
+					fmt.Fprintf(w, "    %s needs %s\n", g.Gate, g.Needs)
+				}
+			}
+		}
+	}
+	fmt.Fprintf(w, "\ntrailers for commits: %s\n", strings.Join(p.Trailers, ", "))
 	if len(p.Commits) > 0 {
 		fmt.Fprintf(w, "\ncommits naming %s:\n", t.ID)
 		for _, c := range p.Commits {
@@ -145,12 +201,16 @@ func printPack(w io.Writer, p *covenant.ContextPack) {
 			fmt.Fprintf(w, "  new commit %s %s\n", c.Hash[:12], c.Subject)
 		}
 		for _, f := range s.Files {
-			fmt.Fprintf(w, "  %-9s %s\n", f.Status, f.Path)
+			fmt.Fprintf(w, "  %-9s %s@%s\n", f.Status, f.Path, f.Handoff[:12])
 		}
 	}
 	fmt.Fprintf(w, "\nhistory:\n")
-	for _, e := range t.History {
-		fmt.Fprintf(w, "  %s  %-12s %-14s %s\n", e.Time.Format(time.RFC3339), e.Actor.Name, e.Type, e.Summary)
+	for _, e := range p.History {
+		summary := e.Summary
+		if summary == "" && e.Type == tasks.OpHandoff {
+			summary = "(the latest handoff, above)"
+		}
+		fmt.Fprintf(w, "  %s  %-12s %-14s %s\n", e.At.Format(time.RFC3339), e.By, e.Type, summary)
 	}
 }
 

@@ -234,7 +234,7 @@ completion: 'git covenant completion bash'.`,
 	t := newCmdTask(f)
 	t.GroupID = "work"
 	root.AddCommand(t)
-	for _, c := range []*cobra.Command{newCmdRun(f, nil), newCmdDaemon(f)} { // run.go, daemon.go
+	for _, c := range []*cobra.Command{newCmdRun(f, nil), newCmdDaemon(f), newCmdPrime(f, nil)} { // run.go, daemon.go, prime.go
 		c.GroupID = "work"
 		root.AddCommand(c)
 	}

@@ -26,7 +26,7 @@ tk-3f2a9b1c0d4e; any unique prefix of 4 or more characters works.`,
 	c.AddCommand(newCmdTaskCreate(f, nil), newCmdTaskStart(f, nil), newCmdTaskShow(f, nil), newCmdTaskList(f, nil),
 		newCmdTaskHandoff(f, nil), newCmdTaskResume(f, nil), newCmdTaskDone(f, nil), newCmdTaskReady(f, nil), newCmdTaskMove(f, nil),
 		newCmdTaskHeartbeat(f, nil), newCmdTaskRelease(f, nil), newCmdTaskLink(f, nil), newCmdTaskReview(f, nil), newCmdTaskCheck(f, nil),
-		newCmdTaskEscalate(f, nil), newCmdTaskResolve(f, nil), newCmdTaskComment(f, nil), newCmdTaskTrailers(f, nil))
+		newCmdTaskEscalate(f, nil), newCmdTaskResolve(f, nil), newCmdTaskComment(f, nil), newCmdTaskTrailers(f, nil), newCmdTaskAnswer(f, nil))
 	return c
 }
 
@@ -156,7 +156,6 @@ func runTaskStart(ctx context.Context, o *taskStartOptions) error {
 	}
 	fmt.Fprintf(o.Out, "Claimed %s (lease epoch %d, expires %s).\n\n", t.ID, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339))
 	printPack(o.Out, p)
-	fmt.Fprintf(o.Out, "\nAdd these trailers to commits for the task:\n  Covenant-Task: %s\n  Covenant-Lease: %d\n", t.ID, t.Lease.Epoch)
 	return nil
 }
 
@@ -217,13 +216,13 @@ type taskListOptions struct {
 	Service func(context.Context) (*covenant.Service, error)
 
 	State, Label string
-	JSON         bool
+	Mine, JSON   bool
 }
 
 func newCmdTaskList(f *Factory, runF func(context.Context, *taskListOptions) error) *cobra.Command {
 	o := &taskListOptions{Out: f.Out, Service: f.Service}
 	c := &cobra.Command{
-		Use:     "list [--state <s>] [--label <l>] [--json]",
+		Use:     "list [--state <s>] [--label <l>] [--mine] [--json]",
 		Short:   "List tasks in creation order",
 		Example: "  $ git covenant task list --state open\n  $ git covenant task list --label ci --json",
 		Args:    exactArgs(0, "no arguments (filter with --state and --label)"),
@@ -231,6 +230,7 @@ func newCmdTaskList(f *Factory, runF func(context.Context, *taskListOptions) err
 	}
 	c.Flags().StringVar(&o.State, "state", "", "only tasks in this state")
 	c.Flags().StringVar(&o.Label, "label", "", "only tasks with this label")
+	c.Flags().BoolVar(&o.Mine, "mine", false, "only tasks whose active lease you hold")
 	c.Flags().BoolVar(&o.JSON, "json", false, "print a JSON array ([] when empty)")
 	return c
 }
@@ -247,9 +247,24 @@ func runTaskList(ctx context.Context, o *taskListOptions) error {
 	if o.State != "" && !contains(wf.States, o.State) {
 		return usagef("--state %q is not a state of the workflow (%s)", o.State, strings.Join(wf.States, ", "))
 	}
-	return listTasks(o.Out, func(fn func(raw []byte, s *tasks.Summary) error) error {
+	each := func(fn func(raw []byte, s *tasks.Summary) error) error {
 		return svc.EachTask(ctx, o.State != "" || o.Label != "" || !o.JSON, fn)
-	}, o.State, o.Label, o.JSON)
+	}
+	if o.Mine {
+		mine, err := svc.MineFilter()
+		if err != nil {
+			return err
+		}
+		each = func(fn func(raw []byte, s *tasks.Summary) error) error {
+			return svc.EachTask(ctx, true, func(raw []byte, s *tasks.Summary) error {
+				if !mine(s) {
+					return nil
+				}
+				return fn(raw, s)
+			})
+		}
+	}
+	return listTasks(o.Out, each, o.State, o.Label, o.JSON)
 }
 
 // listTasks streams rows; with --json and no filter, the stored JSON rows

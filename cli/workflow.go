@@ -17,23 +17,26 @@ type taskReadyOptions struct {
 	Out     io.Writer
 	Service func(context.Context) (*covenant.Service, error)
 
-	Label string
-	JSON  bool
+	Label, For string
+	JSON       bool
 }
 
 func newCmdTaskReady(f *Factory, runF func(context.Context, *taskReadyOptions) error) *cobra.Command {
 	o := &taskReadyOptions{Out: f.Out, Service: f.Service}
 	c := &cobra.Command{
-		Use:   "ready [--label <l>] [--json]",
+		Use:   "ready [--label <l>] [--for <identity>] [--json]",
 		Short: "List tasks ready to be claimed: unleased, claimable, all blockers finished",
 		Long: `List the ready queue: tasks in a claimable state with no active lease whose
 blockers ('task link <a> blocks <b>') are all finished; highest priority
-first, then oldest. 'task start' with no id claims the first of them.`,
-		Example: "  $ git covenant task ready\n  $ git covenant task ready --label backend --json",
+first, then oldest. 'task start' with no id claims the first of them.
+With --for, only the tasks that identity may claim now (its grants'
+task.claim scope covers the task's labels).`,
+		Example: "  $ git covenant task ready\n  $ git covenant task ready --label backend --json\n  $ git covenant task ready --for builder-1",
 		Args:    exactArgs(0, "no arguments"),
 		RunE:    func(c *cobra.Command, args []string) error { return runCmd(c, o, runF, runTaskReady) },
 	}
 	c.Flags().StringVar(&o.Label, "label", "", "only tasks with this label")
+	c.Flags().StringVar(&o.For, "for", "", "only tasks this identity may claim")
 	c.Flags().BoolVar(&o.JSON, "json", false, "print a JSON array ([] when empty)")
 	return c
 }
@@ -44,7 +47,7 @@ func runTaskReady(ctx context.Context, o *taskReadyOptions) error {
 		return err
 	}
 	each := func(fn func([]byte, *tasks.Summary) error) error {
-		return svc.Ready(ctx, o.Label, func(raw []byte) error { return fn(raw, nil) })
+		return svc.ReadyFor(ctx, covenant.ReadyRequest{Label: o.Label, For: o.For}, func(raw []byte) error { return fn(raw, nil) })
 	}
 	return listTasks(o.Out, each, "", "", o.JSON)
 }

@@ -34,7 +34,8 @@ func TestFreshCloneResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want.Handoff == nil || want.Handoff.Summary != "lexer done, parser half way" ||
-		!reflect.DeepEqual(want.NextSteps, []string{"finish expression parsing", "add fuzz test"}) || len(want.Commits) != 1 {
+		!reflect.DeepEqual(want.Handoff.Next, []string{"finish expression parsing", "add fuzz test"}) ||
+		len(want.OpenQuestions) != 1 || want.OpenQuestions[0].Text != "keep the v1 syntax?" || len(want.Commits) != 1 {
 		t.Fatalf("the original clone's context pack lacks the handoff:\n%s", orig)
 	}
 
@@ -61,7 +62,7 @@ func TestFreshCloneResume(t *testing.T) {
 			if err := json.Unmarshal([]byte(got), &pack); err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(pack.Handoff, want.Handoff) || !reflect.DeepEqual(pack.NextSteps, want.NextSteps) {
+			if !reflect.DeepEqual(pack.Handoff, want.Handoff) || !reflect.DeepEqual(pack.OpenQuestions, want.OpenQuestions) {
 				t.Fatalf("handoff in the clone:\n%s\nwant:\n%s", got, orig)
 			}
 			// Everything else agrees too: task, history, commits, files.

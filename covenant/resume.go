@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,15 +39,66 @@ type Since struct {
 }
 
 // ContextPack is everything a fresh session needs to resume a task, built
-// from repository state alone.
+// from repository state alone. Each fact appears once: the latest
+// handoff's questions are in OpenQuestions (with every earlier one still
+// unanswered), its files in SinceHandoff, its commits in Commits, its
+// summary not again in History.
 type ContextPack struct {
-	Task         *tasks.Task    `json:"task"`
-	Handoff      *tasks.Handoff `json:"handoff"`
-	NextSteps    []string       `json:"next_steps"`
-	Commits      []CommitInfo   `json:"commits"`
-	SinceHandoff *Since         `json:"since_handoff"`
-	Head         string         `json:"head"`
-	Branch       string         `json:"branch"`
+	Task          PackTask         `json:"task"`
+	Handoff       *PackHandoff     `json:"handoff"`        // the latest; null before the first
+	OpenQuestions []tasks.Question `json:"open_questions"` // asked in any handoff, not answered yet
+	Moves         []tasks.Move     `json:"moves"`          // allowed from the current state, and what their gates need
+	Trailers      []string         `json:"trailers"`       // for commits under the task (the lease's once claimed)
+	Commits       []CommitInfo     `json:"commits"`        // commits naming the task, newest first
+	SinceHandoff  *Since           `json:"since_handoff"`
+	History       []PackEvent      `json:"history"`
+	Head          string           `json:"head"`
+	Branch        string           `json:"branch"`
+}
+
+// PackTask is the task as a resuming session needs it.
+type PackTask struct {
+	ID           string            `json:"id"`
+	Title        string            `json:"title"`
+	State        string            `json:"state"`
+	Priority     string            `json:"priority"`
+	Labels       []string          `json:"labels"`
+	Body         string            `json:"body,omitempty"`
+	FailureModes []string          `json:"failure_modes,omitempty"`
+	CreatedBy    string            `json:"created_by"`
+	CreatedAt    time.Time         `json:"created_at"`
+	Lease        *PackLease        `json:"lease"` // the active or latest lease; null if never claimed
+	Handoffs     int               `json:"handoffs"`
+	Links        []tasks.Link      `json:"links,omitempty"`
+	LinkedFrom   []tasks.Link      `json:"linked_from,omitempty"`
+	OpenBlockers int               `json:"open_blockers,omitempty"`
+	Escalation   *tasks.Escalation `json:"escalation,omitempty"`
+}
+
+// PackLease is a lease, by holder name.
+type PackLease struct {
+	Holder    string    `json:"holder"`
+	Epoch     uint64    `json:"epoch"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Active    bool      `json:"active"`
+}
+
+// PackHandoff is the latest handoff without what the pack says elsewhere.
+type PackHandoff struct {
+	By         string           `json:"by"`
+	At         time.Time        `json:"at"`
+	Summary    string           `json:"summary"`
+	Next       []string         `json:"next"`
+	Validation tasks.Validation `json:"validation"`
+}
+
+// PackEvent is one op of the task's history.
+type PackEvent struct {
+	At      time.Time `json:"at"`
+	By      string    `json:"by"`
+	Type    string    `json:"type"`
+	Epoch   uint64    `json:"epoch,omitempty"`
+	Summary string    `json:"summary,omitempty"`
 }
 
 // commitScanLimit bounds how many code commits resume and handoff look at.
@@ -111,7 +163,31 @@ func (s *Service) pack(ctx context.Context, t *tasks.Task) (*ContextPack, error)
 	if err != nil {
 		return nil, err
 	}
-	p := &ContextPack{Task: t, Handoff: t.Handoff, NextSteps: []string{}, Branch: strings.TrimPrefix(branch, "refs/heads/")}
+	wf, err := s.Workflow()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	p := &ContextPack{Task: packTask(t, now), OpenQuestions: t.OpenQuestions(), Moves: wf.Moves(t),
+		Trailers: []string{"Covenant-Task: " + t.ID}, History: []PackEvent{}, Branch: strings.TrimPrefix(branch, "refs/heads/")}
+	if t.Lease.ActiveAt(now) {
+		p.Trailers = append(p.Trailers, "Covenant-Lease: "+strconv.FormatUint(t.Lease.Epoch, 10))
+	}
+	latest := ""
+	if h := t.Handoff; h != nil {
+		latest = h.Op
+		p.Handoff = &PackHandoff{At: h.At, Summary: h.Summary, Next: h.Next, Validation: h.Validation}
+		if h.By != nil {
+			p.Handoff.By = h.By.Name
+		}
+	}
+	for _, e := range t.History {
+		ev := PackEvent{At: e.Time, By: e.Actor.Name, Type: e.Type, Epoch: e.Epoch, Summary: e.Summary}
+		if e.Op == latest && e.Type == tasks.OpHandoff {
+			ev.Summary = "" // the handoff above
+		}
+		p.History = append(p.History, ev)
+	}
 	if !head.IsZero() {
 		p.Head = head.String()
 	}
@@ -121,7 +197,6 @@ func (s *Service) pack(ctx context.Context, t *tasks.Task) (*ContextPack, error)
 	if t.Handoff == nil {
 		return p, nil
 	}
-	p.NextSteps = t.Handoff.Next
 	since := &Since{Head: t.Handoff.Head, Commits: []CommitInfo{}, Files: []FileChange{}}
 	if t.Handoff.Head != "" && !head.IsZero() && t.Handoff.Head != head.String() {
 		stop, _ := gitstore.ParseHash(t.Handoff.Head)
@@ -219,4 +294,18 @@ func (s *Service) StartAndResume(ctx context.Context, req StartRequest) (*Starte
 		return nil, err
 	}
 	return &StartedTask{Task: t, Pack: p}, nil
+}
+
+// packTask is the task part of a context pack.
+func packTask(t *tasks.Task, now time.Time) PackTask {
+	pt := PackTask{ID: t.ID, Title: t.Title, State: t.State, Priority: t.Priority, Labels: t.Labels, Body: t.Body,
+		FailureModes: t.FailureModes, CreatedBy: t.CreatedBy.Name, CreatedAt: t.CreatedAt, Handoffs: t.Handoffs,
+		Links: t.Links, LinkedFrom: t.LinkedFrom, OpenBlockers: t.OpenBlockers, Escalation: t.Escalation}
+	if pt.Labels == nil {
+		pt.Labels = []string{}
+	}
+	if l := t.Lease; l != nil {
+		pt.Lease = &PackLease{Holder: l.Holder, Epoch: l.Epoch, ExpiresAt: l.ExpiresAt, Active: l.ActiveAt(now)}
+	}
+	return pt
 }

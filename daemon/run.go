@@ -387,15 +387,9 @@ func (d *Daemon) prompt(ctx context.Context, t *tasks.Task) ([]byte, error) {
 		for _, n := range h.Next {
 			fmt.Fprintf(&b, "- next: %s\n", n)
 		}
-		for _, q := range h.Questions {
-			fmt.Fprintf(&b, "- open question: %s\n", q)
-		}
 	}
-	if len(p.NextSteps) > 0 {
-		b.WriteString("\n## Next steps\n\n")
-		for _, n := range p.NextSteps {
-			fmt.Fprintf(&b, "- %s\n", n)
-		}
+	for _, q := range p.OpenQuestions {
+		fmt.Fprintf(&b, "- open question %d: %s\n", q.N, q.Text)
 	}
 	return []byte(b.String()), nil
 }

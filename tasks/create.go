@@ -27,7 +27,7 @@ func (f *folder) create(b *CreateBody) error {
 		ID: op.Task, Title: b.Title, Body: b.Body, Labels: b.Labels, Priority: b.Priority, FailureModes: modes,
 		State: f.wf.Initial, CreatedBy: f.who, CreatedAt: f.at, UpdatedAt: f.at, Order: op.Key().String(),
 		Leases: []LeaseRecord{}, Implementers: []string{}, Links: []Link{}, LinkedFrom: []Link{},
-		Gates: map[string]*GateRecord{}, Comments: []Comment{},
+		Gates: map[string]*GateRecord{}, Comments: []Comment{}, Questions: []Question{},
 		History: []Event{{Op: f.e.Commit, Type: op.Type, Actor: f.who, Time: f.at, Lamport: op.Lamport, Summary: "created: " + b.Title}},
 	}
 	if err := f.st.PutTask(t); err != nil {

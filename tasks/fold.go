@@ -38,6 +38,7 @@ func Family(wf *Workflow) fold.Family {
 		onTask(wf, OpEscalate, trust.ScopeTaskEscalate, (*folder).escalate),
 		onTask(wf, OpResolve, trust.ScopeResolve, (*folder).resolve),
 		onTask(wf, OpComment, trust.ScopeTaskComment, (*folder).comment),
+		onTask(wf, OpAnswer, trust.ScopeTaskComment, (*folder).answer),
 	}}
 }
 

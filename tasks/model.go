@@ -205,6 +205,7 @@ type Task struct {
 	Comments     []Comment              `json:"comments"`
 	Handoff      *Handoff               `json:"handoff"`
 	Handoffs     int                    `json:"handoffs"`
+	Questions    []Question             `json:"questions"` // asked in handoffs, open until answered
 	History      []Event                `json:"history"`
 	Order        string                 `json:"order"` // total-order key of the creating op
 }

@@ -12,6 +12,7 @@ func (f *folder) handoff(t *Task, b *Handoff) (string, []*Task, error) {
 	h.Op, h.By, h.At = f.e.Commit, &f.who, f.at
 	t.Handoff = &h
 	t.Handoffs++
+	f.ask(t, h.Questions)
 	if !h.KeepLease {
 		f.endLease(t)
 	}
