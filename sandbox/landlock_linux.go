@@ -40,7 +40,15 @@ func applyLandlock(hs helperSpec) error {
 	roDirs, roFiles := around("/", hs.Hidden)
 	var rwDirs, rwFiles []string
 	for _, w := range hs.Writable {
-		d, f := around(w, hs.Hidden)
+		// Only what is hidden below a writable path is cut out of it: a
+		// writable path inside a hidden one is granted (the deeper wins).
+		var below []string
+		for _, h := range hs.Hidden {
+			if h != w && within(h, w) {
+				below = append(below, h)
+			}
+		}
+		d, f := around(w, below)
 		rwDirs, rwFiles = append(rwDirs, d...), append(rwFiles, f...)
 	}
 	var rules []landlock.Rule

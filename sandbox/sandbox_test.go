@@ -103,18 +103,23 @@ type world struct {
 	// viaLink is the key through a symbolic link, beside the hidden
 	// paths' ancestors, to the directory that holds the keystore.
 	viaLink string
+	// runs holds every run's private directory: this run's (tmp) and
+	// another's, with that run's token.
+	runs, otherToken string
 }
 
 func newWorld(t *testing.T) world {
 	base := t.TempDir()
 	w := world{
 		worktree: filepath.Join(base, "repo-wt"),
-		tmp:      filepath.Join(base, "run-tmp"),
+		tmp:      filepath.Join(base, "runs", "this-run"),
+		runs:     filepath.Join(base, "runs"),
 		outside:  filepath.Join(base, "outside"),
 		keystore: filepath.Join(base, "home", ".config", "git-covenant"),
 		state:    filepath.Join(base, "repo", ".git", "covenant"),
 	}
-	for _, d := range []string{w.worktree, w.tmp, w.outside, filepath.Join(w.keystore, "identities", "agent"), w.state} {
+	w.otherToken = filepath.Join(w.runs, "other-run", "token")
+	for _, d := range []string{w.worktree, w.tmp, w.outside, filepath.Join(w.keystore, "identities", "agent"), w.state, filepath.Dir(w.otherToken)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -123,6 +128,7 @@ func newWorld(t *testing.T) world {
 	w.stateFile = filepath.Join(w.state, "daemon.token")
 	os.WriteFile(w.key, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\n"), 0o600)
 	os.WriteFile(w.stateFile, []byte("run token hashes"), 0o600)
+	os.WriteFile(w.otherToken, []byte("another run's token"), 0o600)
 	if err := os.Symlink(filepath.Join(base, "home"), filepath.Join(base, "homelink")); err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +137,7 @@ func newWorld(t *testing.T) world {
 }
 
 func (w world) spec(b sandbox.Backend) sandbox.Spec {
-	return sandbox.Spec{Backend: b, Writable: []string{w.worktree, w.tmp}, Hidden: []string{w.keystore, w.state}}
+	return sandbox.Spec{Backend: b, Writable: []string{w.worktree, w.tmp}, Hidden: []string{w.keystore, w.state, w.runs}}
 }
 
 // run starts the probe confined by spec through the runner, as the daemon
@@ -172,9 +178,11 @@ func require(t *testing.T, b sandbox.Backend) {
 	}
 }
 
-// Under landlock and bwrap the agent writes its worktree and temp dir and
-// nothing else, cannot read the keystore or the daemon's state (not even
-// through /proc/self/root), cannot reach a server on the host, and sees
+// Under landlock and bwrap the agent writes its worktree and temp dir (its
+// own among the hidden directory of all runs) and nothing else, cannot
+// read the keystore (not even through /proc/self/root or a symbolic link),
+// the daemon's state or another run's token, cannot reach a server on the
+// host, and sees
 // only the environment it was given. Under an explicit none it can do all
 // of that, which shows the probe would notice a confinement that failed.
 func TestConfinement(t *testing.T) {
@@ -197,8 +205,8 @@ func TestConfinement(t *testing.T) {
 			require(t, b)
 			w := newWorld(t)
 			cfg := probeConfig{
-				Write:   []string{filepath.Join(w.worktree, "ok"), filepath.Join(w.tmp, "ok"), filepath.Join(w.outside, "no"), filepath.Join(w.state, "no")},
-				Read:    []string{w.key, "/proc/self/root" + w.key, w.viaLink, w.stateFile, "/etc/hostname"},
+				Write:   []string{filepath.Join(w.worktree, "ok"), filepath.Join(w.tmp, "ok"), filepath.Join(w.outside, "no"), filepath.Join(w.state, "no"), filepath.Join(w.runs, "no")},
+				Read:    []string{w.key, "/proc/self/root" + w.key, w.viaLink, w.stateFile, w.otherToken, "/etc/hostname"},
 				List:    []string{filepath.Join(w.keystore, "identities"), w.state},
 				Connect: ln.Addr().String(),
 			}
@@ -226,10 +234,12 @@ func TestConfinement(t *testing.T) {
 			}
 			denied("write outside the worktree", rep.Wrote[filepath.Join(w.outside, "no")])
 			denied("write the daemon's state", rep.Wrote[filepath.Join(w.state, "no")])
+			denied("write beside this run's directory", rep.Wrote[filepath.Join(w.runs, "no")])
 			denied("read the keystore", rep.Read[w.key])
 			denied("read the keystore through /proc/self/root", rep.Read["/proc/self/root"+w.key])
 			denied("read the keystore through a symbolic link", rep.Read[w.viaLink])
 			denied("read the daemon's state", rep.Read[w.stateFile])
+			denied("read another run's token", rep.Read[w.otherToken])
 			denied("list the keystore", rep.Listed[filepath.Join(w.keystore, "identities")])
 			denied("connect to 127.0.0.1", rep.Connect)
 			env := slices.Clone(rep.Env)
@@ -374,7 +384,7 @@ func TestPrepareRefusesBadSpecs(t *testing.T) {
 	for name, spec := range map[string]sandbox.Spec{
 		"relative":          {Backend: sandbox.None, Writable: []string{"wt"}},
 		"missing writable":  {Backend: sandbox.None, Writable: []string{filepath.Join(w.outside, "nope")}},
-		"writable in state": {Backend: sandbox.None, Writable: []string{w.state}, Hidden: []string{filepath.Dir(w.state)}},
+		"writable and hidden": {Backend: sandbox.None, Writable: []string{w.state}, Hidden: []string{w.state}},
 	} {
 		if _, err := sandbox.Prepare(spec, []string{"true"}, sandbox.Options{CgroupRoot: "-"}); !errors.Is(err, sandbox.ErrSpec) {
 			t.Errorf("%s: %v", name, err)

@@ -27,9 +27,12 @@ type Spec struct {
 	// (see GitWritable). Everything else is read-only.
 	Writable []string `json:"writable"`
 	// Hidden are the paths the agent must not read at all: the identity
-	// keystore, the daemon's state (.git/covenant). A writable path may
-	// contain a hidden one (the hidden path wins); a writable path inside
-	// a hidden one is refused.
+	// keystore, the daemon's state (.git/covenant), the directory holding
+	// every run's private directory. Where writable and hidden paths nest,
+	// the deeper one wins: a hidden path inside a writable one stays
+	// hidden, and a writable path inside a hidden one (this run's own
+	// directory among the others') is writable and nothing else of the
+	// hidden one shows. A path both writable and hidden is refused.
 	Hidden []string `json:"hidden"`
 	// Network allows network access; without it bwrap gives the agent a
 	// network namespace of its own (loopback only) and Landlock (ABI 4+)
@@ -125,8 +128,8 @@ func Prepare(spec Spec, argv []string, o Options) (*Plan, error) {
 	}
 	for _, w := range writable {
 		for _, h := range hidden {
-			if within(w, h) {
-				return nil, fmt.Errorf("%w: writable path %s is inside hidden %s", ErrSpec, w, h)
+			if w == h {
+				return nil, fmt.Errorf("%w: %s is both writable and hidden", ErrSpec, w)
 			}
 		}
 	}
