@@ -382,8 +382,8 @@ func TestAutoIsTheStrongest(t *testing.T) {
 func TestPrepareRefusesBadSpecs(t *testing.T) {
 	w := newWorld(t)
 	for name, spec := range map[string]sandbox.Spec{
-		"relative":          {Backend: sandbox.None, Writable: []string{"wt"}},
-		"missing writable":  {Backend: sandbox.None, Writable: []string{filepath.Join(w.outside, "nope")}},
+		"relative":            {Backend: sandbox.None, Writable: []string{"wt"}},
+		"missing writable":    {Backend: sandbox.None, Writable: []string{filepath.Join(w.outside, "nope")}},
 		"writable and hidden": {Backend: sandbox.None, Writable: []string{w.state}, Hidden: []string{w.state}},
 	} {
 		if _, err := sandbox.Prepare(spec, []string{"true"}, sandbox.Options{CgroupRoot: "-"}); !errors.Is(err, sandbox.ErrSpec) {
