@@ -120,12 +120,14 @@ identity = "@NAME@"
 # The prompt (built from the task's resume pack) arrives on stdin, which is
 # closed after it. --output-format stream-json needs --verbose with -p.
 # --mcp-config points Claude at the daemon (git covenant mcp) and
-# --strict-mcp-config keeps it to that server. acceptEdits lets it edit
-# files without asking; inside the sandbox you may prefer
-# --dangerously-skip-permissions so it can also run commands.
+# --strict-mcp-config keeps it to that server. Headless, nothing can be
+# approved by hand: acceptEdits lets it edit files, --allowedTools lets it
+# call the daemon's tools (mcp__covenant) and commit; add the build and test
+# commands it should run, e.g. "Bash(make test:*)".
 command = ["claude", "-p", "--output-format", "stream-json", "--verbose",
   "--mcp-config", "{mcp_config}", "--strict-mcp-config",
-  "--permission-mode", "acceptEdits"]
+  "--permission-mode", "acceptEdits",
+  "--allowedTools", "mcp__covenant,Bash(git status:*),Bash(git diff:*),Bash(git add:*),Bash(git commit:*)"]
 prompt = "stdin"
 output = "claude-code"
 mcp_config = "@MCP@"

@@ -177,7 +177,13 @@ func runAgentShow(ctx context.Context, o *agentShowOptions) error {
 	if m.Sandbox.Network {
 		net = "network allowed"
 	}
-	fmt.Fprintf(w, "sandbox:        %s, %s\n", m.Backend(), net)
+	here := ""
+	if b, err := sandbox.Resolve(m.Backend(), !m.Sandbox.Network); err != nil {
+		here = " (" + err.Error() + ")"
+	} else if m.Backend() == sandbox.Auto {
+		here = " (" + string(b) + " on this host)"
+	}
+	fmt.Fprintf(w, "sandbox:        %s%s, %s\n", m.Backend(), here, net)
 	l := m.Limits
 	if l != (agents.Limits{}) {
 		fmt.Fprintf(w, "limits:        ")
