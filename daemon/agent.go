@@ -75,6 +75,8 @@ type Agent struct {
 	// Manifest is the manifest this came from, nil for an Agent built in
 	// code; its Environ builds the run's environment when set.
 	Manifest *agents.Manifest
+
+	problem string // why it is not dispatched to (set by reload)
 }
 
 func (a *Agent) max() int {

@@ -71,8 +71,6 @@ type Options struct {
 	// Socket is the gateway's path ("" means SocketPath(<covenant dir>,
 	// "daemon.sock")).
 	Socket string
-	// Sandboxes lists the isolation backends this host has, for status.
-	Sandboxes func() []string
 	// Home is the daemon's home directory (secret files "~/…").
 	Home string
 	// Self is the git-covenant executable that serves as the sandbox
@@ -180,13 +178,31 @@ func (d *Daemon) ensureIdentity(ctx context.Context) error {
 	return nil
 }
 
-// reload reads the manifests again. A bad set keeps the previous one.
+// reload reads the manifests again. A bad set keeps the previous one. An
+// agent whose identity cannot act (not in the keystore, not registered,
+// revoked) is kept, for status to show why, but never dispatched to.
 func (d *Daemon) reload() error {
 	as, err := d.o.LoadAgents()
 	if err != nil {
 		return err
 	}
 	sort.Slice(as, func(i, j int) bool { return as[i].Name < as[j].Name })
+	for i := range as {
+		c := *as[i] // a loader may hand out the same agents again: never write to them
+		a := &c
+		as[i] = a
+		a.problem = ""
+		st, err := d.svc.ActorState(context.Background(), a.Identity)
+		switch {
+		case err != nil:
+			a.problem = fmt.Sprintf("identity %s: %v (create it with 'git covenant id new %s --role agent', then register it)", a.Identity, err, a.Identity)
+		case !st.Trusted():
+			a.problem = fmt.Sprintf("identity %s is not registered in the feeds, or was retired (a trust root registers it with 'git covenant id register')", a.Identity)
+		}
+		if a.problem != "" {
+			d.Logf("agent %s is not dispatched to: %s", a.Name, a.problem)
+		}
+	}
 	d.mu.Lock()
 	d.agents = as
 	d.mu.Unlock()
@@ -352,7 +368,7 @@ func (d *Daemon) scan(ctx context.Context) {
 	for i := range ready {
 		s := &ready[i]
 		for _, a := range agents {
-			if !a.Takes(s) || !d.reserve(a, s.ID) {
+			if a.problem != "" || !a.Takes(s) || !d.reserve(a, s.ID) {
 				continue
 			}
 			d.wg.Add(1)

@@ -147,11 +147,11 @@ func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) *outcome {
 		return &outcome{err: err}
 	}
 	// Confinement: a backend the host lacks fails the run closed.
-	run, backend, closePlan, err := d.confine(a, argv, wt.Dir, runDir, st.Branch)
+	run, backend, plan, err := d.confine(a, argv, wt.Dir, runDir, st.Branch)
 	if err != nil {
 		return &outcome{err: err}
 	}
-	defer closePlan()
+	defer plan.Close()
 	d.admit(r)
 
 	rctx, cancel := context.WithCancel(ctx)
@@ -161,7 +161,7 @@ func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) *outcome {
 	if err != nil {
 		return &outcome{err: err}
 	}
-	cmd := runner.Command{Argv: run, Env: env, Dir: wt.Dir, Timeout: a.Timeout, Grace: a.Grace, TailBytes: a.OutputCap, Echo: parser,
+	cmd := runner.Command{Argv: run, Env: env, Dir: wt.Dir, Timeout: a.Timeout, Grace: a.Grace, TailBytes: a.OutputCap, Echo: parser, Kill: plan.Kill,
 		Started: func(pid int) {
 			p, _ := runner.Lookup(pid)
 			if err := d.update(st, func() { st.Pid, st.Start = pid, p.Start }); err != nil {
@@ -184,13 +184,13 @@ func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) *outcome {
 		out.err = err
 		return out
 	}
-	vrun, _, closeV, err := d.confine(a, vargv, wt.Dir, runDir, st.Branch)
+	vrun, _, vplan, err := d.confine(a, vargv, wt.Dir, runDir, st.Branch)
 	if err != nil {
 		out.err = err
 		return out
 	}
-	defer closeV()
-	out.validation, err = runner.Run(ctx, runner.Command{Argv: vrun, Env: env, Dir: wt.Dir, Timeout: a.ValidationTimeout, Grace: a.Grace, TailBytes: 4 << 10})
+	defer vplan.Close()
+	out.validation, err = runner.Run(ctx, runner.Command{Argv: vrun, Env: env, Dir: wt.Dir, Timeout: a.ValidationTimeout, Grace: a.Grace, TailBytes: 4 << 10, Kill: vplan.Kill})
 	if err != nil && out.validation == nil {
 		out.err = fmt.Errorf("validation: %w", err)
 	}
@@ -198,14 +198,15 @@ func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) *outcome {
 }
 
 // confine returns the argv that runs argv under the agent's sandbox
-// backend, the backend's name, and what to call after the run.
-func (d *Daemon) confine(a *Agent, argv []string, worktree, runDir, branch string) ([]string, string, func(), error) {
+// backend, the backend's name, and the plan (Kill for the runner, Close
+// after the run; a nil plan does nothing).
+func (d *Daemon) confine(a *Agent, argv []string, worktree, runDir, branch string) ([]string, string, *sandbox.Plan, error) {
 	b, err := sandbox.ParseBackend(a.Sandbox)
 	if err != nil {
 		return nil, "", nil, err
 	}
 	if b == sandbox.None {
-		return argv, "none", func() {}, nil
+		return argv, "none", &sandbox.Plan{Backend: sandbox.None}, nil
 	}
 	_, common := d.svc.RefsDirs()
 	admin, err := d.svc.WorktreeAdminDir(worktree)
@@ -222,7 +223,7 @@ func (d *Daemon) confine(a *Agent, argv []string, worktree, runDir, branch strin
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("sandbox: %w", err)
 	}
-	return plan.Argv, string(plan.Backend), func() { plan.Close() }, nil
+	return plan.Argv, string(plan.Backend), plan, nil
 }
 
 // admit makes the run's token valid.

@@ -2,6 +2,8 @@ package daemon
 
 import (
 	"os"
+
+	"github.com/git-covenant/git-covenant/sandbox"
 	"sort"
 	"time"
 )
@@ -29,6 +31,9 @@ type AgentStatus struct {
 	Labels   []string `json:"labels"`
 	Running  int      `json:"running"`
 	Max      int      `json:"max"`
+	// Problem says why the agent is not dispatched to (its identity cannot
+	// act), "" when it is.
+	Problem string `json:"problem,omitempty"`
 }
 
 // RunStatus is one run in flight.
@@ -64,14 +69,17 @@ func (d *Daemon) Status() *Status {
 		if labels == nil {
 			labels = []string{}
 		}
-		s.Agents = append(s.Agents, AgentStatus{Name: a.Name, Identity: a.Identity, Labels: labels, Running: count[a.Name], Max: a.max()})
+		s.Agents = append(s.Agents, AgentStatus{Name: a.Name, Identity: a.Identity, Labels: labels, Running: count[a.Name], Max: a.max(), Problem: a.problem})
 	}
 	return s
 }
 
 func (d *Daemon) sandboxes() []string {
-	if d.o.Sandboxes != nil {
-		return d.o.Sandboxes()
+	out := []string{}
+	for _, s := range sandbox.Available() {
+		if s.Available {
+			out = append(out, string(s.Backend))
+		}
 	}
-	return []string{"none"}
+	return out
 }
