@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/git-covenant/git-covenant/glob"
@@ -21,6 +22,10 @@ type Provenance struct {
 	Paths    []string `toml:"paths,omitempty"`
 	Commands []string `toml:"commands,omitempty"`
 	BlobRule bool     `toml:"blob_rule,omitempty"`
+	// UnanchoredThrough is a commit id: bundles on it and its ancestors
+	// count without a provenance.anchor op (recorded by a version that
+	// wrote none). Later commits always need an anchored bundle.
+	UnanchoredThrough string `toml:"unanchored_through,omitempty"`
 }
 
 // check validates the [provenance] table.
@@ -46,8 +51,13 @@ func (p *Provenance) check() error {
 			return fmt.Errorf("provenance.commands[%d] is empty", i)
 		}
 	}
+	if u := p.UnanchoredThrough; u != "" && !commitID.MatchString(u) {
+		return fmt.Errorf("provenance.unanchored_through = %q: give a full commit id (40 hex digits), not a branch that moves", u)
+	}
 	return nil
 }
+
+var commitID = regexp.MustCompile(`^[0-9a-f]{40}$`)
 
 // RequiresProvenance reports whether commits bound for ref need provenance.
 // Patterns use package glob's syntax: * stays within a segment, a ** segment

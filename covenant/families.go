@@ -4,6 +4,7 @@ import (
 	"github.com/git-covenant/git-covenant/attest/checkpoint"
 	"github.com/git-covenant/git-covenant/fold"
 	"github.com/git-covenant/git-covenant/memory"
+	"github.com/git-covenant/git-covenant/provenance"
 	"github.com/git-covenant/git-covenant/runs"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
@@ -23,5 +24,6 @@ func registry(wf *tasks.Workflow) *fold.Registry {
 		checkpoint.Family(),
 		memory.Family(),
 		runs.Family(),
+		provenance.Family(),
 	)
 }

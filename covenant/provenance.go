@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/git-covenant/git-covenant/config"
+	"github.com/git-covenant/git-covenant/fold"
 	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/index"
@@ -40,6 +41,8 @@ type Recorded struct {
 	Task     string              `json:"task,omitempty"`
 	Epoch    uint64              `json:"lease_epoch,omitempty"`
 	Bundle   int                 `json:"bundle_bytes"`
+	// Anchor is the provenance.anchor op (feed commit) written for the bundle.
+	Anchor string `json:"anchor"`
 }
 
 // gitWorkDir is the directory git commands run in.
@@ -187,6 +190,20 @@ func (s *Service) RecordProvenance(ctx context.Context, o RecordOptions) (*Recor
 	if err != nil {
 		return nil, err
 	}
+	// The anchor first: the fold judges the signer's authority at its
+	// position, and only an anchored bundle counts. A note whose anchor
+	// was refused is never written.
+	digest := provenance.BundleDigest(bundle)
+	w, err := s.write(ctx, func(*index.Tx, *trust.Actor) ([]Draft, error) {
+		return []Draft{{Type: provenance.OpAnchor, Summary: "provenance " + commit.Short() + " " + digest[:12],
+			Body: provenance.AnchorBody{Commit: commit.String(), Bundle: digest, Paths: provenance.ChangedPaths(changes)}}}, nil
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(w.Entries) != 1 {
+		return nil, fmt.Errorf("provenance anchor was not written")
+	}
 	// The notes commit is made by the signer, as feed commits are, so it
 	// needs no git identity configured.
 	g := s.store().Git().WithEnv("GIT_AUTHOR_NAME="+id.Name, "GIT_AUTHOR_EMAIL="+keyID+"@covenant.invalid",
@@ -194,7 +211,7 @@ func (s *Service) RecordProvenance(ctx context.Context, o RecordOptions) (*Recor
 	if err := provenance.AppendNote(ctx, g, commit, bundle); err != nil {
 		return nil, err
 	}
-	return &Recorded{Commit: commit.String(), Result: pred.Result, Evidence: *ev, Task: ext.Task, Epoch: ext.LeaseEpoch, Bundle: len(bundle)}, nil
+	return &Recorded{Commit: commit.String(), Result: pred.Result, Evidence: *ev, Task: ext.Task, Epoch: ext.LeaseEpoch, Bundle: len(bundle), Anchor: w.Entries[0].Commit}, nil
 }
 
 // ProvenanceOptions choose what VerifyProvenance checks.
@@ -266,6 +283,11 @@ func (s *Service) VerifyProvenance(ctx context.Context, o ProvenanceOptions) (*p
 	if p := cfg.Provenance; p != nil {
 		pol.Require = pol.Require || p.RequiresProvenance(ref)
 		pol.Paths, pol.Commands, pol.BlobRule = p.Paths, p.Commands, p.BlobRule
+		if p.UnanchoredThrough != "" {
+			if pol.UnanchoredThrough, err = gitstore.ParseHash(p.UnanchoredThrough); err != nil {
+				return nil, fmt.Errorf("%w: provenance.unanchored_through: %v", ErrBadRevision, err)
+			}
+		}
 	}
 	verify := func(auth *authority) (*provenance.RangeReport, error) {
 		v := &provenance.Verifier{Store: s.store(), Notes: notes, Auth: auth, Policy: pol}
@@ -281,7 +303,7 @@ func (s *Service) VerifyProvenance(ctx context.Context, o ProvenanceOptions) (*p
 	// Same roots and workflow: the index is that fold.
 	var rep *provenance.RangeReport
 	err = s.read(ctx, func(ix *index.Index) (err error) {
-		rep, err = verify(&authority{st: ix.State(), task: func(id string) (*tasks.Task, error) {
+		rep, err = verify(&authority{st: indexState(ix), task: func(id string) (*tasks.Task, error) {
 			t, err := ix.Task(id)
 			if errors.Is(err, index.ErrNotFound) || errors.Is(err, index.ErrAmbiguous) || (err == nil && t.ID != id) {
 				return nil, nil
@@ -296,8 +318,18 @@ func (s *Service) VerifyProvenance(ctx context.Context, o ProvenanceOptions) (*p
 // authority answers provenance checks from a folded state: the index, or
 // the in-memory fold of a pinned config.
 type authority struct {
-	st   trust.State
+	st   anchorState
 	task func(id string) (*tasks.Task, error)
+}
+
+// indexState is the index's read-only view of folded state, records
+// included.
+func indexState(ix *index.Index) anchorState { return ix.State().(anchorState) }
+
+// anchorState is a folded state with its records (provenance anchors).
+type anchorState interface {
+	trust.State
+	fold.Records
 }
 
 func (a *authority) Key(keyID string) (ed25519.PublicKey, string, bool, error) {
@@ -312,8 +344,17 @@ func (a *authority) Key(keyID string) (ed25519.PublicKey, string, bool, error) {
 	return ed, act.Name, true, nil
 }
 
-func (a *authority) MayRecord(keyID, path string, t time.Time) (string, error) {
-	return trust.MayAt(a.st, keyID, trust.Need{Scope: trust.ScopeProvenance, Path: path}, t)
+func (a *authority) MayRecord(keyID, path string, t time.Time, seq uint64) (string, error) {
+	return trust.MayAt(a.st, keyID, trust.Need{Scope: trust.ScopeProvenance, Path: path, Seq: seq}, t)
+}
+
+func (a *authority) Anchor(keyID, digest string) (*provenance.Anchor, error) {
+	var an provenance.Anchor
+	ok, err := a.st.Record(provenance.AnchorKind, provenance.AnchorKey(keyID, digest), &an)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &an, nil
 }
 
 func (a *authority) Task(id string) (*tasks.Task, error) { return a.task(id) }
@@ -346,7 +387,7 @@ func (s *Service) ExportProvenance(ctx context.Context, rev string) (string, []E
 	}
 	var out []Exported
 	err = s.read(ctx, func(ix *index.Index) error {
-		auth := &authority{st: ix.State()}
+		auth := &authority{st: indexState(ix)}
 		for _, raw := range raws {
 			e := Exported{Bundle: raw}
 			e.KeyID = provenance.KeyHint(raw)

@@ -12,10 +12,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/git-covenant/git-covenant/attest"
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/provenance"
 	"golang.org/x/crypto/ssh"
 )
@@ -75,6 +77,28 @@ func (f *fixture) privateKey(name string) ed25519.PrivateKey {
 		return *p
 	}
 	return k.(ed25519.PrivateKey)
+}
+
+// anchorForged appends a provenance.anchor op for bundle on commit to the
+// feed of name's key, signed by it, as a modified client holding that key
+// would: what the verifier then checks is the bundle, not its anchoring.
+func (f *fixture) anchorForged(name, bundle, commit string) string {
+	f.t.Helper()
+	st := f.store()
+	h, err := gitstore.ParseHash(commit)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c, err := st.ReadCommit(h)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	changes, err := provenance.Changes(st, c)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	body := provenance.AnchorBody{Commit: commit, Bundle: provenance.BundleDigest([]byte(bundle)), Paths: provenance.ChangedPaths(changes)}
+	return f.forge(name, f.signer(name), mkOp(f.t, provenance.OpAnchor, "", body), time.Now().UTC().Truncate(time.Second))
 }
 
 func wantProblem(t *testing.T, res provenance.CommitResult, status, kind string) {
@@ -246,13 +270,20 @@ func TestProvenanceTamper(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.setNote(c, string(out))
-		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindUnauthorized)
+		// Unanchored: ignored. Anchored by a forged op: the fold refuses
+		// the anchor (bob lacks the scope at its position), and the
+		// bundle is still no evidence.
+		wantIgnored(t, f.verifyProv(c), provenance.KindUnanchored)
+		op := f.anchorForged("bob", string(out), c)
+		f.caught(oplog.KindUnauthorized, op)
+		wantIgnored(t, f.verifyProv(c), provenance.KindUnanchored)
 	})
 	t.Run("unknown-task", func(t *testing.T) {
 		f.setNote(c, resignedStatement(t, f, good, func(st map[string]any) {
 			ext(st)["task"] = "tk-000000000000"
 			ext(st)["leaseEpoch"] = 1
 		}))
+		f.anchorForged("alice", f.note(c), c)
 		wantProblem(t, f.verifyProv(c), provenance.StatusInvalid, provenance.KindBadLease)
 	})
 	t.Run("result-exit-mismatch", func(t *testing.T) {
@@ -529,5 +560,6 @@ func TestProvenanceLeaseSpansRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	tm.setNote(c, string(forged))
+	tm.anchorForged("carol", string(forged), c)
 	wantProblem(t, tm.verifyProv(c), provenance.StatusInvalid, provenance.KindBadLease)
 }

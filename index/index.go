@@ -393,6 +393,23 @@ func (v *viewState) Grant(id string) (*trust.Grant, error) {
 }
 func (v *viewState) PutGrant(*trust.Grant) error { return errReadOnly }
 
+// Record reads a fold.Records record (a family's state the index does not
+// know, such as provenance anchors).
+func (v *viewState) Record(kind, key string, val any) (bool, error) {
+	ok := false
+	err := v.ix.view(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bRecords); b != nil {
+			if raw := b.Get([]byte(kind + "/" + key)); raw != nil {
+				ok = true
+				return json.Unmarshal(raw, val)
+			}
+		}
+		return nil
+	})
+	return ok, err
+}
+func (v *viewState) PutRecord(string, string, any) error { return errReadOnly }
+
 var (
 	errReadOnly = errors.New("index view is read-only")
 	errNoFold   = errors.New("index: no fold registry in the source")

@@ -62,17 +62,14 @@ func (v *Verifier) treeRule(h, tree gitstore.Hash, changes []Change) (gitstore.H
 }
 
 // mayRecordAll returns "" if the bundle's signer held provenance.record for
-// every path changes names when it recorded, else why not.
+// every path changes names at its anchor's position and time, else why not.
 func (v *Verifier) mayRecordAll(b BundleResult, changes []Change) (string, error) {
 	paths := []string{""}
 	if len(changes) > 0 {
-		paths = paths[:0]
-		for _, ch := range changes {
-			paths = append(paths, ch.Path)
-		}
+		paths = ChangedPaths(changes)
 	}
 	for _, p := range paths {
-		why, err := v.Auth.MayRecord(b.Key, p, b.at)
+		why, err := v.Auth.MayRecord(b.Key, p, b.at, b.seq)
 		if err != nil {
 			return "", err
 		}

@@ -25,6 +25,7 @@ const (
 	KindSubject        = "subject-mismatch"   // digests do not match the real commit, tree or blobs
 	KindBadLease       = "bad-lease"          // task, lease or transition ops not valid
 	KindCommand        = "command-not-allowed"
+	KindUnanchored     = "unanchored" // no accepted provenance.anchor of the signer names it
 )
 
 // Statuses of a commit in a report.
@@ -41,9 +42,12 @@ type Authority interface {
 	// Key returns the public key and identity name of an actor's key id;
 	// ok is false for a key no feed or root introduced.
 	Key(keyID string) (pub ed25519.PublicKey, name string, ok bool, err error)
-	// MayRecord returns "" if keyID held provenance.record for path at t,
-	// else why not.
-	MayRecord(keyID, path string, t time.Time) (string, error)
+	// MayRecord returns "" if keyID held provenance.record for path at t
+	// and feed position seq (0: judged by time alone), else why not.
+	MayRecord(keyID, path string, t time.Time, seq uint64) (string, error)
+	// Anchor returns keyID's accepted provenance.anchor op naming the
+	// bundle digest (BundleDigest), nil if there is none.
+	Anchor(keyID, digest string) (*Anchor, error)
 	// Task returns a folded task, nil if unknown.
 	Task(id string) (*tasks.Task, error)
 }
@@ -54,6 +58,11 @@ type Policy struct {
 	Paths    []string // only commits changing these (globs; "dir/**") need it; empty: all
 	Commands []string // command lines that count as validation; empty: any
 	BlobRule bool     // a commit whose changed blobs are all attested passes
+	// UnanchoredThrough, if set, is the commit up to which (it and its
+	// ancestors) bundles recorded before anchors existed count without
+	// one, judged at their recordedAt as before. A commit made later is
+	// never covered, so a retired key cannot use it for new commits.
+	UnanchoredThrough gitstore.Hash
 }
 
 // Problem is one reason a commit or bundle fails.
@@ -71,6 +80,11 @@ type BundleResult struct {
 	Task    string   `json:"task,omitempty"`
 	Epoch   uint64   `json:"lease_epoch,omitempty"`
 	Problem *Problem `json:"problem,omitempty"`
+	// Anchor is the provenance.anchor op (feed commit) that anchors the
+	// bundle; Unanchored marks one counted without an anchor under the
+	// policy's unanchored_through.
+	Anchor     string `json:"anchor,omitempty"`
+	Unanchored bool   `json:"unanchored,omitempty"`
 	// Ignored marks a line that is no evidence about this commit: it does
 	// not parse, does not verify under a known identity's key, is not our
 	// predicate or names another commit. Anyone who can push notes can add
@@ -79,7 +93,8 @@ type BundleResult struct {
 
 	blobs []Change
 	tree  string
-	at    time.Time // recordedAt, when the signer's authority was judged
+	at    time.Time // the anchor's time (legacy: recordedAt): when the signer's authority is judged
+	seq   uint64    // the anchor's feed position; 0 for a legacy bundle
 }
 
 // CommitResult is the verdict on one commit.
@@ -123,6 +138,7 @@ type Verifier struct {
 	Policy Policy
 
 	own    map[gitstore.Hash]*CommitResult // verdicts on commits' own notes
+	legacy map[gitstore.Hash]bool          // UnanchoredThrough and its ancestors
 	trees  map[gitstore.Hash][]gitstore.Hash
 	blobs  map[string]gitstore.Hash // path + "\x00" + blob of attested files -> commit
 	loaded bool
@@ -352,25 +368,50 @@ func (v *Verifier) bundle(h gitstore.Hash, c *gitstore.Commit, changes []Change,
 	} else if why != "" {
 		return fail(KindSubject, "%s", why)
 	}
-	at, err := time.Parse(time.RFC3339, ext.RecordedAt)
+	recorded, err := time.Parse(time.RFC3339, ext.RecordedAt)
 	if err != nil {
 		return fail(KindBadBundle, "recordedAt %q is not an RFC 3339 time", ext.RecordedAt)
+	}
+	// The anchor: authority is judged at its position and time.
+	digest := BundleDigest(raw)
+	an, err := v.Auth.Anchor(env.KeyHint, digest)
+	if err != nil {
+		return nil, err
+	}
+	at, when := recorded, ext.RecordedAt
+	switch {
+	case an != nil && an.Commit != h.String():
+		return ignore(KindUnanchored, "%s's anchor %s of this bundle names commit %s, not this one", name, short(an.Op), an.Commit)
+	case an != nil:
+		br.Anchor, at, br.seq = an.Op, an.At, an.Seq
+		when = fmt.Sprintf("anchor %s (seq %d, %s)", short(an.Op), an.Seq, an.At.UTC().Format(time.RFC3339))
+		for _, ch := range changes {
+			if !contains(an.Paths, ch.Path) {
+				return fail(KindUnauthorized, "%s's anchor %s does not name %s, which the commit changes", name, short(an.Op), ch.Path)
+			}
+		}
+	default:
+		ok, err := v.isLegacy(h)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return ignore(KindUnanchored, "no provenance.anchor op in %s's feed names this bundle (sha256 %s)", name, digest[:12])
+		}
+		br.Unanchored = true
 	}
 	br.at = at
 	paths := []string{""}
 	if len(changes) > 0 {
-		paths = paths[:0]
-		for _, ch := range changes {
-			paths = append(paths, ch.Path)
-		}
+		paths = ChangedPaths(changes)
 	}
 	for _, p := range paths {
-		why, err := v.Auth.MayRecord(env.KeyHint, p, at)
+		why, err := v.Auth.MayRecord(env.KeyHint, p, at, br.seq)
 		if err != nil {
 			return nil, err
 		}
 		if why != "" {
-			return fail(KindUnauthorized, "%s at %s: %s", name, ext.RecordedAt, why)
+			return fail(KindUnauthorized, "%s at %s: %s", name, when, why)
 		}
 	}
 	if why, err := v.lease(ext, name, at); err != nil {
@@ -379,6 +420,32 @@ func (v *Verifier) bundle(h gitstore.Hash, c *gitstore.Commit, changes []Change,
 		return fail(KindBadLease, "%s", why)
 	}
 	return br, nil
+}
+
+// isLegacy reports whether h is the policy's UnanchoredThrough commit or
+// one of its ancestors (walked once, on the first unanchored bundle).
+func (v *Verifier) isLegacy(h gitstore.Hash) (bool, error) {
+	if v.Policy.UnanchoredThrough.IsZero() {
+		return false, nil
+	}
+	if v.legacy == nil {
+		v.legacy = map[gitstore.Hash]bool{}
+		err := v.Store.WalkCommits([]gitstore.Hash{v.Policy.UnanchoredThrough}, int(^uint(0)>>1), func(c gitstore.Hash, _ *gitstore.Commit) bool {
+			v.legacy[c] = true
+			return true
+		})
+		if err != nil {
+			return false, fmt.Errorf("provenance: unanchored_through %s: %w", v.Policy.UnanchoredThrough.Short(), err)
+		}
+	}
+	return v.legacy[h], nil
+}
+
+func short(commit string) string {
+	if len(commit) > 12 {
+		return commit[:12]
+	}
+	return commit
 }
 
 // subjects checks the statement's digests against the real objects.

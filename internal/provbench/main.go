@@ -222,8 +222,10 @@ func fastImport(dir string, in io.Reader) error {
 	return nil
 }
 
-// attest signs a passing `make test` bundle for each commit in-process and
-// writes them all as notes on refs/notes/covenant in one fast-import.
+// attest signs a passing `make test` bundle for each commit in-process,
+// anchors each in the identity's feed (provenance.anchor ops written
+// through the service, 1,000 per ref update) and writes the bundles as
+// notes on refs/notes/covenant in one fast-import.
 func attest(r *covenant.Service, dir string, cs []string) error {
 	id, err := r.Actor("")
 	if err != nil {
@@ -252,6 +254,7 @@ func attest(r *covenant.Service, dir string, cs []string) error {
 	now := time.Now()
 	out := sha256.Sum256([]byte("ok\n"))
 	var b bytes.Buffer
+	var anchors []covenant.Draft
 	w := bufio.NewWriter(&b)
 	fmt.Fprintf(w, "commit %s\ncommitter Bench <bench@example.com> %d +0000\ndata 5\nbench\n", provenance.NotesRef, now.Unix())
 	for _, c := range cs {
@@ -268,10 +271,28 @@ func attest(r *covenant.Service, dir string, cs []string) error {
 		if err != nil {
 			return err
 		}
+		commit, err := st.ReadCommit(h)
+		if err != nil {
+			return err
+		}
+		changes, err := provenance.Changes(st, commit)
+		if err != nil {
+			return err
+		}
+		anchors = append(anchors, covenant.Draft{Type: provenance.OpAnchor, Summary: "provenance " + c[:12],
+			Body: provenance.AnchorBody{Commit: c, Bundle: provenance.BundleDigest(bundle), Paths: provenance.ChangedPaths(changes)}})
 		fmt.Fprintf(w, "N inline %s\ndata %d\n%s\n\n", c, len(bundle)+1, bundle)
 	}
 	if err := w.Flush(); err != nil {
 		return err
+	}
+	// Each bundle's provenance.anchor op, in batches of 1,000 per ref update.
+	for len(anchors) > 0 {
+		k := min(len(anchors), 1000)
+		if _, err := r.Append(context.Background(), anchors[:k]); err != nil {
+			return err
+		}
+		anchors = anchors[k:]
 	}
 	return fastImport(dir, &b)
 }
