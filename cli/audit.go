@@ -42,7 +42,7 @@ func runLog(ctx context.Context, o *logOptions) error {
 	if err != nil {
 		return err
 	}
-	bw := newRows(o.Out, o.JSON)
+	bw := newRows(o.Out, o.JSON, "log-entry/1")
 	err = svc.EachLog(ctx, o.Task, func(raw []byte, e *covenant.LogEntry) error {
 		if o.JSON {
 			bw.raw(raw)

@@ -293,7 +293,7 @@ func runDaemonStatus(ctx context.Context, o *daemonStatusOptions) error {
 	}
 	if o.JSON {
 		if st == nil {
-			return printJSON(o.Out, map[string]bool{"running": false})
+			return printJSON(o.Out, &daemon.Status{Agents: []daemon.AgentStatus{}, Runs: []daemon.RunStatus{}, Sandbox: []string{}})
 		}
 		return printJSON(o.Out, st)
 	}

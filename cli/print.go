@@ -18,12 +18,15 @@ func newBufWriter(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, 256
 // text lines. An empty JSON list prints [].
 type rows struct {
 	*bufio.Writer
-	json bool
-	n    int
+	json   bool
+	schema string
+	n      int
 }
 
-func newRows(w io.Writer, asJSON bool) *rows {
-	r := &rows{Writer: newBufWriter(w), json: asJSON}
+// newRows starts a list; JSON rows get the schema (docs/json.md) as their
+// first key.
+func newRows(w io.Writer, asJSON bool, schema string) *rows {
+	r := &rows{Writer: newBufWriter(w), json: asJSON, schema: schema}
 	if asJSON {
 		r.WriteString("[")
 	}
@@ -36,6 +39,12 @@ func (r *rows) raw(row []byte) {
 		r.WriteString(",")
 	}
 	r.WriteString("\n  ")
+	if len(row) > 2 && row[0] == '{' {
+		r.WriteString(`{"schema":"`)
+		r.WriteString(r.schema)
+		r.WriteString(`",`)
+		row = row[1:]
+	}
 	r.Write(row)
 	r.n++
 }

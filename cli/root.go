@@ -29,7 +29,7 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -114,14 +114,6 @@ func runCmd[O any](c *cobra.Command, o *O, runF, run func(context.Context, *O) e
 	return run(c.Context(), o)
 }
 
-// printJSON writes v as indented JSON, the form of every --json output.
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
-}
-
 // Main runs git-covenant with args and returns the exit status. A first
 // SIGINT or SIGTERM cancels the command's context: the command stops, its
 // deferred clean-up runs (temporary worktrees, child processes, locks),
@@ -158,9 +150,12 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	done := make(chan error, 1)
+	var ran *cobra.Command
 	go func() {
 		defer f.close()
-		done <- root.ExecuteContext(ctx)
+		var err error
+		ran, err = root.ExecuteContextC(ctx)
+		done <- err
 	}()
 	for n := 0; ; {
 		select {
@@ -172,21 +167,37 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(
 			// The second signal: do not wait for clean-up. Writes are
 			// atomic ref updates after all objects exist, so stopping
 			// here leaves either the whole op or none of it.
-			fmt.Fprintln(stderr, "git-covenant: error: interrupted")
-			return ExitInterrupted
+			return report(stderr, errInterrupted, wantsJSON(nil, args))
 		}
 		break
 	}
 	if ctx.Err() != nil && err != nil {
-		fmt.Fprintln(stderr, "git-covenant: error: interrupted")
-		return ExitInterrupted
+		return report(stderr, errInterrupted, wantsJSON(ran, args))
 	}
+	return report(stderr, err, wantsJSON(ran, args))
+}
+
+// errInterrupted is what a cancelled command reports.
+var errInterrupted = errors.New("interrupted")
+
+// report prints err on stderr, as one error line and a hint, or with
+// asJSON as one JSON object (docs/json.md, error/1), and returns the exit
+// status.
+func report(stderr io.Writer, err error, asJSON bool) int {
 	if err == nil {
 		return ExitOK
 	}
-	code, hint := classify(err)
+	code, hint := ExitInterrupted, ""
+	if err != errInterrupted {
+		code, hint = classify(err)
+	}
+	msg := safetext.Escape(oneLine(err.Error()))
+	if asJSON {
+		printJSONError(stderr, code, msg, hint)
+		return code
+	}
 	if _, ok := err.(verifyFailed); !ok {
-		fmt.Fprintf(stderr, "git-covenant: error: %s\n", safetext.Escape(oneLine(err.Error())))
+		fmt.Fprintf(stderr, "git-covenant: error: %s\n", msg)
 	}
 	if hint != "" {
 		fmt.Fprintf(stderr, "git-covenant: hint: %s\n", hint)

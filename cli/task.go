@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -194,17 +193,7 @@ func runTaskShow(ctx context.Context, o *taskShowOptions) error {
 		return err
 	}
 	if o.JSON {
-		raw, err := d.MarshalJSON()
-		if err != nil {
-			return err
-		}
-		var buf bytes.Buffer
-		if err := json.Indent(&buf, raw, "", "  "); err != nil {
-			return err
-		}
-		buf.WriteByte('\n')
-		_, err = o.Out.Write(buf.Bytes())
-		return err
+		return printJSON(o.Out, d)
 	}
 	printTask(o.Out, d.Task, o.Now())
 	printIgnored(o.Out, d)
@@ -271,7 +260,7 @@ func runTaskList(ctx context.Context, o *taskListOptions) error {
 // are copied as they are, without decoding (each may pass a nil summary;
 // rows are decoded here when needed).
 func listTasks(w io.Writer, each func(func([]byte, *tasks.Summary) error) error, state, label string, asJSON bool) error {
-	bw := newRows(w, asJSON)
+	bw := newRows(w, asJSON, "task-summary/1")
 	var own tasks.Summary // declared once: a per-row value escapes and allocates
 	err := each(func(raw []byte, s *tasks.Summary) error {
 		if s == nil && (state != "" || label != "" || !asJSON) {
