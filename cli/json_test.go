@@ -364,8 +364,6 @@ func walkCommands(c *cobra.Command, fn func(*cobra.Command)) {
 	}
 }
 
-
-
 // shapeOf is the documented shape of a Go type, as encoding/json prints
 // it: "k?" for a key that may be absent or null (omitempty, pointers,
 // slices, maps), {"*": v} for a map, [v] for a list, null for any value.
