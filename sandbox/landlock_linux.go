@@ -11,7 +11,8 @@ import (
 // landlockConfig is the library's configuration for the kernel's ABI (the
 // newest the library knows when the kernel is newer).
 func landlockConfig(abi int) (landlock.Config, error) {
-	cfgs := []landlock.Config{landlock.V1, landlock.V2, landlock.V3, landlock.V4, landlock.V5, landlock.V6, landlock.V7}
+	cfgs := []landlock.Config{landlock.V1, landlock.V2, landlock.V3, landlock.V4, landlock.V5, landlock.V6, landlock.V7,
+		landlock.V8, landlock.V9, landlock.V10, landlock.V11}
 	if abi < 1 {
 		return landlock.Config{}, fmt.Errorf("%w: landlock", ErrUnavailable)
 	}
@@ -63,6 +64,9 @@ func applyLandlock(hs helperSpec) error {
 		if abi >= 2 {
 			r = r.WithRefer() // rename and link across the worktree's directories
 		}
+		if abi >= 9 {
+			r = r.WithResolveUnix() // its own sockets (a test server in the worktree)
+		}
 		rules = append(rules, r)
 	}
 	if len(rwFiles) > 0 {
@@ -71,6 +75,13 @@ func applyLandlock(hs helperSpec) error {
 	for _, d := range landlockDevices {
 		if !hiddenPath(d, hs.Hidden) {
 			rules = append(rules, landlock.RWFiles(d).IgnoreIfMissing())
+		}
+	}
+	if abi >= 9 {
+		// From ABI 9 connecting to a named unix socket is a right of its
+		// own; below, Landlock does not restrict it.
+		for _, sock := range hs.Sockets {
+			rules = append(rules, landlock.PathAccess(0, sock).WithResolveUnix())
 		}
 	}
 	if !hiddenPath("/dev/pts", hs.Hidden) {

@@ -38,6 +38,7 @@ type probeConfig struct {
 	Read    []string
 	List    []string
 	Connect string
+	Unix    string // a unix socket to connect to
 }
 
 type probeReport struct {
@@ -45,6 +46,7 @@ type probeReport struct {
 	Read    map[string]string
 	Listed  map[string]string
 	Connect string
+	Unix    string
 	Env     []string
 	Limits  map[string]uint64
 	Cgroup  string
@@ -84,6 +86,13 @@ func probe() {
 		}
 		r.Connect = errText(err)
 	}
+	if c.Unix != "" {
+		conn, err := net.DialTimeout("unix", c.Unix, 2*time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		r.Unix = errText(err)
+	}
 	r.Env = os.Environ()
 	for name, res := range map[string]int{"cpu": unix.RLIMIT_CPU, "as": unix.RLIMIT_AS, "nproc": unix.RLIMIT_NPROC, "fsize": unix.RLIMIT_FSIZE, "nofile": unix.RLIMIT_NOFILE} {
 		var l unix.Rlimit
@@ -106,6 +115,8 @@ type world struct {
 	// runs holds every run's private directory: this run's (tmp) and
 	// another's, with that run's token.
 	runs, otherToken string
+	// gateway is the daemon's socket, inside its hidden state directory.
+	gateway string
 }
 
 func newWorld(t *testing.T) world {
@@ -129,6 +140,21 @@ func newWorld(t *testing.T) world {
 	os.WriteFile(w.key, []byte("-----BEGIN OPENSSH PRIVATE KEY-----\n"), 0o600)
 	os.WriteFile(w.stateFile, []byte("run token hashes"), 0o600)
 	os.WriteFile(w.otherToken, []byte("another run's token"), 0o600)
+	w.gateway = filepath.Join(w.state, "gw.sock")
+	ln, err := net.Listen("unix", w.gateway)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
 	if err := os.Symlink(filepath.Join(base, "home"), filepath.Join(base, "homelink")); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +163,7 @@ func newWorld(t *testing.T) world {
 }
 
 func (w world) spec(b sandbox.Backend) sandbox.Spec {
-	return sandbox.Spec{Backend: b, Writable: []string{w.worktree, w.tmp}, Hidden: []string{w.keystore, w.state, w.runs}}
+	return sandbox.Spec{Backend: b, Writable: []string{w.worktree, w.tmp}, Hidden: []string{w.keystore, w.state, w.runs}, Sockets: []string{w.gateway}}
 }
 
 // run starts the probe confined by spec through the runner, as the daemon
@@ -209,6 +235,7 @@ func TestConfinement(t *testing.T) {
 				Read:    []string{w.key, "/proc/self/root" + w.key, w.viaLink, w.stateFile, w.otherToken, "/etc/hostname"},
 				List:    []string{filepath.Join(w.keystore, "identities"), w.state},
 				Connect: ln.Addr().String(),
+				Unix:    w.gateway,
 			}
 			rep, plan := run(t, w.spec(b), cfg, "LANG=C.UTF-8")
 			if plan.Backend != b {
@@ -242,6 +269,9 @@ func TestConfinement(t *testing.T) {
 			denied("read another run's token", rep.Read[w.otherToken])
 			denied("list the keystore", rep.Listed[filepath.Join(w.keystore, "identities")])
 			denied("connect to 127.0.0.1", rep.Connect)
+			if rep.Unix != "" {
+				t.Errorf("the daemon's socket, inside the hidden state, is unreachable: %s", rep.Unix)
+			}
 			env := slices.Clone(rep.Env)
 			slices.Sort(env)
 			if len(env) != 3 || env[0] != "LANG=C.UTF-8" || env[1] != "PATH=/usr/bin:/bin" || !strings.HasPrefix(env[2], "SANDBOX_PROBE=") {

@@ -34,6 +34,10 @@ type Spec struct {
 	// directory among the others') is writable and nothing else of the
 	// hidden one shows. A path both writable and hidden is refused.
 	Hidden []string `json:"hidden"`
+	// Sockets are unix sockets the agent may connect to even inside a
+	// hidden directory: the daemon's gateway, through which the agent acts
+	// with its run token.
+	Sockets []string `json:"sockets,omitempty"`
 	// Network allows network access; without it bwrap gives the agent a
 	// network namespace of its own (loopback only) and Landlock (ABI 4+)
 	// refuses TCP connect and bind.
@@ -68,6 +72,7 @@ type helperSpec struct {
 	Backend  Backend  `json:"backend"`
 	Writable []string `json:"writable,omitempty"`
 	Hidden   []string `json:"hidden,omitempty"`
+	Sockets  []string `json:"sockets,omitempty"`
 	Network  bool     `json:"network,omitempty"`
 	Limits   Limits   `json:"limits"`
 	// Cgroups are the cgroup.procs files the helper writes itself into.
@@ -109,8 +114,8 @@ func Prepare(spec Spec, argv []string, o Options) (*Plan, error) {
 				p = r
 			} else if !os.IsNotExist(err) {
 				return nil, fmt.Errorf("%w: %s path %q: %v", ErrSpec, what, p, err)
-			} else if what == "writable" {
-				return nil, fmt.Errorf("%w: writable path %q does not exist", ErrSpec, p)
+			} else if what != "hidden" {
+				return nil, fmt.Errorf("%w: %s path %q does not exist", ErrSpec, what, p)
 			} else {
 				continue // nothing there to hide
 			}
@@ -125,6 +130,15 @@ func Prepare(spec Spec, argv []string, o Options) (*Plan, error) {
 	hidden, err := clean(spec.Hidden, "hidden")
 	if err != nil {
 		return nil, err
+	}
+	sockets, err := clean(spec.Sockets, "socket")
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range sockets {
+		if fi, err := os.Stat(s); err != nil || fi.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("%w: %s is not a unix socket", ErrSpec, s)
+		}
 	}
 	for _, w := range writable {
 		for _, h := range hidden {
@@ -144,7 +158,7 @@ func Prepare(spec Spec, argv []string, o Options) (*Plan, error) {
 			return nil, fmt.Errorf("%w: the helper %s is inside hidden %s", ErrSpec, self, h)
 		}
 	}
-	hs := helperSpec{Backend: b, Writable: writable, Hidden: hidden, Network: spec.Network, Limits: spec.Limits}
+	hs := helperSpec{Backend: b, Writable: writable, Hidden: hidden, Sockets: sockets, Network: spec.Network, Limits: spec.Limits}
 	plan := &Plan{Backend: b}
 	if o.CgroupRoot != "-" {
 		cg, err := newCgroup(o.CgroupRoot, spec.Limits)
@@ -163,7 +177,7 @@ func Prepare(spec Spec, argv []string, o Options) (*Plan, error) {
 			plan.Close()
 			return nil, err
 		}
-		hs.Bwrap = bwrapArgs(path, writable, hidden, spec.Network)
+		hs.Bwrap = bwrapArgs(path, append(append([]string(nil), writable...), sockets...), hidden, spec.Network)
 		hs.Self = self
 	}
 	js, err := json.Marshal(hs)
