@@ -219,6 +219,9 @@ func (d *Daemon) confine(a *Agent, argv []string, worktree, runDir, branch strin
 	}
 	spec := sandbox.Spec{Backend: b, Writable: append([]string{worktree, runDir}, gw...),
 		Hidden: []string{d.svc.KeystoreDir(), d.cov}, Network: a.Network, Limits: a.Limits}
+	if p := d.gwPath(); p != "" {
+		spec.Sockets = []string{p} // the gateway stays reachable inside the hidden .git/covenant
+	}
 	plan, err := sandbox.Prepare(spec, argv, sandbox.Options{Self: d.o.Self})
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("sandbox: %w", err)
