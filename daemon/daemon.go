@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -368,7 +369,7 @@ func (d *Daemon) scan(ctx context.Context) {
 	for i := range ready {
 		s := &ready[i]
 		for _, a := range agents {
-			if a.problem != "" || !a.Takes(s) || !d.reserve(a, s.ID) {
+			if a.problem != "" || !a.Takes(s) || d.ranAlready(ctx, a, s.ID) || !d.reserve(a, s.ID) {
 				continue
 			}
 			d.wg.Add(1)
@@ -541,4 +542,31 @@ func (d *Daemon) killOrphans() {
 	if n := rp.KillOrphans(); n > 0 {
 		d.Logf("killed %d orphaned process(es) of finished runs", n)
 	}
+}
+
+// ranAlready reports whether agent a has run on task and nobody but the
+// agent and this daemon has acted on the task since: a run that ended (in
+// any state the manifest leaves it in) is not repeated until someone else
+// changes something (a new handoff, a comment, a move, a claim). Runs that
+// were stopped or abandoned do not count: their work was cut short.
+func (d *Daemon) ranAlready(ctx context.Context, a *Agent, task string) bool {
+	t, err := d.svc.Task(ctx, task)
+	if err != nil {
+		return false
+	}
+	for i := len(t.History) - 1; i >= 0; i-- {
+		e := t.History[i]
+		if e.Type == runs.OpRecord {
+			for _, o := range []string{runs.Stopped, runs.Abandoned} {
+				if strings.Contains(e.Summary, ": "+o) {
+					return false
+				}
+			}
+			return strings.Contains(e.Summary, " by "+a.Identity+": ")
+		}
+		if e.Actor.Name != a.Identity && e.Actor.Name != d.name {
+			return false
+		}
+	}
+	return false
 }
