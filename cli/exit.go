@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/git-covenant/git-covenant/agents"
@@ -85,7 +86,7 @@ func classify(err error) (int, string) {
 		case oplog.KindUntrustedKey, oplog.KindRevokedKey, oplog.KindRotatedKey:
 			return ExitUnauthorized, ""
 		case oplog.KindUnauthorized:
-			return ExitUnauthorized, "ask a trust root for a grant: git covenant cap grant <identity> <scope>"
+			return ExitUnauthorized, unauthorizedHint(err.Error())
 		case oplog.KindNotFound:
 			return ExitNotFound, ""
 		case oplog.KindInvalidBody:
@@ -93,11 +94,13 @@ func classify(err error) (int, string) {
 		case oplog.KindLeaseHeld:
 			return ExitConflict, "wait for the lease to expire, or ask its holder to hand off or release it"
 		case oplog.KindNotIndependent:
-			return ExitConflict, "the gate needs an approval by someone who never held the task's lease"
+			return ExitConflict, "ask someone who never held the task's lease to review it: git covenant --as <reviewer> task review <id> --gate <gate> approve --note <text>"
 		case oplog.KindStaleApproval:
 			return ExitConflict, "the task went back for rework since the approval; ask for a new review"
 		case oplog.KindStaleEpoch, oplog.KindLeaseExpired:
-			return ExitConflict, "your lease is gone; see 'git covenant task show <id>', then claim it again with 'task start'"
+			return ExitConflict, "your lease is gone; see 'git covenant task show <id>', then claim it again with 'git covenant task start <id>'"
+		case oplog.KindIllegal:
+			return ExitConflict, illegalHint(err.Error())
 		}
 		return ExitConflict, ""
 	}
@@ -122,6 +125,8 @@ func classify(err error) (int, string) {
 		return ExitUsage, "see 'git covenant help' or add --help to the command"
 	case errors.Is(err, covenant.ErrNotRepository):
 		return ExitNotRepo, "run this inside a git repository (git init creates one)"
+	case errors.Is(err, covenant.ErrBareNoConfig):
+		return ExitNotRepo, "a bare repository reads .covenant/config.toml from HEAD: run 'git covenant init' in a clone with a working tree and push it here"
 	case errors.Is(err, covenant.ErrNotCovenant):
 		return ExitNotRepo, "run 'git covenant init' to start using git-covenant in this repository"
 	case errors.Is(err, covenant.ErrBare), errors.Is(err, covenant.ErrUnsupportedRepository):
@@ -140,6 +145,8 @@ func classify(err error) (int, string) {
 		return ExitNotFound, "list grants with 'git covenant cap list'"
 	case errors.Is(err, covenant.ErrQuestionNotFound):
 		return ExitNotFound, "'git covenant task resume <id>' lists the open questions by number"
+	case errors.Is(err, covenant.ErrNeverClaimed):
+		return ExitConflict, "claim it first: git covenant task start <id>"
 	case errors.Is(err, covenant.ErrNothingReady):
 		return ExitNotFound, "see 'git covenant task ready' and 'git covenant task list'"
 	case errors.Is(err, hooks.ErrForeignHook):
@@ -189,4 +196,43 @@ func classify(err error) (int, string) {
 		return ExitNotFound, "record some with: git covenant provenance record <commit> -- <command>"
 	}
 	return ExitError, ""
+}
+
+// The hints below read the reason of a rejection, whose wording the fold
+// (tasks, trust) owns; cmd/git-covenant/testdata/bad_input.txtar pins each.
+var (
+	reLacks   = regexp.MustCompile(`^(\S+) lacks (\S+): (.*)$`)
+	reRole    = regexp.MustCompile(`^moving (\S+) to (\S+) needs role `)
+	reIllegal = regexp.MustCompile(`^cannot move (\S+) from \S+ to \S+; allowed: ([^,]+)`)
+	reGates   = regexp.MustCompile(`^cannot move (\S+) to \S+: gate\(s\) not satisfied`)
+)
+
+// unauthorizedHint names the fix for a refusal for lack of authority: a
+// grant for a missing capability, registration for an unknown identity, an
+// identity with the right role for a move guarded by roles.
+func unauthorizedHint(reason string) string {
+	if m := reLacks.FindStringSubmatch(reason); m != nil {
+		if m[3] == "unknown identity" {
+			return "a trust root registers it first: git covenant id register " + m[1] + " --key <public key> --grant " + m[2]
+		}
+		return "ask a trust root (or a holder of a delegable grant) for it: git covenant cap grant " + m[1] + " " + m[2]
+	}
+	if m := reRole.FindStringSubmatch(reason); m != nil {
+		return "a grant does not change a role: act as an identity with that role (git covenant --as <name> task move " + m[1] + " " + m[2] + "; git covenant trust show lists roles), or ask one to make the move"
+	}
+	if strings.HasPrefix(reason, "only a human identity can resolve") {
+		return "a human identity resolves it: git covenant --as <human> task resolve <id> --decision <text>"
+	}
+	return ""
+}
+
+// illegalHint names the next step after a move the workflow refused.
+func illegalHint(reason string) string {
+	if m := reIllegal.FindStringSubmatch(reason); m != nil {
+		return "move it through the allowed states, e.g. git covenant task move " + m[1] + " " + m[2] + " ('git covenant workflow show' prints the lifecycle)"
+	}
+	if m := reGates.FindStringSubmatch(reason); m != nil {
+		return "record what the gates need: git covenant task review " + m[1] + " --gate <gate> approve --note <text>, or git covenant task check " + m[1] + " --gate <gate> -- <command>"
+	}
+	return ""
 }

@@ -213,7 +213,7 @@ func newCmdTaskList(f *Factory, runF func(context.Context, *taskListOptions) err
 	c := &cobra.Command{
 		Use:     "list [--state <s>] [--label <l>] [--mine] [--json]",
 		Short:   "List tasks in creation order",
-		Example: "  $ git covenant task list --state open\n  $ git covenant task list --label ci --json",
+		Example: "  $ git covenant task list --state in_progress\n  $ git covenant task list --label ci --json",
 		Args:    exactArgs(0, "no arguments (filter with --state and --label)"),
 		RunE:    func(c *cobra.Command, args []string) error { return runCmd(c, o, runF, runTaskList) },
 	}

@@ -106,9 +106,11 @@ func newCmdTaskHeartbeat(f *Factory, runF func(context.Context, *taskHeartbeatOp
 	o := &taskHeartbeatOptions{Out: f.Out, Service: f.Service}
 	var ttl string
 	c := &cobra.Command{
-		Use:     "heartbeat <id> [--ttl <duration>]",
-		Short:   "Extend your lease on a task",
-		Long:    "Extend the lease you hold on a task to now + ttl, keeping its epoch.",
+		Use:   "heartbeat <id> [--ttl <duration>]",
+		Short: "Renew your lease on a task: it then ends --ttl from now",
+		Long: `Set the lease you hold on a task to end at now + ttl, keeping its epoch.
+A ttl shorter than the time left shortens the lease (to give the task back
+sooner); the output then says "shortened" and when the lease ends.`,
 		Example: "  $ git covenant task heartbeat tk-3f2a --ttl 30m",
 		Args:    exactArgs(1, "one task <id>"),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -130,11 +132,20 @@ func runTaskHeartbeat(ctx context.Context, o *taskHeartbeatOptions) error {
 	if err != nil {
 		return err
 	}
+	var was time.Time // when the lease would have ended, to say which way it moved
+	if before, err := svc.Task(ctx, o.Task); err == nil && before.Lease != nil {
+		was = before.Lease.ExpiresAt
+	}
 	t, err := svc.Heartbeat(ctx, covenant.LeaseRequest{Task: o.Task, TTL: o.TTL})
 	if err != nil {
 		return err
 	}
-	return printTaskResult(o.Out, o.JSON, t, fmt.Sprintf("Lease on %s (epoch %d) extended until %s.", t.ID, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339)))
+	until := t.Lease.ExpiresAt
+	msg := fmt.Sprintf("Lease on %s (epoch %d) extended until %s.", t.ID, t.Lease.Epoch, until.Format(time.RFC3339))
+	if until.Before(was) {
+		msg = fmt.Sprintf("Lease on %s (epoch %d) shortened: it now ends at %s instead of %s.", t.ID, t.Lease.Epoch, until.Format(time.RFC3339), was.Format(time.RFC3339))
+	}
+	return printTaskResult(o.Out, o.JSON, t, msg)
 }
 
 type taskReleaseOptions struct {

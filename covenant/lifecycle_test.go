@@ -81,7 +81,19 @@ func TestGatesByIdentity(t *testing.T) {
 		id := tm.toCrossReview()
 		// A new key is the same identity: its approval is bob's own.
 		tm.mustCLI("--as", "bob", "id", "rotate", "bob")
-		tm.mustCLI("--as", "bob", "task", "review", id, "--gate", "review.code", "approve", "--note", "fine")
+		// The honest client refuses the approval outright (exit 5, nothing
+		// written); a modified one signs it anyway, and it counts for nothing.
+		res := tm.cli("--as", "bob", "task", "review", id, "--gate", "review.code", "approve", "--note", "fine")
+		if res.code != 5 || !strings.Contains(res.stderr, "bob held the lease on "+id) {
+			t.Fatalf("self-approval with a new key: %s", res)
+		}
+		if g := tm.task(id).Gates["review.code"]; g != nil {
+			t.Fatalf("a refused approval was recorded: %+v", g)
+		}
+		tm.forge("bob", tm.signer("bob"), mkOp(tm.t, tasks.OpReview, id, tasks.ReviewBody{Gate: "review.code", Verdict: "approve", Note: "fine"}), time.Now().UTC().Truncate(time.Second))
+		if g := tm.task(id).Gates["review.code"]; g == nil || g.Verdict != "approve" {
+			t.Fatalf("the forged approval is not in the fold: %+v", g)
+		}
 		if res := tm.cli("--as", "bob", "task", "move", id, "validation"); res.code != 5 {
 			t.Fatalf("honest move over a self-approval with a new key: %s", res)
 		}

@@ -41,6 +41,10 @@ import (
 var (
 	// ErrNotCovenant means the repository has no .covenant/config.toml.
 	ErrNotCovenant = errors.New("not a covenant repository")
+	// ErrBareNoConfig means a bare repository whose HEAD has no
+	// .covenant/config.toml (a bare repository reads it from HEAD; init
+	// needs a working tree). It matches ErrNotCovenant too.
+	ErrBareNoConfig = fmt.Errorf("%w: no %s at HEAD of this bare repository", ErrNotCovenant, config.Path)
 	// ErrBusy means another git-covenant process held the writer lock too long.
 	ErrBusy = errors.New("repository is busy")
 	// ErrClosed means the Service was closed.
@@ -232,6 +236,9 @@ func (s *Service) requireConfig() (*config.Config, error) {
 		return nil, err
 	}
 	if cfg == nil {
+		if s.c.store.WorkTree == "" {
+			return nil, ErrBareNoConfig
+		}
 		return nil, fmt.Errorf("%w: no %s", ErrNotCovenant, config.Path)
 	}
 	return cfg, nil

@@ -240,15 +240,23 @@ func (s *Service) Release(ctx context.Context, task string) (*tasks.Task, error)
 	})
 }
 
-// noLease explains why the actor holds no lease it could act under.
+// ErrNeverClaimed means the actor acted under a lease on a task it never
+// claimed (as opposed to a lease it held that is gone).
+var ErrNeverClaimed = errors.New("you never claimed it")
+
+// noLease explains why the actor holds no lease it could act under: the
+// task is leased to someone else, the actor's own lease expired or was
+// given up, or the actor never claimed the task.
 func noLease(t *tasks.Task, me *trust.Actor, now time.Time) error {
 	switch {
-	case t.Lease == nil:
-		return oplog.Reject(oplog.KindLeaseExpired, "you hold no lease on %s", t.ID)
-	case !t.Lease.HeldBy(me.Name) && t.Lease.ActiveAt(now):
+	case t.Lease != nil && !t.Lease.HeldBy(me.Name) && t.Lease.ActiveAt(now):
 		return oplog.Reject(oplog.KindLeaseHeld, "task %s is leased to %s (epoch %d) until %s", t.ID, t.Lease.Holder, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339))
-	default:
+	case t.Lease != nil && t.Lease.HeldBy(me.Name):
 		return oplog.Reject(oplog.KindLeaseExpired, "your lease on %s (epoch %d) expired at %s", t.ID, t.Lease.Epoch, t.Lease.ExpiresAt.Format(time.RFC3339))
+	case contains(t.Implementers, me.Name):
+		return oplog.Reject(oplog.KindLeaseExpired, "you hold no lease on %s any more (it was released, handed off or taken over)", t.ID)
+	default:
+		return fmt.Errorf("you hold no lease on %s: %w", t.ID, ErrNeverClaimed)
 	}
 }
 
@@ -271,6 +279,9 @@ func (s *Service) LinkTasks(ctx context.Context, req LinkRequest) (*tasks.Task, 
 		if err != nil {
 			return Draft{}, err
 		}
+		if other == t.ID {
+			return Draft{}, fmt.Errorf("%w: a task cannot link to itself", ErrBadInput)
+		}
 		b.Other = other
 		return Draft{Type: tasks.OpLink, Body: b, Summary: req.Kind + " " + other}, nil
 	})
@@ -290,7 +301,17 @@ func (s *Service) Review(ctx context.Context, req ReviewRequest) (*tasks.Task, e
 	if err := b.Check(); err != nil {
 		return nil, err
 	}
+	wf, err := s.Workflow()
+	if err != nil {
+		return nil, err
+	}
+	g, _ := wf.Gate(req.Gate)
 	return s.taskOp(ctx, req.Task, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		// An approval that can never open an independent gate is refused,
+		// not recorded: the fold would not count it at the move.
+		if g != nil && g.Kind == "approval" && g.Independent && req.Verdict == "approve" && contains(t.Implementers, me.Name) {
+			return Draft{}, oplog.Reject(oplog.KindNotIndependent, "%s held the lease on %s, so its approval cannot satisfy %s, which needs someone who never did", me.Name, t.ID, req.Gate)
+		}
 		return Draft{Type: tasks.OpReview, Body: b, Summary: req.Gate + " " + req.Verdict}, nil
 	})
 }

@@ -39,13 +39,13 @@ func (b *CreateBody) Check() error {
 		return ErrEmptyTitle
 	}
 	if utf8.RuneCountInString(b.Title) > 200 {
-		return fmt.Errorf("task title is %d characters long (limit 200)", utf8.RuneCountInString(b.Title))
+		return fmt.Errorf("%w: task title is %d characters long (limit 200)", ErrBadInput, utf8.RuneCountInString(b.Title))
 	}
 	if strings.ContainsAny(b.Title, "\n\r") {
-		return fmt.Errorf("task title must be one line")
+		return fmt.Errorf("%w: task title must be one line", ErrBadInput)
 	}
 	if len(b.Body) > 64<<10 {
-		return fmt.Errorf("task body is %d bytes long (limit 64 KiB)", len(b.Body))
+		return fmt.Errorf("%w: task body is %d bytes long (limit 64 KiB)", ErrBadInput, len(b.Body))
 	}
 	if b.Priority == "" {
 		b.Priority = DefaultPriority
