@@ -45,7 +45,7 @@ var exitTable = []struct {
 	{ExitUsage, "usage", "bad command line: unknown flag, missing or malformed argument or value"},
 	{ExitNotRepo, "not-a-repository", "not inside a git repository, a bare repository where a working tree is needed, or no .covenant/config.toml (run 'git covenant init')"},
 	{ExitNotFound, "not-found", "no such task, identity, remote or quarantined feed version"},
-	{ExitConflict, "conflict", "the state does not allow it: task leased by someone else, stale lease epoch, expired lease, illegal transition, name taken, another process changed the ref or holds the lock, or the remote kept changing during sync"},
+	{ExitConflict, "conflict", "the state does not allow it: task leased by someone else, no lease of yours, stale lease epoch, expired lease, illegal transition, an approval by someone who held the lease, name taken, another process changed the ref or holds the lock, or the remote kept changing during sync"},
 	{ExitUnauthorized, "unauthorized", "the acting identity is not trusted or lacks the authority for the op"},
 	{ExitKey, "key", "no identity yet, or a key file that is missing, unreadable, malformed or readable by others"},
 	{ExitInvalid, "invalid-data", ".covenant/config.toml or other input data fails validation"},

@@ -124,7 +124,7 @@ func manPage(c *cobra.Command) []byte {
 	path := strings.TrimPrefix(c.CommandPath(), c.Root().CommandPath())
 	use := strings.TrimSpace(strings.TrimPrefix(c.Use, c.Name()))
 	if !c.HasParent() {
-		use = "<command> [<args>]"
+		use = "[--as <identity>] <command> [<args>]"
 	}
 	fmt.Fprintf(&b, "\\fBgit covenant%s\\fR %s\n.fi\n", roff(path), roff(use))
 	desc := c.Long
@@ -141,6 +141,10 @@ func manPage(c *cobra.Command) []byte {
 	}
 	manFlags(&b, "OPTIONS", c.NonInheritedFlags(), c.Use)
 	manFlags(&b, "GLOBAL OPTIONS", c.InheritedFlags(), c.Root().Use)
+	if !c.HasParent() {
+		b.WriteString(".SH EXIT STATUS\n")
+		roffText(&b, exitCodesText())
+	}
 	if c.Example != "" {
 		b.WriteString(".SH EXAMPLES\n.nf\n.RS\n")
 		for _, l := range strings.Split(strings.TrimRight(c.Example, "\n"), "\n") {

@@ -210,7 +210,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // NewCmdRoot builds the command tree.
 func NewCmdRoot(f *Factory) *cobra.Command {
 	root := &cobra.Command{
-		Use:         "git-covenant <command> [flags]",
+		Use:         "git-covenant [--as <identity>] <command> [flags]",
 		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: "git covenant"},
 		Short:       "Govern software agents and the humans who direct them, with all state in git",
 		Long: `git-covenant keeps task lifecycle, leases, handoffs, identities and the audit
