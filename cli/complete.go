@@ -140,6 +140,7 @@ func registerCompletions(root *cobra.Command, f *Factory) {
 		keys = append(keys, k.Name)
 	}
 	cmd("config").ValidArgsFunction = completeArgs(false, fixed(keys...))
+	cmd("run").ValidArgsFunction = completeArgs(false, ids)
 
 	flag := func(path, name string, fn completer) {
 		c := root
@@ -165,6 +166,10 @@ func registerCompletions(root *cobra.Command, f *Factory) {
 	flag("cap list", "identity", registered)
 	for _, p := range []string{"log", "cap check", "provenance record"} {
 		flag(p, "task", ids)
+	}
+	for _, p := range []string{"daemon run", "daemon start"} {
+		flag(p, "sync", remotes)
+		flag(p, "identity", registered)
 	}
 	for _, p := range []string{"id new", "id import", "id register"} {
 		flag(p, "role", fixed("human", "agent", "daemon"))
