@@ -287,10 +287,7 @@ func runAgentCheck(ctx context.Context, o *agentCheckOptions) error {
 		for _, m := range ms {
 			names = append(names, m.Name)
 		}
-		if err := printJSON(o.Out, struct {
-			Manifests []string         `json:"manifests"`
-			Problems  []agents.Problem `json:"problems"`
-		}{names, problems}); err != nil {
+		if err := printJSON(o.Out, agentCheckReport{names, problems}); err != nil {
 			return err
 		}
 	} else {
@@ -305,6 +302,13 @@ func runAgentCheck(ctx context.Context, o *agentCheckOptions) error {
 		return fmt.Errorf("%w: %d problem(s) in %s", agents.ErrInvalid, len(problems), agents.Dir)
 	}
 	return nil
+}
+
+// agentCheckReport is what `agent check --json` prints: the valid
+// manifests' names and every problem.
+type agentCheckReport struct {
+	Manifests []string         `json:"manifests"`
+	Problems  []agents.Problem `json:"problems"`
 }
 
 type agentInitOptions struct {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -380,6 +381,9 @@ func shapeOf(t reflect.Type, seen map[reflect.Type]bool) any {
 	}
 	if t.Implements(reflect.TypeFor[json.Marshaler]()) || reflect.PointerTo(t).Implements(reflect.TypeFor[json.Marshaler]()) {
 		return nil
+	}
+	if t.Kind() != reflect.String && t.Implements(reflect.TypeFor[encoding.TextMarshaler]()) {
+		return "string" // encoding/json prints MarshalText's text (a duration "30m0s", a size "1MiB")
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

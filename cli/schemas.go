@@ -49,6 +49,7 @@ var schemas = []struct {
 	{"sync/1", reflect.TypeFor[remote.SyncReport]()},
 	{"daemon-status/1", reflect.TypeFor[daemon.Status]()},
 	{"agent/1", reflect.TypeFor[agents.Manifest]()},
+	{"agent-check/1", reflect.TypeFor[agentCheckReport]()},
 	{"run/1", reflect.TypeFor[runs.Record]()},
 	{"error/1", reflect.TypeFor[jsonError]()},
 }
