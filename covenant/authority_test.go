@@ -3,6 +3,7 @@ package covenant_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,7 +75,43 @@ func (f *fixture) latest() time.Time {
 // A feed that does not exist yet gets a genesis op first.
 func (f *fixture) forge(name string, signer ssh.Signer, op *oplog.Op, at time.Time) string {
 	f.t.Helper()
-	keyID := identity.KeyID(signer.PublicKey())
+	return f.forgeWith(name, signer.PublicKey(), func(st *gitstore.Store, old gitstore.Hash, recs []gitstore.Record) ([]gitstore.Hash, error) {
+		return st.BuildFeedCommits(old, recs, signer)
+	}, op, at)
+}
+
+// forgeStock is forge with every commit made by git plumbing and signed by
+// ssh-keygen with the named identity's key file, as a modified client
+// holding that key would.
+func (f *fixture) forgeStock(name string, op *oplog.Op, at time.Time) string {
+	f.t.Helper()
+	return f.forgeWith(name, f.signer(name).PublicKey(), func(_ *gitstore.Store, old gitstore.Hash, recs []gitstore.Record) ([]gitstore.Hash, error) {
+		var out []gitstore.Hash
+		parent := old
+		for _, rec := range recs {
+			blob := f.gitIn(rec.Op, "hash-object", "-w", "--stdin")
+			tree := f.gitIn([]byte("100644 blob "+blob+"\t"+gitstore.OpFile+"\n"), "mktree")
+			who := fmt.Sprintf("%s <%s> %d +0000", rec.Author.Name, rec.Author.Email, rec.Author.When.Unix())
+			payload := "tree " + tree + "\n"
+			if !parent.IsZero() {
+				payload += "parent " + parent.String() + "\n"
+			}
+			payload += "author " + who + "\ncommitter " + who + "\n\n" + rec.Message
+			signed := stockSignAs(f.t, filepath.Join(f.home, "identities", name, "key"), []byte(payload))
+			h, err := gitstore.ParseHash(f.gitIn(signed, "hash-object", "-t", "commit", "-w", "--stdin"))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, h)
+			parent = h
+		}
+		return out, nil
+	}, op, at)
+}
+
+func (f *fixture) forgeWith(name string, pub ssh.PublicKey, build func(*gitstore.Store, gitstore.Hash, []gitstore.Record) ([]gitstore.Hash, error), op *oplog.Op, at time.Time) string {
+	f.t.Helper()
+	keyID := identity.KeyID(pub)
 	ref := gitstore.FeedRef(keyID)
 	st, err := gitstore.Open(f.dir)
 	if err != nil {
@@ -87,7 +124,7 @@ func (f *fixture) forge(name string, signer ssh.Signer, op *oplog.Op, at time.Ti
 	var ops []*oplog.Op
 	var seq uint64
 	if old.IsZero() {
-		body, _ := json.Marshal(trust.IdentityBody{Name: name, Role: "agent", Key: identity.FormatPublicKey(signer.PublicKey())})
+		body, _ := json.Marshal(trust.IdentityBody{Name: name, Role: "agent", Key: identity.FormatPublicKey(pub)})
 		ops = append(ops, &oplog.Op{Type: trust.OpGenesis, Body: body})
 	} else {
 		seq = f.opAt(old.String()).Seq
@@ -123,7 +160,7 @@ func (f *fixture) forge(name string, signer ssh.Signer, op *oplog.Op, at time.Ti
 		}
 		recs = append(recs, gitstore.Record{Op: raw, Message: oplog.Message(o, "forged"), Author: ledger.Author(name, keyID, o.When())})
 	}
-	hs, err := st.BuildFeedCommits(old, recs, signer)
+	hs, err := build(st, old, recs)
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -24,17 +24,23 @@ import (
 // gpgsig header before the message, whatever the headers hold.
 func (h *honest) stockSign(payload []byte) []byte {
 	h.t.Helper()
-	tmp := filepath.Join(h.t.TempDir(), "payload")
+	return stockSignAs(h.t, filepath.Join(h.home, "identities", "alice", "key"), payload)
+}
+
+// stockSignAs signs a commit payload with the private key file through
+// ssh-keygen and inserts the gpgsig header before the message.
+func stockSignAs(t testing.TB, key string, payload []byte) []byte {
+	t.Helper()
+	tmp := filepath.Join(t.TempDir(), "payload")
 	if err := os.WriteFile(tmp, payload, 0o644); err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
-	key := filepath.Join(h.home, "identities", "alice", "key")
 	if out, err := exec.Command("ssh-keygen", "-q", "-Y", "sign", "-f", key, "-n", "git", tmp).CombinedOutput(); err != nil {
-		h.t.Fatalf("ssh-keygen -Y sign: %v\n%s", err, out)
+		t.Fatalf("ssh-keygen -Y sign: %v\n%s", err, out)
 	}
 	sig, err := os.ReadFile(tmp + ".sig")
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	end := bytes.Index(payload, []byte("\n\n"))
 	lines := strings.Split(strings.TrimSuffix(string(sig), "\n"), "\n")

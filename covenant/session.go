@@ -178,7 +178,8 @@ func (c *core) source(ctx context.Context, cfg *config.Config) index.Source {
 	if c.srcCfg != cfg {
 		wf := cfg.Lifecycle()
 		reg := registry(wf)
-		c.src = index.Source{Store: c.store, Roots: cfg.Trust.Roots, Workflow: wf, Fold: reg, Config: cfg.Digest() + "+" + reg.Digest()}
+		c.src = index.Source{Store: c.store, Roots: cfg.Trust.Roots, Workflow: wf, Fold: reg, Config: cfg.Digest() + "+" + reg.Digest(),
+			Witness: witnessFunc(cfg)}
 		c.srcCfg = cfg
 	}
 	src := c.src

@@ -141,6 +141,7 @@ func (s *Service) verifyFull(ctx context.Context, cfg *config.Config, out *fullF
 	rep.Commits = len(entries)
 	oplog.Sort(entries, func(e *oplog.Entry) oplog.OrderKey { return e.Op.Key() })
 	entries, causal, _ := ledger.Order(entries, map[string]*ledger.Clock{}, nil, 0)
+	witnessBounds(r, cfg, entries)
 	rep.Findings = append(rep.Findings, causal...)
 	reg := registry(cfg.Lifecycle())
 	feedFindings := rep.Findings

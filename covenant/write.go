@@ -218,6 +218,12 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 		} else if len(fs) > 0 {
 			return fmt.Errorf("%w: %s", ErrClockOverflow, fs[0].Reason)
 		}
+		// Time witnesses bound these ops as every reader's will.
+		if moved, err := tx.Bound(entries); err != nil {
+			return err
+		} else if moved {
+			tx.Meta.Version = 0 // fold again from scratch next time
+		}
 		for _, e := range entries {
 			rej, err := tx.Apply(e)
 			if err != nil {

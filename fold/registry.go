@@ -43,6 +43,11 @@ type Ctx struct {
 	Entry *oplog.Entry
 	Op    *oplog.Op
 	At    time.Time // the op's signed time
+	// Late is At raised to the latest time witness that does not cover the
+	// op (ADR 0010): a rule an op passes by being early (its lease or grant
+	// still live) decides at Late. A rule it passes by being late (someone
+	// else's lease over) decides at At, which sync bounds from above.
+	Late time.Time
 	// Body is what the op type's Check returned: the decoded, checked body.
 	Body any
 }
@@ -161,7 +166,11 @@ func (r *Registry) Check(op *oplog.Op) (any, error) {
 // Apply folds one verified entry: the guards, then the op type's Check and
 // Apply. It returns a *oplog.Rejection for an op the fold ignores.
 func (r *Registry) Apply(st State, e *oplog.Entry) error {
-	c := &Ctx{State: st, Entry: e, Op: e.Op, At: e.Op.When()}
+	at := e.Op.When()
+	c := &Ctx{State: st, Entry: e, Op: e.Op, At: at, Late: at}
+	if e.Floor > at.Unix() {
+		c.Late = time.Unix(e.Floor, 0).UTC()
+	}
 	o, ok := r.ops[e.Op.Type]
 	for _, g := range r.guards {
 		if err := g(c); err != nil {

@@ -47,7 +47,7 @@ var (
 	bGrants    = []byte("grants")
 	bFindings  = []byte("findings")
 	bRecords   = []byte("records") // fold.Records of families the index does not know
-	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog, bReady, bPrinc, bGrants, bFindings, bRejected, bRecords, bAt, bSeen}
+	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog, bReady, bPrinc, bGrants, bFindings, bRejected, bRecords, bAt, bSeen, bWitness}
 )
 
 // Meta records what the index was folded from.

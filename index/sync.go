@@ -28,6 +28,9 @@ type Source struct {
 	// Context, when set, cancels long catch-ups and rebuilds: nothing is
 	// written then.
 	Context context.Context
+	// Witness, when set, tells the time witnesses (ADR 0010) among the ops
+	// and returns their head lines ("<key-id> <commit>").
+	Witness func(*oplog.Entry) ([]string, bool)
 }
 
 // cancelled reports the source's context error, if any.
@@ -76,7 +79,7 @@ func (ix *Index) Update(src Source, force bool, fn func(*Tx) error) (*CatchUp, e
 				return err
 			}
 			tx := newTx(btx, m)
-			tx.Workflow, tx.fold = src.Workflow, src.Fold
+			tx.Workflow, tx.fold, tx.witness, tx.store = src.Workflow, src.Fold, src.Witness, src.Store
 			var entries []*oplog.Entry
 			rebuild := force || m.Version != FormatVersion || m.Config != src.Config
 			report = &CatchUp{}
@@ -107,6 +110,16 @@ func (ix *Index) Update(src Source, force bool, fn func(*Tx) error) (*CatchUp, e
 					return err
 				}
 				report.Findings = append(report.Findings, causal...)
+				moved, err := tx.Bound(entries)
+				if err != nil {
+					return err
+				}
+				if moved && !rebuild {
+					// A checkpoint bounds ops folded before it: fold
+					// again from scratch, with it known from the start.
+					rebuild = true
+					continue
+				}
 				for i, e := range entries {
 					if i%1024 == 0 {
 						if err := src.cancelled(); err != nil {
@@ -181,7 +194,7 @@ func reset(btx *bolt.Tx, src Source, cuts []trust.CutFor) (*Tx, error) {
 	}
 	m := &Meta{Version: FormatVersion, Config: src.Config, Feeds: map[string]ledger.Pos{}}
 	tx := newTx(btx, m)
-	tx.Workflow, tx.fold = src.Workflow, src.Fold
+	tx.Workflow, tx.fold, tx.witness, tx.store = src.Workflow, src.Fold, src.Witness, src.Store
 	tx.fresh = true
 	if err := trust.SeedRoots(tx, src.Roots); err != nil {
 		return nil, err

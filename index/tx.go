@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/git-covenant/git-covenant/fold"
+	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/tasks"
@@ -35,7 +36,11 @@ type Tx struct {
 	recs   map[string][]byte
 	dirtyR map[string]bool
 	fold   *fold.Registry
-	fresh  bool // buckets were just emptied: skip reads
+	// witness tells time witnesses among ops (Source.Witness); store
+	// resolves their heads
+	witness func(*oplog.Entry) ([]string, bool)
+	store   *gitstore.Store
+	fresh   bool // buckets were just emptied: skip reads
 	// causal data: clocks of applied ops, seen-vectors of feeds that moved;
 	// overrun lists cut-offs set by ops folded in this transaction whose
 	// key had ops after them folded already.

@@ -57,6 +57,7 @@ type Finding struct {
 // ConflictKinds are the rejections honest concurrent work produces.
 var ConflictKinds = map[string]bool{
 	"lease-conflict": true, "stale-epoch": true, "lease-expired": true, "illegal-transition": true, "duplicate": true,
+	"witnessed-late": true,
 }
 
 func (f Finding) String() string {

@@ -46,7 +46,7 @@ func authorize(c *fold.Ctx, task string) (state, *trust.Actor, *trust.Grant, err
 		}
 		labels = t.Labels
 	}
-	g, err := trust.Find(st, actor, trust.Need{Scope: trust.ScopeMemory, Labels: labels}, c.At)
+	g, err := trust.FindBounded(st, actor, trust.Need{Scope: trust.ScopeMemory, Labels: labels}, c.At, c.Late)
 	return st, actor, g, err
 }
 

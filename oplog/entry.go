@@ -10,6 +10,10 @@ type Entry struct {
 	Op     *Op
 	Commit string // feed commit hash: the op's id
 	Feed   string // key id of the feed it was read from
+	// Floor is the op's time witness bound (unix seconds, 0 for none), set
+	// before the fold: the latest time of a witness checkpoint that does
+	// not cover the op (package ledger, Bounds).
+	Floor int64
 }
 
 // Rejection kinds, used by the fold, by writers refusing an op, and by verify.
@@ -31,6 +35,11 @@ const (
 	// KindStaleApproval: a move over an approval gate whose approval was
 	// given before the task went back for rework.
 	KindStaleApproval = "stale-approval"
+	// KindWitnessedLate: an op whose grant was live at its own time but
+	// had expired by a time witness that does not cover it (ADR 0010). A
+	// conflict: an op made offline that reached no witness in time looks
+	// the same.
+	KindWitnessedLate = "witnessed-late"
 )
 
 // Rejection is why the fold ignores an op. It is also the error a writer

@@ -51,6 +51,7 @@ type folder struct {
 	actor *trust.Actor
 	who   Ref
 	at    time.Time
+	late  time.Time    // at, raised to the time witnesses that do not cover the op
 	grant *trust.Grant // the grant that authorizes the op, counted on success
 }
 
@@ -63,7 +64,7 @@ func newFolder(c *fold.Ctx, wf *Workflow) (*folder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &folder{st: st, wf: wf, e: c.Entry, op: c.Op, actor: actor, who: Ref{Name: actor.Name, Key: actor.KeyID}, at: c.At}, nil
+	return &folder{st: st, wf: wf, e: c.Entry, op: c.Op, actor: actor, who: Ref{Name: actor.Name, Key: actor.KeyID}, at: c.At, late: c.Late}, nil
 }
 
 // scoped is a body whose op needs a scope that depends on it.
@@ -118,7 +119,7 @@ func onTask[B any, P interface {
 
 // authorize finds the grant for scope on a task with these labels.
 func (f *folder) authorize(scope string, labels []string) error {
-	g, err := trust.Find(f.st, f.actor, trust.Need{Scope: scope, Labels: labels, Seq: f.op.Seq}, f.at)
+	g, err := trust.FindBounded(f.st, f.actor, trust.Need{Scope: scope, Labels: labels, Seq: f.op.Seq}, f.at, f.late)
 	f.grant = g
 	return err
 }

@@ -11,19 +11,27 @@ import (
 // actingOn checks that an op on a task respects its lease: while a lease is
 // active only its holder, under its epoch, may act; an op that carries an
 // epoch must carry the current one and come before that lease ended.
+//
+// Liveness is judged at the bound that favours nobody (ADR 0010): another
+// identity is kept out while the lease is live at the op's time (which
+// sync bounds from above: it cannot get in early by dating its op later),
+// and the holder acts under it only while it is live at the op's Late time
+// (it cannot stay in by dating its op before a time witness that did not
+// see it).
 func (f *folder) actingOn(t *Task) error {
-	op, at := f.op, f.at
+	op := f.op
 	if op.Epoch != 0 && op.Epoch != t.Epoch {
 		holder := ""
-		if t.Lease.ActiveAt(at) {
+		if t.Lease.ActiveAt(f.at) {
 			holder = ", held by " + t.Lease.Holder
 		}
 		return oplog.Reject(oplog.KindStaleEpoch, "op on %s carries lease epoch %d, superseded by epoch %d%s", t.ID, op.Epoch, t.Epoch, holder)
 	}
-	if t.Lease.ActiveAt(at) {
-		if !t.Lease.HeldBy(f.who.Name) {
-			return leaseHeld(t)
-		}
+	mine := t.Lease.HeldBy(f.who.Name)
+	if !mine && t.Lease.ActiveAt(f.at) {
+		return leaseHeld(t)
+	}
+	if mine && t.Lease.ActiveAt(f.late) {
 		if op.Epoch != t.Lease.Epoch {
 			return oplog.Reject(oplog.KindStaleEpoch, "op on %s by the lease holder carries epoch %d, current epoch is %d", t.ID, op.Epoch, t.Lease.Epoch)
 		}
@@ -31,11 +39,19 @@ func (f *folder) actingOn(t *Task) error {
 	}
 	if op.Epoch != 0 {
 		if t.Lease != nil {
-			return oplog.Reject(oplog.KindLeaseExpired, "lease epoch %d on %s expired at %s", op.Epoch, t.ID, t.Lease.ExpiresAt.Format(time.RFC3339))
+			return oplog.Reject(oplog.KindLeaseExpired, "lease epoch %d on %s expired at %s%s", op.Epoch, t.ID, t.Lease.ExpiresAt.Format(time.RFC3339), f.witnessed())
 		}
 		return oplog.Reject(oplog.KindLeaseExpired, "lease epoch %d on %s is no longer held", op.Epoch, t.ID)
 	}
 	return nil
+}
+
+// witnessed explains a decision made at Late rather than the op's own time.
+func (f *folder) witnessed() string {
+	if f.late.After(f.at) {
+		return fmt.Sprintf(" (the op is dated %s, but a time witness signed at %s does not cover it)", f.at.Format(time.RFC3339), f.late.Format(time.RFC3339))
+	}
+	return ""
 }
 
 // epochCurrent refuses an op that carries a superseded epoch, for ops that
@@ -104,8 +120,8 @@ func (f *folder) heartbeat(t *Task, b *ClaimBody) (string, []*Task, error) {
 	if err := f.actingOn(t); err != nil {
 		return "", nil, err
 	}
-	if !t.Lease.ActiveAt(f.at) || f.op.Epoch == 0 {
-		return "", nil, oplog.Reject(oplog.KindLeaseExpired, "no active lease on %s to extend", t.ID)
+	if !t.Lease.ActiveAt(f.late) || f.op.Epoch == 0 {
+		return "", nil, oplog.Reject(oplog.KindLeaseExpired, "no active lease on %s to extend%s", t.ID, f.witnessed())
 	}
 	t.Lease.ExpiresAt = f.at.Add(time.Duration(b.TTLSeconds) * time.Second)
 	for i := range t.Leases {
@@ -121,7 +137,7 @@ func (f *folder) release(t *Task, _ *ReleaseBody) (string, []*Task, error) {
 	if err := f.actingOn(t); err != nil {
 		return "", nil, err
 	}
-	if !t.Lease.ActiveAt(f.at) {
+	if !t.Lease.ActiveAt(f.late) {
 		return "", nil, oplog.Reject(oplog.KindIllegal, "task %s has no active lease to release", t.ID)
 	}
 	f.endLease(t)

@@ -170,6 +170,26 @@ func covers(g *Grant, n Need) string {
 	return "ok"
 }
 
+// FindBounded is Find for an op of time at whose time witnesses put it no
+// earlier than late (fold.Ctx.Late): grants must be live at late. An op
+// whose grant was live at at but not at late is rejected as
+// witnessed-late rather than unauthorized.
+func FindBounded(st State, a *Actor, n Need, at, late time.Time) (*Grant, error) {
+	g, err := Find(st, a, n, late)
+	if err == nil || !late.After(at) {
+		return g, err
+	}
+	rej, ok := oplog.AsRejection(err)
+	if !ok {
+		return nil, err
+	}
+	if _, err := Find(st, a, n, at); err != nil {
+		return nil, rej
+	}
+	return nil, oplog.Reject(oplog.KindWitnessedLate, "%s; the op is dated %s, but a time witness signed at %s does not cover it",
+		rej.Reason, at.Format(time.RFC3339), late.Format(time.RFC3339))
+}
+
 // Find returns the grant that lets a principal do what n needs at t (roots
 // need none), or a Rejection naming the missing scope and why each
 // candidate grant failed.

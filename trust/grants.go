@@ -140,7 +140,7 @@ func checkDelegation(st State, actor *Actor, c *fold.Ctx, b *GrantBody) error {
 	case parent.MaxUses > 0 && (b.MaxUses == 0 || b.MaxUses > parent.MaxUses):
 		return oplog.Reject(oplog.KindUnauthorized, "a delegated grant may be used at most %d times, as grant %s", parent.MaxUses, parent.ID)
 	}
-	if reason, err := valid(st, parent, c.At, true); err != nil {
+	if reason, err := valid(st, parent, c.Late, true); err != nil {
 		return err
 	} else if reason != "" {
 		return oplog.Reject(oplog.KindUnauthorized, "cannot delegate: %s", reason)
@@ -168,7 +168,7 @@ func applyRevoke(st State, actor *Actor, c *fold.Ctx, b *RevokeBody) error {
 		allowed = p != nil && p.To == actor.Name
 	}
 	if !allowed {
-		if _, err := Find(st, actor, Need{Scope: ScopeIdentityAdmin, Seq: c.Op.Seq}, c.At); err != nil {
+		if _, err := FindBounded(st, actor, Need{Scope: ScopeIdentityAdmin, Seq: c.Op.Seq}, c.At, c.Late); err != nil {
 			return oplog.Reject(oplog.KindUnauthorized, "only the granter, a holder up its delegation chain, a trust root or an identity admin may revoke grant %s", g.ID)
 		}
 	}

@@ -81,7 +81,7 @@ func applyGenesis(st State, actor *Actor, c *fold.Ctx, b *IdentityBody) error {
 
 // applyRegister introduces a new identity with its first key.
 func applyRegister(st State, actor *Actor, c *fold.Ctx, b *IdentityBody) error {
-	g, err := Find(st, actor, Need{Scope: ScopeIdentityAdmin, Seq: c.Op.Seq}, c.At)
+	g, err := FindBounded(st, actor, Need{Scope: ScopeIdentityAdmin, Seq: c.Op.Seq}, c.At, c.Late)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func applyRotate(st State, actor *Actor, c *fold.Ctx, b *IdentityBody) error {
 	}
 	var g *Grant
 	if p.Key != actor.KeyID {
-		if g, err = Find(st, actor, Need{Scope: ScopeIdentityAdmin, Seq: c.Op.Seq}, at); err != nil {
+		if g, err = FindBounded(st, actor, Need{Scope: ScopeIdentityAdmin, Seq: c.Op.Seq}, c.At, c.Late); err != nil {
 			return oplog.Reject(oplog.KindUnauthorized, "only %s's current key or an identity admin may rotate its key: %v", b.Name, err)
 		}
 		if err := cutoff(c.Op, b.Cutoff, []string{p.Key}); err != nil {
@@ -167,7 +167,7 @@ func applyRotate(st State, actor *Actor, c *fold.Ctx, b *IdentityBody) error {
 // applyRevokeIdentity tombstones an identity and every key it had.
 func applyRevokeIdentity(st State, actor *Actor, c *fold.Ctx, b *RevokeIdentityBody) error {
 	at := c.At
-	g, err := Find(st, actor, Need{Scope: ScopeIdentityAdmin, Seq: c.Op.Seq}, at)
+	g, err := FindBounded(st, actor, Need{Scope: ScopeIdentityAdmin, Seq: c.Op.Seq}, c.At, c.Late)
 	if err != nil {
 		return err
 	}
