@@ -9,6 +9,7 @@ import (
 
 	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/index"
+	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/remote"
 	"github.com/git-covenant/git-covenant/tasks"
@@ -203,6 +204,10 @@ func (s *Service) startVia(ctx context.Context, idOrPrefix string, ttl time.Dura
 	if err != nil {
 		return nil, err
 	}
+	me, err := s.Actor("")
+	if err != nil {
+		return nil, err
+	}
 	var planTx *index.Tx
 	w, err := s.write(ctx, func(tx *index.Tx, me *trust.Actor) ([]Draft, error) {
 		planTx = tx
@@ -218,9 +223,26 @@ func (s *Service) startVia(ctx context.Context, idOrPrefix string, ttl time.Dura
 		}
 		return []Draft{claimDraft(t, ttl)}, nil
 	}, func(_, claim gitstore.Hash) error {
-		taken, err := e.PushClaim(id, marker, claim, e.Me)
+		// The marker is a lease intent, not the claim: the claim's feed
+		// commit leaves this clone only once the marker is won.
+		fc, err := s.store().ReadFeedCommit(claim)
 		if err != nil {
 			return err
+		}
+		op, err := oplog.Decode(fc.Op)
+		if err != nil {
+			return err
+		}
+		intent, err := remote.BuildIntent(s.store(), claim, op, ledger.Author(me.Name, me.KeyID, op.When()), me.signer)
+		if err != nil {
+			return err
+		}
+		taken, published, err := e.PushClaim(id, marker, intent, claim, e.Me)
+		if err != nil {
+			return err
+		}
+		if taken.IsZero() && !published {
+			s.logf("note: the lease marker is yours; your feed could not be pushed to %s yet (the next sync sends it)", name)
 		}
 		if taken.IsZero() {
 			return nil

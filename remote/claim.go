@@ -37,72 +37,83 @@ func (e *Engine) PullForClaim(task string) (gitstore.Hash, *SyncReport, error) {
 	return m, rep, err
 }
 
-// MarkerClaim reads the claim a lease marker points at. ok is false when
-// the marker proves nothing: missing objects, not a claim of this task, or
-// not signed by a trusted key.
+// MarkerClaim reads the claim a lease marker stands for: a lease intent
+// (what strong claims push now) or, from earlier clones, the claim's feed
+// commit itself. ok is false when the marker proves nothing: missing
+// objects, not a claim of this task, or not signed by a trusted key.
 func MarkerClaim(st *gitstore.Store, actors ActorLookup, task string, marker gitstore.Hash) (op *oplog.Op, holder *trust.Actor, ok bool) {
 	if marker.IsZero() {
 		return nil, nil, false
 	}
-	fc, err := st.ReadFeedCommit(marker)
-	if err != nil || fc.Problem != nil {
+	var commit *gitstore.Commit
+	if in, c := readIntent(st, marker); in != nil {
+		op, commit = in.claimOp(), c
+	} else {
+		fc, err := st.ReadFeedCommit(marker)
+		if err != nil || fc.Problem != nil {
+			return nil, nil, false
+		}
+		if op, err = oplog.Decode(fc.Op); err != nil {
+			return nil, nil, false
+		}
+		commit = fc.Commit
+	}
+	if op.Type != opClaim || op.Task != task {
 		return nil, nil, false
 	}
-	op, err = oplog.Decode(fc.Op)
-	if err != nil || op.Type != opClaim || op.Task != task {
-		return nil, nil, false
-	}
-	holder, err = actors.Actor(op.Actor)
+	holder, err := actors.Actor(op.Actor)
 	if err != nil || !holder.Trusted() || holder.Key == "" {
 		return nil, nil, false
 	}
 	pub, err := identity.ParsePublicKey(holder.Key)
-	if err != nil || gitstore.VerifyCommit(fc.Commit, pub) != nil {
+	if err != nil || gitstore.VerifyCommit(commit, pub) != nil {
 		return nil, nil, false
 	}
 	return op, holder, true
 }
 
-// PushClaim publishes a strong claim: in one atomic push, the task's lease
-// marker moves to the claim commit only if the remote still has expected
-// there (git push --force-with-lease, ZeroHash meaning no marker), and the
-// claimant's feed fast-forwards to the claim. If another claim got there
-// first it returns the marker the remote now has; the caller then keeps
-// nothing. The caller holds the writer lock.
-func (e *Engine) PushClaim(task string, expected, claim gitstore.Hash, feed string) (taken gitstore.Hash, err error) {
+// PushClaim publishes a strong claim in two steps. First the task's lease
+// marker moves to intent (BuildIntent) only if the remote still has
+// expected there (git push --force-with-lease, ZeroHash meaning no marker).
+// If another claim got there first it returns the marker the remote now
+// has, and the claim's feed commit has not left the clone: the caller
+// keeps nothing. Once the marker is won, the claimant's feed fast-forwards
+// to the claim; published reports whether that push went through (if not,
+// the next sync sends it). The caller holds the writer lock.
+func (e *Engine) PushClaim(task string, expected, intent, claim gitstore.Hash, feed string) (taken gitstore.Hash, published bool, err error) {
 	ref := LeasePrefix + task
 	lease := "--force-with-lease=" + ref + ":"
 	if !expected.IsZero() {
 		lease += expected.String()
 	}
-	updates := []RefUpdate{{Ref: ref, To: claim.String()}, {Ref: gitstore.FeedRef(feed), To: claim.String()}}
-	out, why, err := e.push(updates, true, lease)
-	if err == nil && out == pushNoAtoms {
-		// Without atomic pushes the marker alone decides; the feed
-		// follows with the next sync.
-		out, why, err = e.push(updates[:1], false, lease)
-	}
+	out, why, err := e.push([]RefUpdate{{Ref: ref, To: intent.String()}}, false, lease)
 	if err == nil && out == pushed {
-		return gitstore.ZeroHash, nil
+		fout, _, ferr := e.push([]RefUpdate{{Ref: gitstore.FeedRef(feed), To: claim.String()}}, false)
+		return gitstore.ZeroHash, ferr == nil && fout == pushed, nil
 	}
 	// Refused, or failed: see whether another claim took the marker.
 	if ferr := fetch(e.Store, e.Git, e.Remote, stageOf(e.Remote).leaseSpec(task)); ferr != nil {
 		if err != nil {
-			return gitstore.ZeroHash, err
+			return gitstore.ZeroHash, false, err
 		}
-		return gitstore.ZeroHash, ferr
+		return gitstore.ZeroHash, false, ferr
 	}
 	now, _, rerr := e.Store.ReadRef(stageOf(e.Remote).lease(task))
 	if rerr != nil {
-		return gitstore.ZeroHash, rerr
+		return gitstore.ZeroHash, false, rerr
 	}
-	if now != expected && now != claim {
-		return now, nil
+	if now != expected && now != intent {
+		return now, false, nil
 	}
 	if err != nil {
-		return gitstore.ZeroHash, err
+		return gitstore.ZeroHash, false, err
 	}
-	return gitstore.ZeroHash, fmt.Errorf("%w: %s", ErrLeaseMarker, why)
+	if now == intent {
+		// The ref moved although the push reported otherwise.
+		fout, _, ferr := e.push([]RefUpdate{{Ref: gitstore.FeedRef(feed), To: claim.String()}}, false)
+		return gitstore.ZeroHash, ferr == nil && fout == pushed, nil
+	}
+	return gitstore.ZeroHash, false, fmt.Errorf("%w: %s", ErrLeaseMarker, why)
 }
 
 // ActorLookup finds what the fold knows about a key.

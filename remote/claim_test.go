@@ -2,12 +2,17 @@ package remote_test
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/remote"
 	"github.com/git-covenant/git-covenant/tasks"
 )
 
@@ -83,8 +88,11 @@ func TestStrongClaimRace(t *testing.T) {
 		if n := winner.claimsBy(id); n != 1 {
 			t.Fatalf("%s has %d claim(s), want 1", winner.name, n)
 		}
-		if got := git(t, cl.bare, "rev-parse", "refs/covenant/leases/"+id); got != winner.git("rev-parse", gitstore.FeedRef(winner.key())) {
-			t.Fatalf("lease marker %s is not the winner's claim", got)
+		// The marker is a lease intent (not a feed commit) naming the
+		// winner's claim.
+		claim := winner.git("rev-parse", gitstore.FeedRef(winner.key()))
+		if got := git(t, cl.bare, "show", "refs/covenant/leases/"+id+":"+remote.IntentFile); !strings.Contains(got, `"claim":"`+claim+`"`) {
+			t.Fatalf("lease marker %s does not name the winner's claim %s", got, claim)
 		}
 	}
 	cl.converge()
@@ -155,3 +163,90 @@ func TestStrongClaimMarker(t *testing.T) {
 		t.Fatalf("--via an unknown remote: want exit 4, got %s", res)
 	}
 }
+
+// TestRefusedStrongClaimLeavesNoFeedCommit: a hostile remote accepts the
+// objects of a strong claim's push, keeps them, and refuses the marker.
+// The claimant keeps nothing and its next op takes the seq the claim
+// would have had. The remote then publishes every commit it kept as the
+// claimant's feed. Since the marker push carries only a lease intent (not
+// a feed commit), nothing it kept is a second history of the claimant's
+// key: no clone quarantines it or reports equivocation, and both agree.
+func TestRefusedStrongClaimLeavesNoFeedCommit(t *testing.T) {
+	cl := newCluster(t, "file", "alice", "bob")
+	alice, bob := cl.clones[0], cl.clones[1]
+	id := alice.create("contended")
+	alice.sync()
+	bob.sync()
+	stolen := t.TempDir()
+	hook := "#!/bin/sh\n" +
+		"while read old new ref; do\n" +
+		"  case \"$ref\" in refs/covenant/leases/*)\n" +
+		"    git rev-list --objects \"$new\" --not --all | git pack-objects -q '" + stolen + "/kept' >/dev/null\n" +
+		"    echo \"$new\" >> '" + stolen + "/tips'\n" +
+		"    echo 'marker refused' >&2; exit 1;;\n" +
+		"  esac\n" +
+		"done\n"
+	if err := os.WriteFile(filepath.Join(cl.bare, "hooks", "pre-receive"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if res := bob.cli("task", "start", id, "--via", "origin"); res.code == 0 {
+		t.Fatalf("strong claim through a remote that refuses the marker: %s", res)
+	}
+	if n := bob.claimsBy(id); n != 0 {
+		t.Fatalf("bob kept %d claim(s) after the refusal", n)
+	}
+	os.Remove(filepath.Join(cl.bare, "hooks", "pre-receive"))
+	bob.create("bob's next op")
+	bob.sync()
+	alice.sync()
+
+	// The remote publishes what it kept.
+	packs, _ := filepath.Glob(filepath.Join(stolen, "kept-*.pack"))
+	if len(packs) == 0 {
+		t.Fatal("the hook kept nothing: the marker push sent no objects")
+	}
+	for _, p := range packs {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("git", "unpack-objects", "-q")
+		cmd.Dir, cmd.Stdin = cl.bare, f
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("unpack: %v\n%s", err, out)
+		}
+		f.Close()
+	}
+	var kept []string
+	for _, l := range strings.Split(git(t, cl.bare, "cat-file", "--batch-all-objects", "--batch-check"), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[1] == "commit" {
+			kept = append(kept, f[0])
+		}
+	}
+	feed := gitstore.FeedRef(bob.key())
+	for i, c := range kept {
+		// Each kept commit as bob's feed (kept reachable under another ref too).
+		git(t, cl.bare, "update-ref", feed, c)
+		git(t, cl.bare, "update-ref", "refs/covenant/feeds-kept/"+itoa(i), c)
+		for _, cc := range []*clone{alice, bob} {
+			cc.cli("sync")
+			if q := cc.git("for-each-ref", "refs/covenant/quarantine/"); q != "" {
+				t.Fatalf("%s quarantined bob's key over a commit the remote kept (%s):\n%s", cc.name, c, q)
+			}
+			if res := cc.cli("verify", "--json"); strings.Contains(res.stdout, `"equivocation"`) {
+				t.Fatalf("%s reports equivocation over a commit the remote kept (%s): %s", cc.name, c, res)
+			}
+		}
+	}
+	// The remote gives up; everyone agrees.
+	git(t, cl.bare, "update-ref", feed, bob.git("rev-parse", feed))
+	cl.converge()
+	cl.assertConverged()
+	for _, c := range cl.clones {
+		if res := c.cli("verify"); res.code != 0 {
+			t.Fatalf("%s: verify: %s", c.name, res)
+		}
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
