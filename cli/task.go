@@ -25,7 +25,7 @@ tk-3f2a9b1c0d4e; any unique prefix of 4 or more characters works.`,
 	c.AddCommand(newCmdTaskCreate(f, nil), newCmdTaskStart(f, nil), newCmdTaskShow(f, nil), newCmdTaskList(f, nil),
 		newCmdTaskHandoff(f, nil), newCmdTaskResume(f, nil), newCmdTaskDone(f, nil), newCmdTaskReady(f, nil), newCmdTaskMove(f, nil),
 		newCmdTaskHeartbeat(f, nil), newCmdTaskRelease(f, nil), newCmdTaskLink(f, nil), newCmdTaskReview(f, nil), newCmdTaskCheck(f, nil),
-		newCmdTaskEscalate(f, nil), newCmdTaskResolve(f, nil), newCmdTaskComment(f, nil), newCmdTaskTrailers(f, nil), newCmdTaskAnswer(f, nil))
+		newCmdTaskEscalate(f, nil), newCmdTaskResolve(f, nil), newCmdTaskComment(f, nil), newCmdTaskTrailers(f, nil), newCmdTaskAnswer(f, nil), newCmdTaskAccept(f, nil))
 	return c
 }
 

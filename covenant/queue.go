@@ -165,8 +165,11 @@ func (s *Service) Trailers(ctx context.Context, idOrPrefix string) ([]string, er
 }
 
 // fenceCommits reports code commits reachable from HEAD and local branches
-// whose Covenant-Lease trailer names a lease epoch that was not live when
-// the commit was made: the work of a stale worker.
+// whose Covenant-Lease trailer names a lease epoch under which no signed op
+// of its holder, made while the lease was live, names the commit or a
+// descendant of it (tasks.LeaseRecord.Vouched), and which no task.accept
+// accepted. A commit under a lease that is still live is not judged yet.
+// Committer dates, which anyone sets, play no part.
 func (s *Service) fenceCommits(lookup func(string) *tasks.Task, checked []gitstore.Hash) ([]ledger.Finding, []gitstore.Hash, error) {
 	starts := []gitstore.Hash{}
 	if h, _, err := s.store().Head(); err == nil && !h.IsZero() {
@@ -180,6 +183,7 @@ func (s *Service) fenceCommits(lookup func(string) *tasks.Task, checked []gitsto
 		starts = append(starts, h)
 	}
 	var out []ledger.Finding
+	now, pending := s.now(), false
 	err = s.store().WalkCommitsExcept(starts, checked, commitScanLimit, func(h gitstore.Hash, c *gitstore.Commit) bool {
 		tr := oplog.Trailers(c.Message)
 		tasksNamed, leases := tr["Covenant-Task"], tr["Covenant-Lease"]
@@ -211,18 +215,45 @@ func (s *Service) fenceCommits(lookup func(string) *tasks.Task, checked []gitsto
 				rec = &t.Leases[i]
 			}
 		}
-		when := c.Committer.When
-		switch {
-		case rec == nil:
+		if rec == nil {
 			bad("task %s never had lease epoch %d", id, epoch)
-		case when.Before(rec.AcquiredAt):
-			bad("made at %s, before lease epoch %d of %s began", when.Format(time.RFC3339), epoch, id)
-		case rec.EndedAt != nil && when.After(*rec.EndedAt):
-			bad("made at %s, after lease epoch %d of %s (%s) ended at %s", when.Format(time.RFC3339), epoch, id, rec.Holder, rec.EndedAt.Format(time.RFC3339))
-		case rec.EndedAt == nil && !when.Before(rec.ExpiresAt):
-			bad("made at %s, after lease epoch %d of %s (%s) expired at %s", when.Format(time.RFC3339), epoch, id, rec.Holder, rec.ExpiresAt.Format(time.RFC3339))
+			return true
 		}
+		// Evidence, not dates (ADR 0010): the commit, or one it is an
+		// ancestor of, was named by an op its lease holder signed under
+		// the live lease; or someone independent accepted it.
+		if vouchedFor(s.store(), h, rec.Vouched) || t.IsAccepted(h.String()) != nil {
+			return true
+		}
+		if rec.EndedAt == nil && now.Before(rec.ExpiresAt) {
+			pending = true // the holder may still name it
+			return true
+		}
+		bad("lease epoch %d of %s (%s) ended with no op of its holder under it naming this commit or a descendant (handoff, check); its committer date (%s) proves nothing; 'git covenant task accept %s %s --reason <why>' by someone who never held the lease resolves it",
+			epoch, id, rec.Holder, c.Committer.When.Format(time.RFC3339), id, h.String())
 		return true
 	})
+	if pending {
+		// Commits still under a live lease are looked at again next time.
+		starts = checked
+	}
 	return out, starts, err
+}
+
+// vouchedFor reports whether h is one of the vouched commits or an
+// ancestor of one.
+func vouchedFor(st *gitstore.Store, h gitstore.Hash, vouched []string) bool {
+	for _, v := range vouched {
+		vh, err := gitstore.ParseHash(v)
+		if err != nil {
+			continue
+		}
+		if vh == h {
+			return true
+		}
+		if ok, err := st.IsAncestor(h, vh); err == nil && ok {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/tasks"
@@ -402,4 +403,30 @@ func IsRejection(err error) (string, bool) {
 		return "", false
 	}
 	return r.Kind, true
+}
+
+// AcceptCommits signs a task.accept: code commits carrying the task's
+// lease trailer that no op of the lease holder named are accepted by the
+// acting identity (who must never have held the task's lease, unless a
+// trust root), so a stale-lease-commit finding on a shared branch is
+// resolved without rewriting history. Commits are full ids of commits in
+// this repository.
+func (s *Service) AcceptCommits(ctx context.Context, task string, commits []string, reason string) (*tasks.Task, error) {
+	b := tasks.AcceptBody{Reason: reason}
+	for _, c := range commits {
+		h, err := gitstore.ParseHash(c)
+		if err == nil {
+			_, err = s.store().ReadCommit(h)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s is not a commit here (give full commit ids): %v", ErrBadInput, c, err)
+		}
+		b.Commits = append(b.Commits, h.String())
+	}
+	if err := b.Check(); err != nil {
+		return nil, err
+	}
+	return s.taskOp(ctx, task, func(_ *index.Tx, t *tasks.Task, me *trust.Actor, now time.Time) (Draft, error) {
+		return Draft{Type: tasks.OpAccept, Body: b, Summary: fmt.Sprintf("accept %d commit(s)", len(b.Commits))}, nil
+	})
 }

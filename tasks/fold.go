@@ -39,6 +39,7 @@ func Family(wf *Workflow) fold.Family {
 		onTask(wf, OpResolve, trust.ScopeResolve, (*folder).resolve),
 		onTask(wf, OpComment, trust.ScopeTaskComment, (*folder).comment),
 		onTask(wf, OpAnswer, trust.ScopeTaskComment, (*folder).answer),
+		onTask(wf, OpAccept, trust.ScopeTaskMove, (*folder).accept),
 	}}
 }
 

@@ -62,6 +62,7 @@ func (f *folder) check(t *Task, b *CheckBody) (string, []*Task, error) {
 		return "", nil, err
 	}
 	c := b.Evidence
+	f.vouch(t, c.Head)
 	t.Gates[g.Name] = &GateRecord{Gate: g.Name, Kind: g.Kind, Op: f.e.Commit, By: f.who, At: f.at, Check: &c, Satisfied: c.ExitCode == 0}
 	return fmt.Sprintf("%s: %s exited %d in %dms", b.Gate, strings.Join(c.Command, " "), c.ExitCode, c.DurationMS), nil, nil
 }

@@ -96,6 +96,9 @@ func (l *Lease) HeldBy(name string) bool { return l != nil && l.Holder == name }
 type LeaseRecord struct {
 	Lease
 	EndedAt *time.Time `json:"ended_at,omitempty"` // released, handed off or superseded
+	// Vouched are the code commits the holder's ops under this lease named
+	// while it was live (handoff commits and head, check head).
+	Vouched []string `json:"vouched,omitempty"`
 }
 
 // Link is a typed edge between tasks.
@@ -205,7 +208,8 @@ type Task struct {
 	Comments     []Comment              `json:"comments"`
 	Handoff      *Handoff               `json:"handoff"`
 	Handoffs     int                    `json:"handoffs"`
-	Questions    []Question             `json:"questions"` // asked in handoffs, open until answered
+	Questions    []Question             `json:"questions"`          // asked in handoffs, open until answered
+	Accepted     []AcceptedCommit       `json:"accepted,omitempty"` // code commits accepted by task.accept
 	History      []Event                `json:"history"`
 	Order        string                 `json:"order"` // total-order key of the creating op
 }

@@ -10,6 +10,7 @@ func (f *folder) handoff(t *Task, b *Handoff) (string, []*Task, error) {
 	}
 	h := *b
 	h.Op, h.By, h.At = f.e.Commit, &f.who, f.at
+	f.vouch(t, append(append([]string(nil), h.Commits...), h.Head)...)
 	t.Handoff = &h
 	t.Handoffs++
 	f.ask(t, h.Questions)
