@@ -27,7 +27,7 @@ import (
 
 // FormatVersion changes whenever the fold or the index layout changes, and
 // forces a rebuild.
-const FormatVersion = 9
+const FormatVersion = 10
 
 var (
 	// ErrNotFound means no task has that id or prefix.
