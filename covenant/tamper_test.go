@@ -342,10 +342,7 @@ func TestTamper(t *testing.T) {
 		zw.Write([]byte("blob " + strconv.Itoa(len(other)) + "\x00"))
 		zw.Write(other)
 		zw.Close()
-		path := filepath.Join(h.dir, ".git", "objects", blob[:2], blob[2:])
-		if _, err := os.Stat(path); err != nil {
-			t.Fatalf("op blob is not a loose object: %v", err)
-		}
+		path := h.unpackAll(blob)
 		os.Chmod(path, 0o644)
 		if err := os.WriteFile(path, z.Bytes(), 0o444); err != nil {
 			t.Fatal(err)
@@ -366,7 +363,7 @@ func TestTamper(t *testing.T) {
 		h := newHonest(t)
 		bravo := h.commits[2]
 		blob := h.git("rev-parse", bravo+":"+gitstore.OpFile)
-		path := filepath.Join(h.dir, ".git", "objects", blob[:2], blob[2:])
+		path := h.unpackAll(blob)
 		os.Chmod(path, 0o644)
 		if err := os.WriteFile(path, []byte("this is not a zlib stream"), 0o444); err != nil {
 			t.Fatal(err)
@@ -464,4 +461,34 @@ func mustHash(t *testing.T, s string) gitstore.Hash {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// unpackAll turns every packed object loose (writers pack theirs, see
+// gitstore/pack.go), as git unpack-objects does with packs moved out of the
+// way, so that one object's only copy is a loose file, and returns the path
+// of obj's.
+func (f *fixture) unpackAll(obj string) string {
+	f.t.Helper()
+	packs, _ := filepath.Glob(filepath.Join(f.dir, ".git", "objects", "pack", "pack-*.pack"))
+	aside := f.t.TempDir()
+	for _, p := range packs {
+		moved := filepath.Join(aside, filepath.Base(p))
+		if err := os.Rename(p, moved); err != nil {
+			f.t.Fatal(err)
+		}
+		base := strings.TrimSuffix(p, ".pack")
+		for _, ext := range []string{".idx", ".keep", ".rev"} {
+			os.Remove(base + ext)
+		}
+		b, err := os.ReadFile(moved)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		f.gitIn(b, "unpack-objects", "-q")
+	}
+	path := filepath.Join(f.dir, ".git", "objects", obj[:2], obj[2:])
+	if _, err := os.Stat(path); err != nil {
+		f.t.Fatalf("%s is not a loose object after unpacking: %v", obj, err)
+	}
+	return path
 }

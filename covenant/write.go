@@ -206,6 +206,9 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 		if err != nil {
 			return err
 		}
+		// UpdateRef releases the pack's .keep; a write that stops before
+		// it lets git's maintenance collect the objects.
+		defer c.store.Release(hashes[len(hashes)-1])
 		touched := map[string]bool{}
 		entries := make([]*oplog.Entry, len(ops))
 		for i, op := range ops {

@@ -52,13 +52,24 @@ var ErrNotAncestor = errors.New("feed does not descend from the expected commit"
 // BuildFeedCommits writes the objects for records chained onto parent and
 // returns the commit names, oldest first. Nothing is visible until the
 // caller moves the feed ref with UpdateRef.
+//
+// The objects go into one pack kept from git's maintenance (see pack.go)
+// until UpdateRef moves a ref to the last commit; a caller that gives up
+// before that calls Release with it.
 func (s *Store) BuildFeedCommits(parent Hash, recs []Record, signer ssh.Signer) ([]Hash, error) {
 	out := make([]Hash, 0, len(recs))
-	for _, r := range recs {
-		opBlob, err := s.WriteObject(BlobObject, r.Op)
-		if err != nil {
-			return nil, err
+	var objs []object
+	seen := map[Hash]bool{}
+	add := func(t ObjectType, content []byte) Hash {
+		h := HashObject(t, content)
+		if !seen[h] {
+			seen[h] = true
+			objs = append(objs, object{t: t, content: content, h: h})
 		}
+		return h
+	}
+	for _, r := range recs {
+		opBlob := add(BlobObject, r.Op)
 		entries := []TreeEntry{{Name: OpFile, Mode: "100644", Hash: opBlob}}
 		if len(r.Artifacts) > 0 {
 			var art []TreeEntry
@@ -66,22 +77,11 @@ func (s *Store) BuildFeedCommits(parent Hash, recs []Record, signer ssh.Signer) 
 				if name == "" || strings.ContainsAny(name, "/\x00") {
 					return nil, fmt.Errorf("artifact name %q: %w", name, ErrMalformedCommit)
 				}
-				h, err := s.WriteObject(BlobObject, content)
-				if err != nil {
-					return nil, err
-				}
-				art = append(art, TreeEntry{Name: name, Mode: "100644", Hash: h})
+				art = append(art, TreeEntry{Name: name, Mode: "100644", Hash: add(BlobObject, content)})
 			}
-			sub, err := s.WriteObject(TreeObject, EncodeTree(art))
-			if err != nil {
-				return nil, err
-			}
-			entries = append(entries, TreeEntry{Name: ArtifactDir, Mode: "40000", Hash: sub})
+			entries = append(entries, TreeEntry{Name: ArtifactDir, Mode: "40000", Hash: add(TreeObject, EncodeTree(art))})
 		}
-		tree, err := s.WriteObject(TreeObject, EncodeTree(entries))
-		if err != nil {
-			return nil, err
-		}
+		tree := add(TreeObject, EncodeTree(entries))
 		c := &Commit{Tree: tree, Author: r.Author, Committer: r.Author, Message: r.Message}
 		if !parent.IsZero() {
 			c.Parents = []Hash{parent}
@@ -90,13 +90,19 @@ func (s *Store) BuildFeedCommits(parent Hash, recs []Record, signer ssh.Signer) 
 		if err != nil {
 			return nil, err
 		}
-		h, err := s.WriteCommit(raw)
-		if err != nil {
-			return nil, err
-		}
+		h := add(CommitObject, raw)
 		out = append(out, h)
 		parent = h
 	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	s.rollUp()
+	keep, err := s.writeKept(objs)
+	if err != nil {
+		return nil, err
+	}
+	s.hold(out[len(out)-1], keep)
 	return out, nil
 }
 

@@ -54,14 +54,16 @@ func HashObject(t ObjectType, content []byte) Hash {
 // objects are written to a temporary file and renamed into place, so a
 // killed process leaves either the whole object or none of it.
 //
-// It is safe beside git's maintenance: a concurrent `git prune` (also
-// `git gc --prune=now`) deletes loose objects that no ref reaches and whose
-// modification time is not newer than its expiry, which is why a new
-// object's time is set PruneGrace into the future (git "freshens" objects
-// the same way, by their time). The object then survives every prune
-// until well after the ref that names it has moved. A prune can still
-// remove the temporary file, or the empty objects/xx directory, while the
-// object is being written; the write is then retried.
+// Feed writes do not use it: BuildFeedCommits writes a kept pack, which no
+// maintenance deletes (pack.go). A loose object is only as safe as git's
+// own: a concurrent `git prune` with a default expiry deletes loose objects
+// that no ref reaches and whose modification time is not newer than the
+// expiry, which is why a new object's time is set PruneGrace into the
+// future (git "freshens" objects the same way, by their time); but
+// `--expire=now` (also `git gc --prune=now`) means every unreachable
+// object, whatever its time. A prune can also remove the temporary file, or
+// the empty objects/xx directory, while the object is being written; the
+// write is then retried.
 func (s *Store) WriteObject(t ObjectType, content []byte) (Hash, error) {
 	var err error
 	for attempt := 0; attempt < writeAttempts; attempt++ {
@@ -125,9 +127,10 @@ func (s *Store) ReadObject(h Hash) (ObjectType, []byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	obj, err := s.storage.EncodedObject(plumbing.AnyObject, plumbing.Hash(h))
-	if errors.Is(err, plumbing.ErrObjectNotFound) {
+	if err != nil {
 		// A concurrent repack may have moved the object into a pack this
-		// storage has not listed yet: look again with fresh storage.
+		// storage has not listed yet, or deleted a pack it listed (go-git
+		// then fails to open it): look again with fresh storage.
 		s.storage = newStorage(s.CommonDir)
 		obj, err = s.storage.EncodedObject(plumbing.AnyObject, plumbing.Hash(h))
 	}

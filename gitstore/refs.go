@@ -255,6 +255,9 @@ func (s *Store) UpdateRef(name string, old, new Hash) error {
 		return err
 	}
 	committed = true
+	// The ref names the objects now: git's maintenance keeps them as
+	// reachable, so their pack need not be kept any more.
+	s.Release(new)
 	return nil
 }
 

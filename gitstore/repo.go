@@ -31,6 +31,9 @@ type Store struct {
 	storage    *filesystem.Storage
 	intentPath string
 	env        []string // what git children run with (see Git)
+
+	keepMu sync.Mutex
+	kept   map[Hash]string // head built → .keep protecting its objects (see pack.go)
 }
 
 // Open finds the repository containing dir and opens it, with an empty
