@@ -73,21 +73,17 @@ func PushCommits(git Git, remote string, u Update, protected func(ref string) bo
 	if Skipped(u) {
 		return nil, nil
 	}
-	have := func(sha string) bool {
-		if strings.Trim(sha, "0") == "" {
-			return false
-		}
-		_, err := git("cat-file", "-e", sha+"^{commit}")
-		return err == nil
-	}
-	args := []string{"rev-list", u.LocalSHA}
+	// One rev-list: --ignore-missing drops excluded ids this repository
+	// does not have (a remote commit not here cannot be an ancestor of
+	// ours), so no process per id checks for it first.
+	args := []string{"rev-list", "--ignore-missing", u.LocalSHA}
 	var not []string
-	if have(u.RemoteSHA) {
+	if objectID(u.RemoteSHA) && strings.Trim(u.RemoteSHA, "0") != "" {
 		not = append(not, u.RemoteSHA)
 	}
 	if protected(u.RemoteRef) {
 		for ref, sha := range remoteRefs {
-			if ref != u.RemoteRef && protected(ref) && have(sha) {
+			if ref != u.RemoteRef && protected(ref) && objectID(sha) {
 				not = append(not, sha)
 			}
 		}
@@ -105,6 +101,20 @@ func PushCommits(git Git, remote string, u Update, protected func(ref string) bo
 		return nil, err
 	}
 	return strings.Fields(out), nil
+}
+
+// objectID reports whether s is a full hex object id, so that nothing a
+// remote lists reaches rev-list as an option or a revision expression.
+func objectID(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // RemoteRefs lists the remote's refs (git ls-remote); nil if it cannot be
