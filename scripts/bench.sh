@@ -41,3 +41,9 @@ echo
 # and verify throughput over BENCH_PROV_RANGE (1000) attested commits.
 echo
 "${GO:-go}" run ./internal/provbench -bin "$bin"
+
+# Daemon (issue 12): a task created through another handle (its feed ref
+# moved) to the agent process started, p50/p99 over BENCH_DAEMON_RUNS (100)
+# tasks, next to a `git update-ref` process timed in the same run.
+echo
+DAEMON_BENCH_RUNS="${BENCH_DAEMON_RUNS:-100}" "${GO:-go}" test -count=1 -v -run '^TestDispatchLatencyReport$' ./daemon/ | grep '^| ref change'
