@@ -242,6 +242,11 @@ func (s *Service) readOnce(ctx context.Context, fn func(ix *index.Index) error) 
 	if err := c.acquire(ctx); err != nil {
 		return err
 	}
+	// Commit what writes of this session deferred; if that fails the
+	// index is behind what c.folded says, and catchUp looks again.
+	if err := c.ix.Flush(); err != nil {
+		c.folded = nil
+	}
 	if err := c.catchUp(ctx, cfg); err != nil {
 		c.release()
 		return err

@@ -71,11 +71,7 @@ func (s *Service) Append(ctx context.Context, drafts []Draft) (*Written, error) 
 // write planned again, once, unless the feed ref moved before the damage
 // showed (then the op is written and only the cache missed it).
 func (s *Service) write(ctx context.Context, plan planner, publish func(old, new gitstore.Hash) error) (*Written, error) {
-	var before gitstore.Hash
-	if id, err := s.Actor(""); err == nil {
-		before, _, _ = s.c.store.ReadRef(gitstore.FeedRef(id.KeyID))
-	}
-	out, err := s.writeOnce(ctx, plan, publish)
+	out, moved, err := s.writeOnce(ctx, plan, publish)
 	if !errors.Is(err, index.ErrDamaged) {
 		return out, err
 	}
@@ -83,38 +79,51 @@ func (s *Service) write(ctx context.Context, plan planner, publish func(old, new
 	if _, rerr := s.Rebuild(ctx); rerr != nil {
 		return nil, fmt.Errorf("%w; rebuilding it failed: %v", err, rerr)
 	}
-	if id, ierr := s.Actor(""); ierr == nil {
-		if after, _, _ := s.c.store.ReadRef(gitstore.FeedRef(id.KeyID)); after != before {
-			return nil, fmt.Errorf("%w after the op was written; the index was rebuilt", err)
-		}
+	if moved {
+		return nil, fmt.Errorf("%w after the op was written; the index was rebuilt", err)
 	}
-	return s.writeOnce(ctx, plan, publish)
+	out, _, err = s.writeOnce(ctx, plan, publish)
+	return out, err
 }
 
-func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old, new gitstore.Hash) error) (*Written, error) {
+// writeOnce is one attempt of write; moved reports whether the feed ref
+// moved (the ops were published) even though an error is returned.
+func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old, new gitstore.Hash) error) (out *Written, moved bool, err error) {
 	cfg, err := s.requireConfig()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	id, err := s.Actor("")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	c := s.c
 	if err := c.acquire(ctx); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer c.release()
 	heads, err := index.FoldHeads(c.store)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	src := c.source(ctx, cfg)
 	src.Heads = heads
 	keyID := id.KeyID
-	out := &Written{}
+	out = &Written{}
 	var newHead gitstore.Hash
-	_, err = c.ix.Update(src, false, func(tx *index.Tx) error {
+	// While the session is kept between calls, the index commit is
+	// deferred: one bbolt commit covers a burst of writes (see
+	// index.UpdateDeferred); the next read, or the end of the session,
+	// commits it.
+	update := func(fn func(*index.Tx) error) error {
+		if c.idle > 0 {
+			_, err := c.ix.UpdateDeferred(src, fn)
+			return err
+		}
+		_, err := c.ix.Update(src, false, fn)
+		return err
+	}
+	err = update(func(tx *index.Tx) error {
 		me, err := tx.Actor(keyID)
 		if err != nil {
 			return err
@@ -268,6 +277,7 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 		if err := c.store.UpdateRef(gitstore.FeedRef(keyID), old, newHead); err != nil {
 			return err
 		}
+		moved = true
 		pos = tx.Meta.Feeds[keyID]
 		pos.Head, pos.Tip, pos.Seq, pos.Lamport = newHead.String(), newHead.String(), ops[len(ops)-1].Seq, lamport
 		if pos.Key == "" {
@@ -284,13 +294,13 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 		// The feed ref may have moved (an error after UpdateRef) while the
 		// index did not commit: look again next time.
 		c.folded = nil
-		return nil, err
+		return nil, moved, err
 	}
 	if !newHead.IsZero() {
 		heads[keyID] = newHead
 	}
 	c.folded, c.digest = heads, src.Config
-	return out, nil
+	return out, moved, nil
 }
 
 var (

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"time"
@@ -59,7 +57,7 @@ func HashObject(t ObjectType, content []byte) Hash {
 // own: a concurrent `git prune` with a default expiry deletes loose objects
 // that no ref reaches and whose modification time is not newer than the
 // expiry, which is why a new object's time is set PruneGrace into the
-// future (git "freshens" objects the same way, by their time); but
+// future before it is renamed into place (git "freshens" objects the same way, by their time); but
 // `--expire=now` (also `git gc --prune=now`) means every unreachable
 // object, whatever its time. A prune can also remove the temporary file, or
 // the empty objects/xx directory, while the object is being written; the
@@ -68,18 +66,13 @@ func (s *Store) WriteObject(t ObjectType, content []byte) (Hash, error) {
 	var err error
 	for attempt := 0; attempt < writeAttempts; attempt++ {
 		var h Hash
-		if h, err = s.writeLoose(t, content); err != nil {
-			continue
-		}
-		p := s.loosePath(h)
-		future := time.Now().Add(PruneGrace)
-		if err = os.Chtimes(p, future, future); err == nil {
+		if h, err = s.writeLoose(t, content); err == nil {
 			return h, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
-			return ZeroHash, fmt.Errorf("write %s: %w", t, err)
+			break
 		}
-		// pruned between the rename and now: write it again
+		// pruned while being written: write it again
 	}
 	return ZeroHash, fmt.Errorf("write %s: %w", t, err)
 }
@@ -92,34 +85,6 @@ var PruneGrace = time.Hour
 // writeAttempts bounds the retries of an object write that a concurrent
 // prune interfered with.
 const writeAttempts = 8
-
-func (s *Store) loosePath(h Hash) string {
-	hex := h.String()
-	return filepath.Join(s.CommonDir, "objects", hex[:2], hex[2:])
-}
-
-func (s *Store) writeLoose(t ObjectType, content []byte) (Hash, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	obj := s.storage.NewEncodedObject()
-	obj.SetType(toPlumbingType(t))
-	obj.SetSize(int64(len(content)))
-	w, err := obj.Writer()
-	if err != nil {
-		return ZeroHash, err
-	}
-	if _, err := w.Write(content); err != nil {
-		return ZeroHash, err
-	}
-	if err := w.Close(); err != nil {
-		return ZeroHash, err
-	}
-	h, err := s.storage.SetEncodedObject(obj)
-	if err != nil {
-		return ZeroHash, err
-	}
-	return Hash(h), nil
-}
 
 // ReadObject returns an object's type and content, checking that the content
 // hashes to the requested name so a planted or damaged object is caught.

@@ -1,7 +1,6 @@
 package gitstore
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -9,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -59,7 +59,7 @@ func (s *Store) ReadRef(name string) (Hash, bool, error) {
 // readRefOnce reads one ref without following it: its value, or the target
 // of a symbolic ref.
 func (s *Store) readRefOnce(name string) (Hash, string, bool, error) {
-	b, err := os.ReadFile(filepath.Join(s.CommonDir, filepath.FromSlash(name)))
+	b, err := readSmall(filepath.Join(s.CommonDir, filepath.FromSlash(name)))
 	switch {
 	case err == nil:
 		h, target, err := parseRefContent(b)
@@ -94,40 +94,6 @@ func parseRefContent(b []byte) (Hash, string, error) {
 		return ZeroHash, "", fmt.Errorf("%w: %v", ErrBadRef, err)
 	}
 	return h, "", nil
-}
-
-// packedRefs parses packed-refs, keeping the refs that start with prefix.
-// A line that does not parse is listed in bad, by ref name when it has one.
-func (s *Store) packedRefs(prefix string) (map[string]Hash, []BadRef, error) {
-	out := map[string]Hash{}
-	f, err := os.Open(filepath.Join(s.CommonDir, "packed-refs"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return out, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	var bad []BadRef
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Bytes()
-		if len(line) == 0 || line[0] == '#' || line[0] == '^' {
-			continue
-		}
-		hex, name, _ := strings.Cut(string(line), " ")
-		if !strings.HasPrefix(name, prefix) {
-			continue
-		}
-		h, err := ParseHash(hex)
-		if err != nil {
-			bad = append(bad, BadRef{Name: name, Reason: "packed-refs line does not name an object"})
-			continue
-		}
-		out[name] = h
-	}
-	return out, bad, sc.Err()
 }
 
 // BadRef is a ref that ListRefs skipped because it is not a plain object
@@ -170,7 +136,7 @@ func (s *Store) ScanRefs(prefix string) (map[string]Hash, []BadRef, error) {
 			return err
 		}
 		name := filepath.ToSlash(rel)
-		b, err := os.ReadFile(path)
+		b, err := readSmall(path)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) { // deleted while listing
 				return nil
@@ -224,9 +190,7 @@ func (s *Store) UpdateRef(name string, old, new Hash) error {
 		return fmt.Errorf("%w: %q", ErrBadRefName, name)
 	}
 	path := filepath.Join(s.CommonDir, filepath.FromSlash(name))
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
+	// A missing directory is made when creating the lock says so.
 	lockPath := path + ".lock"
 	lock, err := s.acquireLock(lockPath, new)
 	if err != nil {
@@ -282,7 +246,7 @@ func (l *refLock) commit(ref string, value Hash) error {
 		}
 		l.f = nil
 	}
-	if err := os.Rename(l.path, ref); err != nil {
+	if err := rename(l.path, ref); err != nil {
 		return err
 	}
 	if l.tmp != "" {
@@ -314,14 +278,13 @@ func (s *Store) acquireLock(lockPath string, value Hash) (*refLock, error) {
 	tmp := ""
 	if s.intentPath != "" {
 		// Not os.CreateTemp: its 0600 would become the ref file's mode.
-		name := filepath.Join(filepath.Dir(s.intentPath), fmt.Sprintf("ref-lock-%d-%d.tmp", os.Getpid(), time.Now().UnixNano()))
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err == nil {
-			_, werr := f.WriteString(value.String() + "\n")
-			if cerr := f.Close(); werr != nil || cerr != nil {
-				os.Remove(f.Name())
+		name := filepath.Join(filepath.Dir(s.intentPath), fmt.Sprintf("ref-lock-%d-%d.tmp", pid, time.Now().UnixNano()))
+		if fd, err := createExcl(name, 0o644); err == nil {
+			werr := writeAll(fd, []byte(value.String()+"\n"))
+			if cerr := syscall.Close(fd); werr != nil || cerr != nil {
+				os.Remove(name)
 			} else {
-				tmp = f.Name()
+				tmp = name
 			}
 		}
 	}
@@ -384,7 +347,21 @@ func (s *Store) acquireLock(lockPath string, value Hash) (*refLock, error) {
 // about to take. The caller must serialize writers (git-covenant holds its
 // writer lock), so that RecoverStaleLock can tell a lock abandoned by a
 // killed writer from one held by a live git process.
-func (s *Store) SetIntentPath(p string) { s.intentPath = p }
+func (s *Store) SetIntentPath(p string) {
+	s.intentMu.Lock()
+	defer s.intentMu.Unlock()
+	s.closeIntentFile()
+	s.intentPath = p
+}
+
+// closeIntentFile closes the intent file kept open between ref updates;
+// called with intentMu held.
+func (s *Store) closeIntentFile() {
+	if s.intentF != nil {
+		s.intentF.Close()
+		s.intentF = nil
+	}
+}
 
 // The intent file is rewritten in place and never truncated or removed on
 // the write path: freeing and reallocating its data block (or creating the
@@ -403,16 +380,22 @@ func (s *Store) writeIntent(lockPath string, value Hash, own string) {
 
 func (s *Store) clearIntent() { s.writeIntentAt([]byte("\n")) }
 
+// The file stays open while the intent path is set (the writer lock is
+// held), so a record costs one write.
 func (s *Store) writeIntentAt(b []byte) {
+	s.intentMu.Lock()
+	defer s.intentMu.Unlock()
 	if s.intentPath == "" {
 		return
 	}
-	f, err := os.OpenFile(s.intentPath, os.O_WRONLY|os.O_CREATE, 0o644)
-	if err != nil {
-		return
+	if s.intentF == nil {
+		f, err := os.OpenFile(s.intentPath, os.O_WRONLY|os.O_CREATE, 0o644)
+		if err != nil {
+			return
+		}
+		s.intentF = f
 	}
-	f.WriteAt(b, 0)
-	f.Close()
+	s.intentF.WriteAt(b, 0)
 }
 
 // RecoverStaleLock removes a ref lock abandoned by a writer that was killed
@@ -425,9 +408,14 @@ func (s *Store) writeIntentAt(b []byte) {
 // says. The caller holds the writer lock, so no live writer of ours is
 // using the own file.
 func (s *Store) RecoverStaleLock() (string, error) {
+	s.intentMu.Lock()
+	defer s.intentMu.Unlock()
 	if s.intentPath == "" {
 		return "", nil
 	}
+	// The intent file may be removed below: write the next record to a
+	// new one.
+	s.closeIntentFile()
 	b, err := os.ReadFile(s.intentPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil

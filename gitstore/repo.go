@@ -27,9 +27,14 @@ type Store struct {
 	// mu guards storage: go-git's object storage is not safe for
 	// concurrent use, and one Store serves every goroutine of a
 	// long-lived service.
-	mu         sync.Mutex
-	storage    *filesystem.Storage
+	mu      sync.Mutex
+	storage *filesystem.Storage
+	// intentMu guards the intent file (see SetIntentPath), kept open
+	// between ref updates.
+	intentMu   sync.Mutex
 	intentPath string
+	intentF    *os.File
+	packed     packedCache
 	env        []string // what git children run with (see Git)
 
 	keepMu sync.Mutex

@@ -31,7 +31,11 @@ func (ix *Index) CloseDB() error {
 	if ix.db == nil {
 		return nil
 	}
+	ferr := ix.Flush()
 	err := ix.db.Close()
+	if err == nil {
+		err = ferr
+	}
 	ix.db = nil
 	return err
 }
@@ -51,6 +55,10 @@ func (ix *Index) Close() error {
 // the healed index. fn must not hand data out before it returns, so that a
 // damaged read never shows half an answer.
 func (ix *Index) view(fn func(*bolt.Tx) error) error {
+	// What UpdateDeferred left open is committed before anything reads.
+	if err := ix.Flush(); err != nil {
+		return err
+	}
 	err := ix.guard(func() error { return ix.db.View(fn) }, true)
 	if !errors.Is(err, ErrDamaged) || ix.heal == nil || ix.healed {
 		return err

@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/git-covenant/git-covenant/ledger"
@@ -91,6 +93,13 @@ type Index struct {
 	heal    Healer
 	healed  bool
 	closers []func()
+
+	// The write transaction UpdateDeferred left open, guarded by pmu;
+	// hasPending lets reads skip pmu when there is none.
+	pmu        sync.Mutex
+	pending    *bolt.Tx
+	pendingN   int
+	hasPending atomic.Bool
 }
 
 // Open opens (creating if needed, unless readOnly) the index at path.

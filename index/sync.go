@@ -63,102 +63,187 @@ func Heads(st *gitstore.Store) (map[string]string, error) {
 
 // Update brings the index up to date with src in one write transaction,
 // then runs fn (if not nil) in the same transaction. If fn fails, nothing
-// is written at all.
+// is written at all. A transaction left open by UpdateDeferred is
+// committed first.
 func (ix *Index) Update(src Source, force bool, fn func(*Tx) error) (*CatchUp, error) {
+	if err := ix.Flush(); err != nil {
+		return nil, err
+	}
 	var report *CatchUp
 	err := ix.guard(func() error {
-		return ix.db.Update(func(btx *bolt.Tx) error {
-			m := &Meta{Feeds: map[string]ledger.Pos{}}
-			if v := btx.Bucket(bMeta).Get(bMeta); v != nil {
-				if err := json.Unmarshal(v, m); err != nil {
-					return damaged("meta: %v", err)
-				}
-			}
-			heads, err := src.heads()
-			if err != nil {
-				return err
-			}
-			tx := newTx(btx, m)
-			tx.Workflow, tx.fold, tx.witness, tx.store = src.Workflow, src.Fold, src.Witness, src.Store
-			var entries []*oplog.Entry
-			rebuild := force || m.Version != FormatVersion || m.Config != src.Config
-			report = &CatchUp{}
-			if !rebuild {
-				entries, report.Findings, rebuild, err = collect(src, heads, m.Feeds)
-				if err != nil {
-					return err
-				}
-				if len(entries) > 0 && m.Last != "" && entries[0].Op.Key().String() <= m.Last {
-					rebuild = true // an op arrived that sorts before ops already folded
-				}
-			}
-			var cuts []trust.CutFor
-			for pass := 0; ; pass++ {
-				if rebuild {
-					report.Rebuilt = true
-					if tx, err = reset(btx, src, cuts); err != nil {
-						return err
-					}
-					entries, report.Findings, _, err = collect(src, heads, tx.Meta.Feeds)
-					if err != nil {
-						return err
-					}
-				}
-				var causal []ledger.Finding
-				entries, causal, err = tx.Causal(entries)
-				if err != nil {
-					return err
-				}
-				report.Findings = append(report.Findings, causal...)
-				moved, err := tx.Bound(entries)
-				if err != nil {
-					return err
-				}
-				if moved && !rebuild {
-					// A checkpoint bounds ops folded before it: fold
-					// again from scratch, with it known from the start.
-					rebuild = true
-					continue
-				}
-				for i, e := range entries {
-					if i%1024 == 0 {
-						if err := src.cancelled(); err != nil {
-							return err
-						}
-					}
-					if _, err := tx.Apply(e); err != nil {
-						return err
-					}
-				}
-				report.Applied = len(entries)
-				// A cut-off named by an op folded now, of a key whose later
-				// ops were folded before it (a Lamport clock set low): fold
-				// again from scratch with the cut-offs known from the start.
-				more := AddCuts(cuts, tx.overrun)
-				if len(more) == len(cuts) || pass == MaxCutPasses {
-					break
-				}
-				cuts, rebuild = more, true
-			}
-			for _, f := range report.Findings {
-				if err := tx.AddFinding("feed/"+f.Feed+"/"+f.Kind+"/"+f.Commit, f); err != nil {
-					return err
-				}
-			}
-			if err := tx.flush(); err != nil {
-				return err
-			}
-			if fn != nil {
-				tx.fresh = false
-				if err := fn(tx); err != nil {
-					return err
-				}
-				return tx.flush()
-			}
-			return nil
+		return ix.db.Update(func(btx *bolt.Tx) (err error) {
+			report, err = update(btx, src, force, fn)
+			return err
 		})
 	}, false)
 	return report, err
+}
+
+// MaxDeferred is how many UpdateDeferred calls one commit covers at most.
+const MaxDeferred = 32
+
+// UpdateDeferred is Update that leaves its write transaction open when it
+// succeeds, so that the next UpdateDeferred continues it and one commit
+// (bbolt's page writes) covers up to MaxDeferred of them. The transaction
+// is committed by Flush, Update, Close, or the first read that comes
+// after it; until then other processes see the index as it was, behind the
+// feeds, and catch up from them as from any index that is behind. When
+// fn or the catch-up fails, the whole open transaction is rolled back,
+// earlier deferred updates included: the index is derived data, and the
+// feed heads it was folded from say what it misses.
+func (ix *Index) UpdateDeferred(src Source, fn func(*Tx) error) (*CatchUp, error) {
+	ix.pmu.Lock()
+	defer ix.pmu.Unlock()
+	var report *CatchUp
+	err := ix.guard(func() (err error) {
+		if ix.pending == nil {
+			if ix.pending, err = ix.db.Begin(true); err != nil {
+				ix.pending = nil
+				return err
+			}
+			ix.hasPending.Store(true)
+		}
+		report, err = update(ix.pending, src, false, fn)
+		return err
+	}, false)
+	if err != nil {
+		ix.rollbackLocked()
+		return nil, err
+	}
+	if ix.pendingN++; ix.pendingN >= MaxDeferred {
+		if err := ix.flushLocked(); err != nil {
+			return nil, err
+		}
+	}
+	return report, nil
+}
+
+// Flush commits the transaction UpdateDeferred left open, if any. On
+// failure nothing of it is written (the index stays as it was).
+func (ix *Index) Flush() error {
+	if !ix.hasPending.Load() {
+		return nil
+	}
+	ix.pmu.Lock()
+	defer ix.pmu.Unlock()
+	return ix.flushLocked()
+}
+
+func (ix *Index) flushLocked() error {
+	if ix.pending == nil {
+		return nil
+	}
+	tx := ix.pending
+	ix.pending, ix.pendingN = nil, 0
+	ix.hasPending.Store(false)
+	err := ix.guard(tx.Commit, false)
+	if err != nil {
+		ix.guard(tx.Rollback, false) // after a panic in Commit; else a no-op
+	}
+	return err
+}
+
+func (ix *Index) rollbackLocked() {
+	if ix.pending == nil {
+		return
+	}
+	tx := ix.pending
+	ix.pending, ix.pendingN = nil, 0
+	ix.hasPending.Store(false)
+	ix.guard(tx.Rollback, false)
+}
+
+// update is the body of Update: catch up with src (from scratch when
+// force), then fn, in btx.
+func update(btx *bolt.Tx, src Source, force bool, fn func(*Tx) error) (*CatchUp, error) {
+	m := &Meta{Feeds: map[string]ledger.Pos{}}
+	if v := btx.Bucket(bMeta).Get(bMeta); v != nil {
+		if err := json.Unmarshal(v, m); err != nil {
+			return nil, damaged("meta: %v", err)
+		}
+	}
+	heads, err := src.heads()
+	if err != nil {
+		return nil, err
+	}
+	tx := newTx(btx, m)
+	tx.Workflow, tx.fold, tx.witness, tx.store = src.Workflow, src.Fold, src.Witness, src.Store
+	var entries []*oplog.Entry
+	rebuild := force || m.Version != FormatVersion || m.Config != src.Config
+	report := &CatchUp{}
+	if !rebuild {
+		entries, report.Findings, rebuild, err = collect(src, heads, m.Feeds)
+		if err != nil {
+			return nil, err
+		}
+		if len(entries) > 0 && m.Last != "" && entries[0].Op.Key().String() <= m.Last {
+			rebuild = true // an op arrived that sorts before ops already folded
+		}
+	}
+	var cuts []trust.CutFor
+	for pass := 0; ; pass++ {
+		if rebuild {
+			report.Rebuilt = true
+			if tx, err = reset(btx, src, cuts); err != nil {
+				return nil, err
+			}
+			entries, report.Findings, _, err = collect(src, heads, tx.Meta.Feeds)
+			if err != nil {
+				return nil, err
+			}
+		}
+		var causal []ledger.Finding
+		entries, causal, err = tx.Causal(entries)
+		if err != nil {
+			return nil, err
+		}
+		report.Findings = append(report.Findings, causal...)
+		moved, err := tx.Bound(entries)
+		if err != nil {
+			return nil, err
+		}
+		if moved && !rebuild {
+			// A checkpoint bounds ops folded before it: fold
+			// again from scratch, with it known from the start.
+			rebuild = true
+			continue
+		}
+		for i, e := range entries {
+			if i%1024 == 0 {
+				if err := src.cancelled(); err != nil {
+					return nil, err
+				}
+			}
+			if _, err := tx.Apply(e); err != nil {
+				return nil, err
+			}
+		}
+		report.Applied = len(entries)
+		// A cut-off named by an op folded now, of a key whose later
+		// ops were folded before it (a Lamport clock set low): fold
+		// again from scratch with the cut-offs known from the start.
+		more := AddCuts(cuts, tx.overrun)
+		if len(more) == len(cuts) || pass == MaxCutPasses {
+			break
+		}
+		cuts, rebuild = more, true
+	}
+	for _, f := range report.Findings {
+		if err := tx.AddFinding("feed/"+f.Feed+"/"+f.Kind+"/"+f.Commit, f); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.flush(); err != nil {
+		return nil, err
+	}
+	if fn != nil {
+		tx.fresh = false
+		if err := fn(tx); err != nil {
+			return nil, err
+		}
+		return report, tx.flush()
+	}
+	return report, nil
 }
 
 // MaxCutPasses bounds how often one update folds again for cut-offs.

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/git-covenant/git-covenant/covenant"
@@ -339,6 +340,17 @@ func Summarize(ds []time.Duration) Stats {
 		s.Median = (sorted[len(sorted)/2-1] + sorted[len(sorted)/2]) / 2
 	}
 	return s
+}
+
+// CPUTime is the CPU time (user and system) this process has used so
+// far. On a shared machine the CPU time of a writer is a steadier figure
+// than its wall time, which also counts waiting for a core.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // MedianFloat is the median of xs.

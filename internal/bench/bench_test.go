@@ -63,11 +63,13 @@ func BenchmarkWriteOp(b *testing.B) {
 		b.Run(kind, func(b *testing.B) {
 			w := newWriter(b, kind)
 			b.ResetTimer()
+			cpu := CPUTime()
 			for i := 0; i < b.N; i++ {
 				if err := w.Write(1); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64((CPUTime()-cpu).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

@@ -2,7 +2,13 @@
 // measured in the same run doing the same work with raw go-git or the git
 // binary, and prints a Markdown report (see docs/perf.md).
 //
-//	go run ./internal/benchcmd -bin bin/git-covenant [-tasks 100000] [-writes 2000] [-runs 20]
+//	go run ./internal/benchcmd -bin bin/git-covenant [-tasks 100000] [-writes 2000] [-runs 20] [-only 1|2c]
+//
+// -only (env BENCH_ONLY) runs one part: "1" the in-process write figure
+// (on disk and tmpfs), "2c" the `task create` process on the large
+// repository against `git commit --allow-empty` (it still generates and
+// repacks the large repository, but skips the other read and rebuild
+// figures).
 //
 // Everything it creates lives in a temporary directory that is removed at
 // the end (unless -keep). It asserts nothing about time; it reports.
@@ -41,6 +47,8 @@ type config struct {
 	writes   int
 	runs     int
 	rebuilds int
+	creates  int
+	only     string
 	keep     bool
 }
 
@@ -83,8 +91,13 @@ func main() {
 	flag.IntVar(&cfg.writes, "writes", envInt("BENCH_WRITES", 2000), "single-op writes per writer for figure 1 (env BENCH_WRITES)")
 	flag.IntVar(&cfg.runs, "runs", envInt("BENCH_RUNS", 20), "process runs per command for figure 2 (env BENCH_RUNS)")
 	flag.IntVar(&cfg.rebuilds, "rebuilds", envInt("BENCH_REBUILDS", 3), "index rebuild runs for figure 3 (env BENCH_REBUILDS)")
+	flag.IntVar(&cfg.creates, "creates", envInt("BENCH_CREATES", 5), "task create processes timed for figure 2c (env BENCH_CREATES)")
+	flag.StringVar(&cfg.only, "only", os.Getenv("BENCH_ONLY"), `run one part only: "1" or "2c" (env BENCH_ONLY)`)
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory")
 	flag.Parse()
+	if cfg.only != "" && cfg.only != "1" && cfg.only != "2c" {
+		must(fmt.Errorf("-only %q: want 1 or 2c", cfg.only))
+	}
 	bin, err := filepath.Abs(cfg.bin)
 	must(err)
 	if _, err := os.Stat(bin); err != nil {
@@ -106,15 +119,19 @@ func main() {
 	start := time.Now()
 	rp := &report{}
 	rp.notef("file creation on this disk: %s per new file (mean of 500 creates in the bench directory); every op write creates 3 (floor) or 4 (git-covenant: + the ref's .lock) files", fmtDur(createCost(filepath.Join(tmp, "create"), 500)))
-	figure1(cfg, tmp, "", rp)
-	// The same figure with repositories on tmpfs, where creating a file is
-	// cheap, shows the ratio without this disk's file-creation cost.
-	if shm, err := os.MkdirTemp("/dev/shm", "git-covenant-bench-"); err == nil && os.Getenv("BENCH_TMPFS") != "0" {
-		rp.notef("file creation on tmpfs (/dev/shm): %s per new file", fmtDur(createCost(filepath.Join(shm, "create"), 500)))
-		figure1(cfg, shm, " (tmpfs)", rp)
-		os.RemoveAll(shm)
+	if cfg.only != "2c" {
+		figure1(cfg, tmp, "", rp)
+		// The same figure with repositories on tmpfs, where creating a file is
+		// cheap, shows the ratio without this disk's file-creation cost.
+		if shm, err := os.MkdirTemp("/dev/shm", "git-covenant-bench-"); err == nil && os.Getenv("BENCH_TMPFS") != "0" {
+			rp.notef("file creation on tmpfs (/dev/shm): %s per new file", fmtDur(createCost(filepath.Join(shm, "create"), 500)))
+			figure1(cfg, shm, " (tmpfs)", rp)
+			os.RemoveAll(shm)
+		}
 	}
-	figure23(cfg, tmp, rp)
+	if cfg.only != "1" {
+		figure23(cfg, tmp, rp)
+	}
 	rp.notef("total bench time %s", time.Since(start).Round(time.Second))
 	printReport(os.Stdout, cfg, rp)
 }
@@ -232,9 +249,12 @@ func figure23(cfg config, tmp string, rp *report) {
 	defer devnull.Close()
 
 	// A rebuild on loose objects, before packing, to show what packing buys.
-	logf("figure 3: one rebuild on loose objects")
-	looseRebuild, err := bench.Proc{Dir: dir, Args: []string{cfg.bin, "index", "rebuild"}, Stdout: devnull}.Time()
-	must(err)
+	var looseRebuild time.Duration
+	if cfg.only == "" {
+		logf("figure 3: one rebuild on loose objects")
+		looseRebuild, err = bench.Proc{Dir: dir, Args: []string{cfg.bin, "index", "rebuild"}, Stdout: devnull}.Time()
+		must(err)
+	}
 
 	logf("git repack -ad")
 	t = time.Now()
@@ -271,47 +291,54 @@ func figure23(cfg config, tmp string, rp *report) {
 		{"cat-file", proc("git", "cat-file", "-p", blob)},
 		{"rev-parse", proc("git", "rev-parse", "HEAD")},
 	}
-	for _, p := range probes { // warm-up
-		_, err := p.run()
-		must(err)
-	}
-	logf("figure 2: %d runs of %d commands", cfg.runs, len(probes))
-	samples := map[string][]time.Duration{}
-	for i := 0; i < cfg.runs; i++ {
-		for k := range probes {
-			p := probes[(k+i)%len(probes)]
-			d, err := p.run()
+	if cfg.only == "" {
+		for _, p := range probes { // warm-up
+			_, err := p.run()
 			must(err)
-			samples[p.name] = append(samples[p.name], d)
 		}
-	}
-	med := func(name string) time.Duration { return bench.Summarize(samples[name]).Median }
-	spread := func(name string) string {
-		s := bench.Summarize(samples[name])
-		return fmt.Sprintf("median of %d, min %s, max %s", s.N, fmtDur(s.Min), fmtDur(s.Max))
-	}
-	metIf := func(ok bool) string {
-		if ok {
-			return "met"
+		logf("figure 2: %d runs of %d commands", cfg.runs, len(probes))
+		samples := map[string][]time.Duration{}
+		for i := 0; i < cfg.runs; i++ {
+			for k := range probes {
+				p := probes[(k+i)%len(probes)]
+				d, err := p.run()
+				must(err)
+				samples[p.name] = append(samples[p.name], d)
+			}
 		}
-		return "missed"
+		med := func(name string) time.Duration { return bench.Summarize(samples[name]).Median }
+		spread := func(name string) string {
+			s := bench.Summarize(samples[name])
+			return fmt.Sprintf("median of %d, min %s, max %s", s.N, fmtDur(s.Min), fmtDur(s.Max))
+		}
+		metIf := func(ok bool) string {
+			if ok {
+				return "met"
+			}
+			return "missed"
+		}
+		catName := fmt.Sprintf("`cat` of the same %s JSON to /dev/null", fmtBytes(fi.Size()))
+		rp.add(row{figure: fmt.Sprintf("2. `git-covenant task list --json > /dev/null`, %d tasks, warm index", cfg.tasks), target: "< 100 ms",
+			measured: med("list"), floorName: catName, floor: med("cat"), met: metIf(med("list") < 100*time.Millisecond), note: spread("list")})
+		rp.add(row{figure: "2. same, via `git covenant task list --json`", target: "< 100 ms",
+			measured: med("git covenant list"), floorName: catName, floor: med("cat"), met: metIf(med("git covenant list") < 100*time.Millisecond), note: spread("git covenant list")})
+		rp.add(row{figure: "2. `git-covenant task show <id>`", target: "< 30 ms",
+			measured: med("show"), floorName: "`git cat-file -p <op blob>`", floor: med("cat-file"), met: metIf(med("show") < 30*time.Millisecond), note: spread("show")})
+		rp.add(row{figure: "2. same, via `git covenant task show <id>`", target: "< 30 ms",
+			measured: med("git covenant show"), floorName: "`git cat-file -p <op blob>`", floor: med("cat-file"), met: metIf(med("git covenant show") < 30*time.Millisecond), note: spread("git covenant show")})
+		rp.add(row{figure: "2. floor: `git rev-parse HEAD` (process start)", target: "—",
+			measured: med("rev-parse"), met: "—", note: spread("rev-parse")})
 	}
-	catName := fmt.Sprintf("`cat` of the same %s JSON to /dev/null", fmtBytes(fi.Size()))
-	rp.add(row{figure: fmt.Sprintf("2. `git-covenant task list --json > /dev/null`, %d tasks, warm index", cfg.tasks), target: "< 100 ms",
-		measured: med("list"), floorName: catName, floor: med("cat"), met: metIf(med("list") < 100*time.Millisecond), note: spread("list")})
-	rp.add(row{figure: "2. same, via `git covenant task list --json`", target: "< 100 ms",
-		measured: med("git covenant list"), floorName: catName, floor: med("cat"), met: metIf(med("git covenant list") < 100*time.Millisecond), note: spread("git covenant list")})
-	rp.add(row{figure: "2. `git-covenant task show <id>`", target: "< 30 ms",
-		measured: med("show"), floorName: "`git cat-file -p <op blob>`", floor: med("cat-file"), met: metIf(med("show") < 30*time.Millisecond), note: spread("show")})
-	rp.add(row{figure: "2. same, via `git covenant task show <id>`", target: "< 30 ms",
-		measured: med("git covenant show"), floorName: "`git cat-file -p <op blob>`", floor: med("cat-file"), met: metIf(med("git covenant show") < 30*time.Millisecond), note: spread("git covenant show")})
-	rp.add(row{figure: "2. floor: `git rev-parse HEAD` (process start)", target: "—",
-		measured: med("rev-parse"), met: "—", note: spread("rev-parse")})
 
 	// One write as a process on the large repository, for scale.
 	writeSamples := []time.Duration{}
 	commitSamples := []time.Duration{}
-	for i := 0; i < 5; i++ {
+	for _, p := range probes[len(probes)-1:] { // warm the page cache for git as well
+		_, err := p.run()
+		must(err)
+	}
+	logf("figure 2c: %d task create processes, interleaved with git commit --allow-empty", cfg.creates)
+	for i := 0; i < cfg.creates; i++ {
 		d, err := proc(cfg.bin, "task", "create", fmt.Sprintf("late task %d", i))()
 		must(err)
 		writeSamples = append(writeSamples, d)
@@ -321,7 +348,10 @@ func figure23(cfg config, tmp string, rp *report) {
 	}
 	rp.add(row{figure: fmt.Sprintf("2c. `git-covenant task create` process on the %d-task repo", cfg.tasks), target: "—",
 		measured: bench.Summarize(writeSamples).Median, floorName: "`git commit --allow-empty` process", floor: bench.Summarize(commitSamples).Median,
-		met: "—", note: "median of 5; writes the op, then reads the task back"})
+		met: "—", note: fmt.Sprintf("median of %d; writes the op, then reads the task back", cfg.creates)})
+	if cfg.only != "" {
+		return
+	}
 
 	logf("figure 3: %d cold rebuilds", cfg.rebuilds)
 	var rebuild, count, batch []time.Duration
