@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -49,6 +50,10 @@ var (
 	ErrBusy = errors.New("repository is busy")
 	// ErrClosed means the Service was closed.
 	ErrClosed = errors.New("service closed")
+	// ErrNotWritable means the repository cannot be written: no
+	// permission, a read-only file system or a full disk. Reads still
+	// work (see Service.read); writes write nothing.
+	ErrNotWritable = errors.New("repository is not writable")
 )
 
 // Errors of the lower packages that callers classify, re-exported so that
@@ -146,6 +151,8 @@ type core struct {
 	ix     *index.Index
 	folded map[string]gitstore.Hash // fold heads the index holds, nil if unknown
 	digest string                   // config digest the index was folded under
+
+	memNoted atomic.Bool // the log said reads fold in memory
 }
 
 // Open finds the repository containing opts.Dir and loads its config if it

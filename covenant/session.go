@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -103,10 +104,17 @@ func (c *core) drop() error {
 func (c *core) flock(ctx context.Context) error {
 	d, err := c.store.CovenantDir()
 	if err != nil {
+		if cannotWrite(err) {
+			return fmt.Errorf("%w: %v", ErrNotWritable, err)
+		}
 		return err
 	}
 	if c.lockF == nil {
 		if c.lockF, err = os.OpenFile(filepath.Join(d, "write.lock"), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+			c.lockF = nil
+			if cannotWrite(err) {
+				return fmt.Errorf("%w: %v", ErrNotWritable, err)
+			}
 			return err
 		}
 	}
@@ -158,7 +166,14 @@ func (c *core) openIndex() (*index.Index, error) {
 	if err != nil {
 		return nil, err
 	}
+	_, statErr := os.Stat(p)
 	ix, err := index.Open(p, false)
+	if err != nil && statErr != nil {
+		// Not there before (and, on a full disk, not made now either):
+		// leave nothing behind.
+		os.Remove(p)
+		return nil, err
+	}
 	if err != nil {
 		fmt.Fprintf(c.log, "index damaged (%v); rebuilding\n", err)
 		if rmErr := os.Remove(p); rmErr != nil {
@@ -218,9 +233,18 @@ func (c *core) catchUp(ctx context.Context, cfg *config.Config) error {
 // read runs fn on an index caught up with the feeds. fn may run while
 // other callers write; it must not call back into the Service.
 //
+// Reads do not take the writer lock when they need not: an index that
+// was folded from the current feed heads is read as it is (opened
+// read-only, or through this process's own session when it holds one).
+// One that is behind is caught up under the writer lock; when the
+// repository cannot be written (read-only, a full disk) the read folds
+// what is new in memory instead, on a copy of the index, and says so on
+// the log once.
+//
 // The index is a cache: when a read finds it damaged (index.ErrDamaged: a
 // bbolt panic or fault, a value that does not decode), it is rebuilt from
-// the feeds and the read runs again, once.
+// the feeds and the read runs again, once; where it cannot be rebuilt
+// (nothing may be written), the read folds every feed in memory.
 func (s *Service) read(ctx context.Context, fn func(ix *index.Index) error) error {
 	err := s.readOnce(ctx, fn)
 	if !errors.Is(err, index.ErrDamaged) {
@@ -228,7 +252,10 @@ func (s *Service) read(ctx context.Context, fn func(ix *index.Index) error) erro
 	}
 	s.logf("note: the index was damaged (%v); rebuilding it from the feeds", err)
 	if _, rerr := s.Rebuild(ctx); rerr != nil {
-		return fmt.Errorf("%w; rebuilding it failed: %v", err, rerr)
+		if !cannotWrite(rerr) {
+			return fmt.Errorf("%w; rebuilding it failed: %v", err, rerr)
+		}
+		return s.readInMemory(ctx, fn, rerr, false)
 	}
 	return s.readOnce(ctx, fn)
 }
@@ -239,7 +266,27 @@ func (s *Service) readOnce(ctx context.Context, fn func(ix *index.Index) error) 
 		return err
 	}
 	c := s.c
-	if err := c.acquire(ctx); err != nil {
+	c.wmu.Lock()
+	if c.closed {
+		c.wmu.Unlock()
+		return ErrClosed
+	}
+	if !c.held {
+		c.wmu.Unlock()
+		// No session here: read the index as it is when it is current.
+		done, err := s.readCurrent(ctx, cfg, fn)
+		if done || err != nil {
+			return err
+		}
+		c.wmu.Lock()
+	}
+	// This process's session, or an index that is behind: catch up under
+	// the writer lock.
+	if err := c.acquireLocked(ctx); err != nil {
+		c.wmu.Unlock()
+		if cannotWrite(err) {
+			return s.readInMemory(ctx, fn, err, true)
+		}
 		return err
 	}
 	// Commit what writes of this session deferred; if that fails the
@@ -249,6 +296,9 @@ func (s *Service) readOnce(ctx context.Context, fn func(ix *index.Index) error) 
 	}
 	if err := c.catchUp(ctx, cfg); err != nil {
 		c.release()
+		if cannotWrite(err) {
+			return s.readInMemory(ctx, fn, err, true)
+		}
 		return err
 	}
 	c.ixMu.RLock()
@@ -256,6 +306,73 @@ func (s *Service) readOnce(ctx context.Context, fn func(ix *index.Index) error) 
 	c.release()
 	defer c.ixMu.RUnlock()
 	return fn(ix)
+}
+
+// readCurrent runs fn on the index opened read-only, if it was folded from
+// the current feed heads under the current config; done is false when it
+// was not (or there is none, or it does not open).
+func (s *Service) readCurrent(ctx context.Context, cfg *config.Config, fn func(ix *index.Index) error) (done bool, err error) {
+	c := s.c
+	heads, err := index.FoldHeads(c.store)
+	if err != nil {
+		return false, err
+	}
+	p := c.indexFile()
+	if _, err := os.Stat(p); err != nil {
+		return false, nil
+	}
+	ix, err := index.Open(p, true)
+	if err != nil {
+		return false, nil
+	}
+	defer ix.Close()
+	m, err := ix.Meta()
+	if err != nil || !m.Fresh(hexHeads(heads), c.source(ctx, cfg).Config) {
+		return false, nil
+	}
+	return true, fn(ix)
+}
+
+// readInMemory runs fn on an index caught up in memory: a copy of the
+// index on disk (none when fromScratch is false, after damage) with what is
+// new folded in. why is what stopped the index from being updated; the
+// log says so once per Service.
+func (s *Service) readInMemory(ctx context.Context, fn func(ix *index.Index) error, why error, copyDisk bool) error {
+	cfg, err := s.requireConfig()
+	if err != nil {
+		return err
+	}
+	c := s.c
+	if c.memNoted.CompareAndSwap(false, true) {
+		s.logf("note: the index cannot be updated (%v); folding the feeds in memory", why)
+	}
+	from := ""
+	if copyDisk {
+		from = c.indexFile()
+	}
+	ix, err := index.OpenMemory(from)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	src := c.source(ctx, cfg)
+	if src.Heads, err = index.FoldHeads(c.store); err != nil {
+		return err
+	}
+	if _, err := ix.Update(src, false, nil); err != nil {
+		return err
+	}
+	return fn(ix)
+}
+
+// indexFile is where the index lives (without creating its directory).
+func (c *core) indexFile() string { return filepath.Join(c.store.CommonDir, "covenant", "index.db") }
+
+// cannotWrite reports whether err means the repository (or its disk)
+// cannot be written: permissions, a read-only file system, no space.
+func cannotWrite(err error) bool {
+	return errors.Is(err, ErrNotWritable) || errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) ||
+		errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
 }
 
 func sameHeads(a, b map[string]gitstore.Hash) bool {

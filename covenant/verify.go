@@ -301,16 +301,22 @@ func (s *Service) finishVerify(ctx context.Context, rep *VerifyReport, heads map
 		}
 		if err := s.saveVerified(cur); err != nil {
 			// Local memory only, for noticing rewrites later: never fatal
-			// (a read-only repository or a full disk still verifies).
-			s.logf("note: could not remember the verified heads (%v)", err)
+			// (a read-only repository or a full disk still verifies), and
+			// not said twice when the log already said nothing can be
+			// written.
+			if !cannotWrite(err) || s.c.memNoted.CompareAndSwap(false, true) {
+				s.logf("note: could not remember the verified heads (%v)", err)
+			}
 		}
 	}
 	return rep, nil
 }
 
+// verifiedPath is where the memory of the last clean verification lives;
+// its directory is made only when it is saved (a read-only repository
+// still verifies).
 func (s *Service) verifiedPath() (string, error) {
-	d, err := s.store().CovenantDir()
-	return filepath.Join(d, "verified-heads.json"), err
+	return filepath.Join(s.store().CommonDir, "covenant", "verified-heads.json"), nil
 }
 
 // verified is the memory of the last clean verification on this machine:
@@ -349,6 +355,9 @@ func (s *Service) saveVerified(m verified) error {
 	}
 	b, err := json.Marshal(m)
 	if err != nil {
+		return err
+	}
+	if _, err := s.store().CovenantDir(); err != nil {
 		return err
 	}
 	// A temporary file of its own: verifications run concurrently (they

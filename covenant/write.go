@@ -294,6 +294,9 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 		// The feed ref may have moved (an error after UpdateRef) while the
 		// index did not commit: look again next time.
 		c.folded = nil
+		if cannotWrite(err) && !errors.Is(err, ErrNotWritable) {
+			err = fmt.Errorf("%w: %w", ErrNotWritable, err)
+		}
 		return nil, moved, err
 	}
 	if !newHead.IsZero() {
