@@ -53,6 +53,9 @@ func (c *core) acquireLocked(ctx context.Context) error {
 		ix, err := c.openIndex()
 		if err != nil {
 			c.drop()
+			if cannotWrite(err) && !errors.Is(err, ErrNotWritable) {
+				err = fmt.Errorf("%w: %w", ErrNotWritable, err)
+			}
 			return err
 		}
 		c.ixMu.Lock()

@@ -15,10 +15,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/git-covenant/git-covenant/ledger"
@@ -110,15 +112,21 @@ func Open(path string, readOnly bool) (ix *Index, err error) {
 			ix, err = nil, fmt.Errorf("open index %s: %w: %v", path, ErrDamaged, p)
 		}
 	}()
+	f, err := openLocked(path, readOnly, OpenTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("open index %s: %w", path, err)
+	}
 	db, err := bolt.Open(path, 0o644, &bolt.Options{
-		Timeout:  30 * time.Second,
+		Timeout:  OpenTimeout,
 		ReadOnly: readOnly,
 		NoSync:   true, // derived data: rebuilt if ever damaged
 		// The freelist is kept in the file (no NoFreelistSync): without it
 		// bbolt rebuilds the freelist on every read-write open by walking
 		// and checking every page, which makes each write O(index size).
+		OpenFile: func(string, int, os.FileMode) (*os.File, error) { return f, nil },
 	})
 	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
 	ix = &Index{db: db}
@@ -137,6 +145,46 @@ func Open(path string, readOnly bool) (ix *Index, err error) {
 		}
 	}
 	return ix, nil
+}
+
+// OpenTimeout bounds how long Open waits for another process's use of
+// the index to end (a writer's session, or readers while writing).
+var OpenTimeout = 30 * time.Second
+
+// openLocked opens the index file and takes its lock (shared to read,
+// exclusive to write) before bbolt does, polling every millisecond or
+// few: bbolt itself polls every 50 ms, which made every read that met a
+// writer's session (and every writer that met a reader) wait that long.
+// bbolt then takes the same lock on the same open file, which succeeds
+// at once.
+func openLocked(path string, readOnly bool, timeout time.Duration) (*os.File, error) {
+	flag, how := os.O_RDWR|os.O_CREATE, syscall.LOCK_EX
+	if readOnly {
+		flag, how = os.O_RDONLY, syscall.LOCK_SH
+	}
+	f, err := os.OpenFile(path, flag, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(timeout)
+	wait := 500 * time.Microsecond
+	for {
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if err == nil {
+			return f, nil
+		}
+		if err != syscall.EWOULDBLOCK || time.Now().After(deadline) {
+			f.Close()
+			if err == syscall.EWOULDBLOCK {
+				return nil, fmt.Errorf("another process has held it for %s", timeout)
+			}
+			return nil, err
+		}
+		time.Sleep(wait)
+		if wait < 5*time.Millisecond {
+			wait *= 2
+		}
+	}
 }
 
 // Meta returns what the index was folded from; a new index has an empty Meta.
