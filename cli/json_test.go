@@ -250,8 +250,8 @@ func TestJSONShapes(t *testing.T) {
 		{"hooks", "uninstall", "--json"},
 		{"provenance", "record", "--json", "--", "true"},
 		{"verify", "HEAD", "--json"},
-		{"attest", "audit-root", "--out", "root.sigstore.json", "--json"},
-		{"attest", "verify", "root.sigstore.json", "--json"},
+		{"attest", "audit-root", "--out", filepath.Join(e.dir, "root.sigstore.json"), "--json"},
+		{"attest", "verify", filepath.Join(e.dir, "root.sigstore.json"), "--json"},
 		{"daemon", "status", "--json"},
 		{"agent", "list", "--json"},
 	}
