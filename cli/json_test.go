@@ -272,6 +272,7 @@ func TestJSONShapes(t *testing.T) {
 		"git covenant id import":         "needs a key file; TestJSONErrors covers its error",
 		"git covenant task done":         "task/1 as task move; TestJSONErrors covers its error",
 		"git covenant agent show":        "needs a manifest; its shape is agent/1 as agent list",
+		"git covenant task accept":       "needs a run awaiting acceptance; not exercised here yet",
 		"git covenant agent check":       "prints an unnamed report: not versioned yet",
 	}
 	walkCommands(NewCmdRoot(&Factory{Getenv: e.getenv}), func(c *cobra.Command) {
