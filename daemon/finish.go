@@ -86,6 +86,17 @@ func (d *Daemon) close(ctx context.Context, r *run, b runs.RecordBody, out []byt
 		}
 	}
 	var rec *runs.Record
+	if st.Phase == phaseRecorded {
+		// Recorded before a crash: give back per what was recorded, so a
+		// run that succeeded still moves its task.
+		if rs, err := d.svc.Runs(ctx, st.Task); err == nil {
+			for _, r := range rs {
+				if r.Run == st.Run {
+					rec, b = r, r.RecordBody
+				}
+			}
+		}
+	}
 	if st.Phase != phaseRecorded {
 		var err error
 		if rec, err = d.me.RecordRun(ctx, st.Task, b, out); err != nil {
