@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/git-covenant/git-covenant/attest/checkpoint"
 	"github.com/git-covenant/git-covenant/covenant"
@@ -30,7 +29,6 @@ DSSE and packed as a sigstore bundle.`,
 type attestAuditRootOptions struct {
 	Out, Err io.Writer
 	Service  func(context.Context) (*covenant.Service, error)
-	Dir      string // the working directory relative file names are taken from
 
 	Releases []string
 	Output   string // the bundle file to write
@@ -38,7 +36,7 @@ type attestAuditRootOptions struct {
 }
 
 func newCmdAttestAuditRoot(f *Factory, runF func(context.Context, *attestAuditRootOptions) error) *cobra.Command {
-	o := &attestAuditRootOptions{Out: f.Out, Err: f.Err, Service: f.Service, Dir: f.Dir}
+	o := &attestAuditRootOptions{Out: f.Out, Err: f.Err, Service: f.Service}
 	c := &cobra.Command{
 		Use:   "audit-root [--release <file>...] [--out <file>] [--json]",
 		Short: "Sign a checkpoint over the current feed heads, bound to release files",
@@ -61,12 +59,12 @@ func runAttestAuditRoot(ctx context.Context, o *attestAuditRootOptions) error {
 	if err != nil {
 		return err
 	}
-	ar, err := svc.SignAuditRoot(ctx, inDirAll(o.Dir, o.Releases))
+	ar, err := svc.SignAuditRoot(ctx, o.Releases)
 	if err != nil {
 		return err
 	}
 	if o.Output != "" {
-		if err := os.WriteFile(inDir(o.Dir, o.Output), append(ar.Bundle, '\n'), 0o644); err != nil {
+		if err := os.WriteFile(o.Output, append(ar.Bundle, '\n'), 0o644); err != nil {
 			return err
 		}
 	}
@@ -89,7 +87,6 @@ func runAttestAuditRoot(ctx context.Context, o *attestAuditRootOptions) error {
 type attestVerifyOptions struct {
 	Out, Err io.Writer
 	Service  func(context.Context) (*covenant.Service, error)
-	Dir      string // the working directory relative file names are taken from
 
 	Bundle   string // the bundle file's name
 	Raw      []byte // its contents
@@ -98,7 +95,7 @@ type attestVerifyOptions struct {
 }
 
 func newCmdAttestVerify(f *Factory, runF func(context.Context, *attestVerifyOptions) error) *cobra.Command {
-	o := &attestVerifyOptions{Out: f.Out, Err: f.Err, Service: f.Service, Dir: f.Dir}
+	o := &attestVerifyOptions{Out: f.Out, Err: f.Err, Service: f.Service}
 	c := &cobra.Command{
 		Use:   "verify <bundle> [--release <file>...] [--json]",
 		Short: "Check an audit-root bundle against the repository",
@@ -111,7 +108,7 @@ reported absent and not checked. Exit 10 when a check fails.`,
 		Example: "  $ git covenant attest verify app.audit.sigstore.json --release dist/app.tar.gz",
 		Args:    exactArgs(1, "one bundle file"),
 		RunE: func(c *cobra.Command, args []string) error {
-			raw, err := os.ReadFile(inDir(o.Dir, args[0]))
+			raw, err := os.ReadFile(args[0])
 			if err != nil {
 				return usagef("%v", err)
 			}
@@ -129,7 +126,7 @@ func runAttestVerify(ctx context.Context, o *attestVerifyOptions) error {
 	if err != nil {
 		return err
 	}
-	res, err := svc.VerifyAuditRoot(ctx, inDir(o.Dir, o.Bundle), o.Raw, inDirAll(o.Dir, o.Releases))
+	res, err := svc.VerifyAuditRoot(ctx, o.Bundle, o.Raw, o.Releases)
 	if err != nil {
 		return err
 	}
@@ -154,21 +151,4 @@ func runAttestVerify(ctx context.Context, o *attestVerifyOptions) error {
 	}
 	fmt.Fprintln(o.Err, "audit root verified")
 	return nil
-}
-
-// inDir resolves a file name the user gave against the command's working
-// directory (the process's own in a real run, a test's repository in-process).
-func inDir(dir, name string) string {
-	if name == "" || filepath.IsAbs(name) || dir == "" {
-		return name
-	}
-	return filepath.Join(dir, name)
-}
-
-func inDirAll(dir string, names []string) []string {
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = inDir(dir, n)
-	}
-	return out
 }
