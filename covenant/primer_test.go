@@ -65,7 +65,6 @@ func primerFixture(t *testing.T) (*fixture, string) {
 		if i == 2 {
 			must(bob.MoveTask(ctx, covenant.MoveRequest{Task: tk.ID, To: "self_review", Note: "green locally"}))
 			must(bob.MoveTask(ctx, covenant.MoveRequest{Task: tk.ID, To: "cross_review"}))
-			must(bob.Review(ctx, covenant.ReviewRequest{Task: tk.ID, Gate: "review.code", Verdict: "approve", Note: "looks right to me"}))
 		}
 		must(bob.HandoffTask(ctx, covenant.HandoffRequest{Task: tk.ID, Files: []string{s.file}, Handoff: tasks.Handoff{
 			Summary: s.summary, Next: []string{"run the auth suite 20 times", "remove the sleep in login_test.go"},
@@ -137,7 +136,7 @@ func TestPrimerAndResumeTokenBudgets(t *testing.T) {
 	if toValidation == nil || toValidation.Ready || !strings.Contains(toValidation.Gates[0].Needs, "(not bob)") {
 		t.Fatalf("moves %+v", p.Moves)
 	}
-	if !strings.Contains(out["task resume "+id], "validation:\n    review.code needs bob worked on the task") {
+	if !strings.Contains(out["task resume "+id], "validation:\n    review.code needs an approval by an identity holding review.code that never held the task's lease (not bob)") {
 		t.Errorf("resume does not say what review.code needs:\n%s", out["task resume "+id])
 	}
 	// The primer: bob's grants, his leased task, the ready queue, the how-to.
