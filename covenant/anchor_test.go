@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/git-covenant/git-covenant/attest"
 	"github.com/git-covenant/git-covenant/gitstore"
@@ -48,7 +49,11 @@ func (f *fixture) plantSSH(key, name, keyID, parent string, op *oplog.Op) string
 func TestProvenanceBackdatedByRotatedKey(t *testing.T) {
 	tm := newTeam(t, "provenance.record")
 	early := tm.commitFile("src/a.go", "package a\n", "add a")
-	tm.mustCLI("--as", "bob", "provenance", "record", "--", "true")
+	// The record and the rotation in the same second, as a fast machine
+	// makes them: op times are whole seconds, and the rotation comes after
+	// the anchor by position.
+	now := []string{"GIT_COVENANT_NOW=" + time.Now().UTC().Format(time.RFC3339)}
+	tm.mustCLIEnv(now, "--as", "bob", "provenance", "record", "--", "true")
 	honest := tm.verifyProv(early)
 	if honest.Status != provenance.StatusOK || honest.Bundles[0].Anchor == "" {
 		t.Fatalf("bob's honest bundle: %+v", honest)
@@ -65,7 +70,7 @@ func TestProvenanceBackdatedByRotatedKey(t *testing.T) {
 	}
 	before := st.Predicate.Covenant.RecordedAt // bob held the grant then
 
-	tm.mustCLI("--as", "bob", "id", "rotate", "bob")
+	tm.mustCLIEnv(now, "--as", "bob", "id", "rotate", "bob")
 	olds, _ := filepath.Glob(filepath.Join(tm.home, "identities", "bob", "key.rotated-*"))
 	if len(olds) != 1 {
 		t.Fatalf("rotated-out key files: %v", olds)

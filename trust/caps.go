@@ -275,6 +275,20 @@ func subset(child, parent []string) bool {
 	return true
 }
 
+// retiredBy reports whether retired key a was out by the op at seq in its
+// own feed (0: no position) dated t. With a position and a cut-off (a
+// version 2 rotation or revocation) it is decided by position alone: ops
+// at or before the cut were accepted, later ones cut off, whatever time
+// they claim. Times have whole-second resolution, so an op in the same
+// second as the rotation that retired its key is not thereby after it.
+// Without either, it is decided by time: at or after RetiredAt is out.
+func retiredBy(a *Actor, seq uint64, t time.Time) bool {
+	if seq > 0 && a.Cut != nil {
+		return seq > a.Cut.Seq
+	}
+	return a.RetiredAt == nil || !t.Before(*a.RetiredAt)
+}
+
 // MayAt says why a key could not use what n needs at t, or "" if it could:
 // the key was a trust root or registered, not yet retired at t, and held a
 // grant covering n at t. It is the one authority check for evidence judged
@@ -288,7 +302,7 @@ func MayAt(st State, keyID string, n Need, t time.Time) (string, error) {
 	switch {
 	case !a.Known():
 		return "key is neither a trust root nor registered", nil
-	case a.Retired != "" && (a.RetiredAt == nil || !t.Before(*a.RetiredAt)):
+	case a.Retired != "" && retiredBy(a, n.Seq, t):
 		return "key was " + a.Retired + " before then", nil
 	}
 	if _, err := Find(st, a, n, t); err != nil {
