@@ -135,8 +135,10 @@ const keepText = "git-covenant: objects of a ref update in progress\n"
 // .pack, then the .idx, each renamed into place whole. Git lists packs by
 // their .idx, so no repack sees the pack unkept; and `git gc` deletes an
 // .idx it finds without its .pack as garbage, so the .idx never comes
-// first. A prune that removes a temporary file, or the pack directory,
-// while the pack is written makes the write start again.
+// first. A writer killed between the two renames leaves a .pack without
+// an .idx, which git ignores and go-git is kept from listing (packListFS).
+// A prune that removes a temporary file, or the pack directory, while the
+// pack is written makes the write start again.
 func (s *Store) writeKept(objs []object) (string, error) {
 	pack, sum, entries, err := encodePack(objs)
 	if err != nil {

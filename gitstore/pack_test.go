@@ -1,8 +1,10 @@
 package gitstore_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,5 +80,61 @@ func TestFeedWriteIsAKeptPack(t *testing.T) {
 	}
 	if _, err := os.Stat(packs("pack")[0]); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A writer killed between renaming its .pack and its .idx into place
+// leaves a kept .pack without an .idx. Git ignores such a pack; so must
+// every read here, of objects in other packs and loose ones alike.
+func TestPackWithoutIndexIsIgnored(t *testing.T) {
+	dir := testgit.Init(t)
+	st, err := gitstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := testSigner(t, 1)
+	hs, err := st.BuildFeedCommits(gitstore.ZeroHash, []gitstore.Record{record("first op")}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UpdateRef(gitstore.FeedRef("abc"), gitstore.ZeroHash, hs[0]); err != nil {
+		t.Fatal(err)
+	}
+	blob, err := st.WriteObject(gitstore.BlobObject, []byte("a loose object\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.idx"))
+	next, err := st.BuildFeedCommits(hs[0], []gitstore.Record{record("second op")}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.idx"))
+	var idx string
+	for _, p := range after {
+		if !slices.Contains(before, p) {
+			idx = p
+		}
+	}
+	if idx == "" {
+		t.Fatalf("no new pack index: before %v, after %v", before, after)
+	}
+	// What the killed writer leaves: the .keep and the .pack, no .idx.
+	if err := os.Remove(idx); err != nil {
+		t.Fatal(err)
+	}
+	testgit.Run(t, dir, "fsck", "--strict")
+	fresh, err := gitstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fresh.ReadFeedCommit(hs[0]); err != nil {
+		t.Fatalf("read the feed head beside a pack without an index: %v", err)
+	}
+	if _, err := fresh.ReadTyped(blob, gitstore.BlobObject); err != nil {
+		t.Fatalf("read a loose object beside a pack without an index: %v", err)
+	}
+	if _, err := fresh.ReadCommit(next[0]); !errors.Is(err, gitstore.ErrObjectNotFound) {
+		t.Fatalf("read an object of the pack without an index: %v, want not found", err)
 	}
 }

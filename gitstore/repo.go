@@ -65,7 +65,8 @@ func OpenEnv(dir string, env []string) (*Store, error) {
 // MaxOpenDescriptors keeps packfiles open between reads; without it go-git
 // opens, stats and closes the pack for every object it reads.
 func newStorage(commonDir string) *filesystem.Storage {
-	return filesystem.NewStorageWithOptions(osfs.New(commonDir), cache.NewObjectLRU(16*cache.MiByte), filesystem.Options{MaxOpenDescriptors: 16})
+	fs := osfs.New(commonDir)
+	return filesystem.NewStorageWithOptions(packListFS{fs}, cache.NewObjectLRU(16*cache.MiByte), filesystem.Options{MaxOpenDescriptors: 16, AlternatesFS: fs})
 }
 
 // fork returns a Store on the same repository with object storage of its
