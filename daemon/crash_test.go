@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/git-covenant/git-covenant/daemon"
 	"github.com/git-covenant/git-covenant/runs"
 	"github.com/git-covenant/git-covenant/tasks"
 )
@@ -189,4 +191,48 @@ func (f *fixture) checkLeases(t *testing.T, ids []string) {
 		}
 	}
 	_ = tasks.DefaultPriority
+}
+
+// A daemon killed after its run's record landed but before the run's
+// state said so leaves a state file at phase "claimed" for a run that is
+// recorded already: the restarted daemon cannot record it again (the fold
+// refuses a second record of a run) and closes it per the record it
+// finds, removing its state file, instead of leaving it for ever.
+func TestRecoveryClosesARunRecordedBeforeItsStateSaidSo(t *testing.T) {
+	f := newFixture(t)
+	agent := &daemon.Agent{Name: "bot", Identity: "bot", Labels: []string{"bot"}, Prompt: "none",
+		Argv: []string{f.script("agent.sh", "echo done\n")}, Env: []string{"PATH", "HOME"},
+		OnSuccess: "self_review", OnFailure: "blocked", Sandbox: "none"}
+	stop := f.start(f.daemon(agent))
+	task := f.create("run me once", "bot")
+	rec := f.waitRuns(task.ID, 1)[0]
+	waitFor(t, "the lease to be given back", func() bool { return f.task(task.ID).Lease == nil })
+	stop()
+	// What the state file said just before the record landed.
+	stateDir := filepath.Join(mustCov(t, f), "daemon", "runs")
+	st, err := json.Marshal(map[string]any{"run": rec.Run, "agent": "bot", "identity": "bot", "task": task.ID,
+		"epoch": rec.Epoch, "phase": "claimed", "began": rec.Started, "command": rec.Command, "handoffs": 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(stateDir, 0o700)
+	statePath := filepath.Join(stateDir, rec.Run+".json")
+	if err := os.WriteFile(statePath, st, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.start(f.daemon(agent))
+	waitFor(t, "the recorded run's state file to be removed", func() bool {
+		_, err := os.Stat(statePath)
+		return os.IsNotExist(err)
+	})
+	rs, err := f.svc.Runs(context.Background(), task.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || rs[0].Run != rec.Run || !rs[0].Succeeded() {
+		t.Errorf("runs after recovery: %+v", rs)
+	}
+	if got := f.task(task.ID); got.State != "self_review" || got.Lease != nil {
+		t.Errorf("task after recovery: state %s lease %+v", got.State, got.Lease)
+	}
 }

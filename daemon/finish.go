@@ -89,18 +89,21 @@ func (d *Daemon) close(ctx context.Context, r *run, b runs.RecordBody, out []byt
 	if st.Phase == phaseRecorded {
 		// Recorded before a crash: give back per what was recorded, so a
 		// run that succeeded still moves its task.
-		if rs, err := d.svc.Runs(ctx, st.Task); err == nil {
-			for _, r := range rs {
-				if r.Run == st.Run {
-					rec, b = r, r.RecordBody
-				}
-			}
+		if r := d.recorded(ctx, st); r != nil {
+			rec, b = r, r.RecordBody
 		}
 	}
 	if st.Phase != phaseRecorded {
 		var err error
 		if rec, err = d.me.RecordRun(ctx, st.Task, b, out); err != nil {
-			return nil, fmt.Errorf("record run %s: %w", st.Run, err)
+			// A daemon killed after its record landed but before its state
+			// said so leaves a run recorded already: the fold refuses a
+			// second record, and the run is closed per the first.
+			r := d.recorded(ctx, st)
+			if r == nil {
+				return nil, fmt.Errorf("record run %s: %w", st.Run, err)
+			}
+			rec, b = r, r.RecordBody
 		}
 		if err := d.update(st, func() { st.Phase = phaseRecorded }); err != nil {
 			d.Logf("run %s: state: %v", st.Run, err)
@@ -122,6 +125,21 @@ func (d *Daemon) close(ctx context.Context, r *run, b runs.RecordBody, out []byt
 	}
 	_ = a
 	return rec, nil
+}
+
+// recorded is the run record of st's run, nil if there is none (or the
+// records cannot be read).
+func (d *Daemon) recorded(ctx context.Context, st *runState) *runs.Record {
+	rs, err := d.svc.Runs(ctx, st.Task)
+	if err != nil {
+		return nil
+	}
+	for _, r := range rs {
+		if r.Run == st.Run {
+			return r
+		}
+	}
+	return nil
 }
 
 // giveBack moves the task per the manifest and ends the run's lease: with
