@@ -27,9 +27,11 @@ func (e *Engine) PullForClaim(task string) (gitstore.Hash, *SyncReport, error) {
 	if task != "" {
 		extra = append(extra, stageOf(e.Remote).leaseSpec(task))
 	}
-	if _, err := e.pull(rep, extra...); err != nil {
+	p, err := e.pull(rep, extra...)
+	if err != nil {
 		return gitstore.ZeroHash, nil, err
 	}
+	e.claimPull = p
 	if task == "" {
 		return gitstore.ZeroHash, rep, nil
 	}
@@ -86,10 +88,31 @@ func (e *Engine) PushClaim(task string, expected, intent, claim gitstore.Hash, f
 	if !expected.IsZero() {
 		lease += expected.String()
 	}
+	// What this clone already wrote and the remote lacks goes first (as
+	// the next sync would send it): the claim's key may be registered only
+	// there, by a rotation op in the clone's previous key's feed, and a
+	// feed whose key the remote cannot trust yet is refused by every sync.
+	pending, err := e.claimPending(feed)
+	if err != nil {
+		return gitstore.ZeroHash, false, err
+	}
+	if len(pending) > 0 {
+		if _, _, err := e.push(pending, false); err != nil {
+			return gitstore.ZeroHash, false, err
+		}
+	}
+	publish := func() bool {
+		// Again with the claim, atomically, so it never lands without them.
+		updates := append(append([]RefUpdate{}, pending...), RefUpdate{Ref: gitstore.FeedRef(feed), To: claim.String()})
+		fout, _, ferr := e.push(updates, true)
+		if ferr == nil && fout == pushNoAtoms {
+			fout, _, ferr = e.push(updates, false)
+		}
+		return ferr == nil && fout == pushed
+	}
 	out, why, err := e.push([]RefUpdate{{Ref: ref, To: intent.String()}}, false, lease)
 	if err == nil && out == pushed {
-		fout, _, ferr := e.push([]RefUpdate{{Ref: gitstore.FeedRef(feed), To: claim.String()}}, false)
-		return gitstore.ZeroHash, ferr == nil && fout == pushed, nil
+		return gitstore.ZeroHash, publish(), nil
 	}
 	// Refused, or failed: see whether another claim took the marker.
 	if ferr := fetch(e.Store, e.Git, e.Remote, stageOf(e.Remote).leaseSpec(task)); ferr != nil {
@@ -110,10 +133,30 @@ func (e *Engine) PushClaim(task string, expected, intent, claim gitstore.Hash, f
 	}
 	if now == intent {
 		// The ref moved although the push reported otherwise.
-		fout, _, ferr := e.push([]RefUpdate{{Ref: gitstore.FeedRef(feed), To: claim.String()}}, false)
-		return gitstore.ZeroHash, ferr == nil && fout == pushed, nil
+		return gitstore.ZeroHash, publish(), nil
 	}
 	return gitstore.ZeroHash, false, fmt.Errorf("%w: %s", ErrLeaseMarker, why)
+}
+
+// claimPending is the feeds other than the claimant's that this clone
+// holds ahead of the remote as PullForClaim saw it (what sync would push,
+// notes aside).
+func (e *Engine) claimPending(feed string) ([]RefUpdate, error) {
+	p := e.claimPull
+	if p == nil {
+		return nil, nil
+	}
+	all, err := e.pushSet(p.staged, p.skip, p.broken)
+	if err != nil {
+		return nil, err
+	}
+	var out []RefUpdate
+	for _, u := range all {
+		if u.Ref != NotesRef && u.Ref != gitstore.FeedRef(feed) {
+			out = append(out, u)
+		}
+	}
+	return out, nil
 }
 
 // ActorLookup finds what the fold knows about a key.

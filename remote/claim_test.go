@@ -250,3 +250,33 @@ func TestRefusedStrongClaimLeavesNoFeedCommit(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestStrongClaimAfterRotation: bob rotates his key and, before any sync,
+// claims a task with --via origin. The claim is signed by the new key,
+// which only the rotation op in his previous key's feed registers; the
+// strong claim publishes that feed too, so alice's next sync trusts and
+// applies the claim instead of refusing its feed as an untrusted key.
+func TestStrongClaimAfterRotation(t *testing.T) {
+	cl := newCluster(t, "file", "alice", "bob")
+	alice, bob := cl.clones[0], cl.clones[1]
+	id := alice.create("after rotation")
+	alice.sync()
+	bob.sync()
+	old := bob.key()
+	bob.mustCLI("id", "rotate", "bob")
+	if bob.key() == old {
+		t.Fatal("bob's key did not change")
+	}
+	bob.mustCLI("task", "start", id, "--via", "origin", "--ttl", "1h")
+	for _, k := range []string{old, bob.key()} {
+		if git(t, cl.bare, "for-each-ref", gitstore.FeedRef(k)) == "" {
+			t.Fatalf("the remote lacks bob's feed %s", k)
+		}
+	}
+	alice.sync()
+	if tk := alice.task(id); len(tk.Leases) != 1 || tk.Leases[0].Key != bob.key() {
+		t.Fatalf("alice sees leases %+v, want bob's claim by his new key", tk.Leases)
+	}
+	cl.converge()
+	cl.assertConverged()
+}

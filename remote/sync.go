@@ -36,6 +36,8 @@ type Engine struct {
 
 	names map[string]string // actor names by key id, for reports
 
+	claimPull *pulled // the last PullForClaim's round, for PushClaim
+
 	// beforePush, if set, runs before every push attempt (tests make the
 	// remote move there).
 	beforePush func()

@@ -13,17 +13,31 @@ import (
 	"github.com/git-covenant/git-covenant/ledger"
 )
 
-// trustScale is the size of the randomized trust test: seeds and ops per
-// seed, larger under GIT_COVENANT_TRUST_SEEDS / _OPS.
-func trustScale() (seeds, ops int) {
-	seeds, ops = 1, 24
-	if n, err := strconv.Atoi(os.Getenv("GIT_COVENANT_TRUST_SEEDS")); err == nil && n > 0 {
+// trustEnv holds the GIT_COVENANT_TRUST_* variables as the test process
+// started with them: TestMain unsets every GIT_* variable before the
+// tests run, and package variables are initialized before TestMain.
+var trustEnv = map[string]string{
+	"SEED":  os.Getenv("GIT_COVENANT_TRUST_SEED"),
+	"SEEDS": os.Getenv("GIT_COVENANT_TRUST_SEEDS"),
+	"OPS":   os.Getenv("GIT_COVENANT_TRUST_OPS"),
+}
+
+// trustScale is the size of the randomized trust test: the first seed,
+// how many seeds and ops per seed. GIT_COVENANT_TRUST_SEED reruns a
+// failed seed (the subtest name); GIT_COVENANT_TRUST_SEEDS / _OPS make
+// the run larger.
+func trustScale() (base uint64, seeds, ops int) {
+	base, seeds, ops = uint64(time.Now().UnixNano()), 1, 24
+	if n, err := strconv.ParseUint(trustEnv["SEED"], 10, 64); err == nil {
+		base = n
+	}
+	if n, err := strconv.Atoi(trustEnv["SEEDS"]); err == nil && n > 0 {
 		seeds = n
 	}
-	if n, err := strconv.Atoi(os.Getenv("GIT_COVENANT_TRUST_OPS")); err == nil && n > 0 {
+	if n, err := strconv.Atoi(trustEnv["OPS"]); err == nil && n > 0 {
 		ops = n
 	}
-	return seeds, ops
+	return base, seeds, ops
 }
 
 // TestRandomTrustConvergence: random honest histories on three clones
@@ -35,8 +49,7 @@ func trustScale() (seeds, ops int) {
 // --full (which also holds each clone's index against its fold) finds no
 // error anywhere: only conflicts, the same ones in every clone.
 func TestRandomTrustConvergence(t *testing.T) {
-	seeds, ops := trustScale()
-	base := uint64(time.Now().UnixNano())
+	base, seeds, ops := trustScale()
 	for s := 0; s < seeds; s++ {
 		seed := base + uint64(s)
 		t.Run(fmt.Sprint(seed), func(t *testing.T) { trustRun(t, seed, ops) })
