@@ -181,6 +181,8 @@ type Worktree struct {
 // does not exist (an existing branch is reused: a later run continues the
 // work). A stale worktree registration for dir is pruned first.
 func (s *Service) AddWorktree(ctx context.Context, dir, branch, base string) (*Worktree, error) {
+	s.c.wtMu.Lock()
+	defer s.c.wtMu.Unlock()
 	g := s.store().Git().WithDir(s.gitWorkDir())
 	if _, err := os.Stat(dir); err == nil {
 		g.Output(ctx, []string{"worktree", "remove", "--force", dir})
@@ -212,6 +214,8 @@ func (s *Service) AddWorktree(ctx context.Context, dir, branch, base string) (*W
 
 // RemoveWorktree removes a run's checkout; its branch stays.
 func (s *Service) RemoveWorktree(ctx context.Context, dir string) error {
+	s.c.wtMu.Lock()
+	defer s.c.wtMu.Unlock()
 	g := s.store().Git().WithDir(s.gitWorkDir())
 	_, err := g.Output(ctx, []string{"worktree", "remove", "--force", dir})
 	if err != nil {

@@ -128,6 +128,7 @@ type core struct {
 	idle     time.Duration
 
 	cfgMu    sync.Mutex
+	wtMu     sync.Mutex     // serializes git worktree add/remove/prune: a prune deletes .git/worktrees under a concurrent add
 	cfg      *config.Config // nil until initialized
 	cfgStamp string
 
