@@ -120,8 +120,13 @@ func trustRun(t testing.TB, seed uint64, ops int) {
 				r.Comment(ctx, id, fmt.Sprintf("note %d", i))
 			}
 		case op < 11:
-			// alice grants someone task.link for a while.
-			to := cl.clones[1+rng.IntN(2)].name
+			// alice grants someone task.link for a while (not the revoked
+			// identity: an honest client refuses that).
+			v := 1 + rng.IntN(2)
+			if v == revoked {
+				v = 3 - v
+			}
+			to := cl.clones[v].name
 			exp := clock.Add(time.Duration(5+rng.IntN(40)) * time.Minute)
 			if _, err := alice.repo().GrantCapability(ctx, covenant.GrantRequest{To: to, Scopes: []string{"task.link"}, ExpiresAt: &exp}); err != nil {
 				fail(i, "grant", err)
