@@ -184,8 +184,12 @@ func (s *Service) AddWorktree(ctx context.Context, dir, branch, base string) (*W
 	s.c.wtMu.Lock()
 	defer s.c.wtMu.Unlock()
 	g := s.store().Git().WithDir(s.gitWorkDir())
+	// A `worktree add` killed with its daemon leaves its registration
+	// locked ("initializing"): prune skips it and add refuses the path, so
+	// the lock is lifted first (the daemon owns these directories).
+	g.Output(ctx, []string{"worktree", "unlock", dir})
 	if _, err := os.Stat(dir); err == nil {
-		g.Output(ctx, []string{"worktree", "remove", "--force", dir})
+		g.Output(ctx, []string{"worktree", "remove", "--force", "--force", dir})
 		os.RemoveAll(dir)
 	}
 	g.Output(ctx, []string{"worktree", "prune"})
@@ -217,7 +221,7 @@ func (s *Service) RemoveWorktree(ctx context.Context, dir string) error {
 	s.c.wtMu.Lock()
 	defer s.c.wtMu.Unlock()
 	g := s.store().Git().WithDir(s.gitWorkDir())
-	_, err := g.Output(ctx, []string{"worktree", "remove", "--force", dir})
+	_, err := g.Output(ctx, []string{"worktree", "remove", "--force", "--force", dir})
 	if err != nil {
 		os.RemoveAll(dir)
 		g.Output(ctx, []string{"worktree", "prune"})

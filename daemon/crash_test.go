@@ -125,6 +125,19 @@ func TestSIGKILLTheDaemon(t *testing.T) {
 		kills++
 	}
 	// The last daemon finishes the work.
+	defer func() {
+		if !t.Failed() {
+			return
+		}
+		for _, id := range ids {
+			if tk := f.task(id); tk.State != "self_review" {
+				rs, _ := f.svc.Runs(context.Background(), id)
+				for _, r := range rs {
+					t.Logf("%s (%s): run %s epoch %d: %s %s", id, tk.State, r.Run, r.Epoch, r.Outcome, r.Note)
+				}
+			}
+		}
+	}()
 	p := f.spawnDaemon(t, log)
 	waitFor(t, "every task to be done", func() bool {
 		for _, id := range ids {
