@@ -283,30 +283,38 @@ func (ix *Index) EachSummary(fn func(raw []byte) error) error { return ix.eachRo
 func (ix *Index) EachLog(fn func(raw []byte) error) error { return ix.eachRow(bLog, fn) }
 
 func (ix *Index) eachRow(bucket []byte, fn func(raw []byte) error) error {
-	var rows [][]byte
-	err := ix.view(func(tx *bolt.Tx) error {
-		rows = rows[:0]
+	return ix.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucket)
 		if b == nil {
 			return nil
 		}
-		return b.ForEach(func(k, v []byte) error {
-			if err := validRow(k, v); err != nil {
-				return err
+		// Every row is checked before fn sees any of them. The rows are
+		// the transaction's own mapping (no copies), valid until it ends,
+		// gathered in fixed chunks (a growing slice of 100,000 rows would
+		// be copied at every doubling).
+		var chunks []rowChunk
+		if err := b.ForEach(func(k, v []byte) error {
+			if len(chunks) == 0 || len(chunks[len(chunks)-1].rows) == rowChunkLen {
+				chunks = append(chunks, rowChunk{keys: make([][]byte, 0, rowChunkLen), rows: make([][]byte, 0, rowChunkLen)})
 			}
-			rows = append(rows, append([]byte(nil), v...))
+			c := &chunks[len(chunks)-1]
+			c.keys, c.rows = append(c.keys, k), append(c.rows, v)
 			return nil
-		})
-	})
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if err := fn(r); err != nil {
+		}); err != nil {
 			return err
 		}
-	}
-	return nil
+		if err := checkRows(chunks); err != nil {
+			return err
+		}
+		for _, c := range chunks {
+			for _, r := range c.rows {
+				if err := fn(r); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // Actors returns every actor the feeds and config know.
