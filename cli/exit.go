@@ -17,6 +17,7 @@ import (
 	"github.com/git-covenant/git-covenant/remote"
 	"github.com/git-covenant/git-covenant/safetext"
 	"github.com/git-covenant/git-covenant/tasks"
+	"github.com/git-covenant/git-covenant/tokens"
 )
 
 // Exit statuses. They are part of the interface: scripts and hooks rely on
@@ -192,6 +193,16 @@ func classify(err error) (int, string) {
 		return ExitConflict, ""
 	case errors.Is(err, agents.ErrUnknownTemplate):
 		return ExitUsage, ""
+	case errors.Is(err, tokens.ErrNoSuchToken):
+		return ExitNotFound, "list tokens with 'git covenant token list'"
+	case errors.Is(err, tokens.ErrNameTaken):
+		return ExitConflict, ""
+	case errors.Is(err, tokens.ErrRefused):
+		return ExitUnauthorized, "create a token with 'git covenant token create --name <n> --scope <s>'"
+	case errors.Is(err, tokens.ErrBadToken):
+		return ExitUsage, ""
+	case errors.Is(err, tokens.ErrFile):
+		return ExitInvalid, ""
 	case errors.Is(err, errNoProvenance):
 		return ExitNotFound, "record some with: git covenant provenance record <commit> -- <command>"
 	}

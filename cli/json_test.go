@@ -254,6 +254,10 @@ func TestJSONShapes(t *testing.T) {
 		{"attest", "verify", filepath.Join(e.dir, "root.sigstore.json"), "--json"},
 		{"daemon", "status", "--json"},
 		{"agent", "list", "--json"},
+		{"token", "create", "--name", "console", "--scope", "read", "--scope", "task.create", "--json"},
+		{"token", "list", "--json"},
+		{"token", "rotate", "console", "--json"},
+		{"token", "revoke", "console", "--json"},
 	}
 	for _, args := range cases {
 		out := check(args...)

@@ -11,6 +11,7 @@ import (
 	"github.com/git-covenant/git-covenant/remote"
 	"github.com/git-covenant/git-covenant/runs"
 	"github.com/git-covenant/git-covenant/tasks"
+	"github.com/git-covenant/git-covenant/tokens"
 	"github.com/git-covenant/git-covenant/trust"
 )
 
@@ -51,5 +52,7 @@ var schemas = []struct {
 	{"agent/1", reflect.TypeFor[agents.Manifest]()},
 	{"agent-check/1", reflect.TypeFor[agentCheckReport]()},
 	{"run/1", reflect.TypeFor[runs.Record]()},
+	{"token/1", reflect.TypeFor[tokens.Listed]()},
+	{"token-secret/1", reflect.TypeFor[tokens.Issued]()},
 	{"error/1", reflect.TypeFor[jsonError]()},
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/git-covenant/git-covenant/provenance"
 	"github.com/git-covenant/git-covenant/runs"
 	"github.com/git-covenant/git-covenant/tasks"
+	"github.com/git-covenant/git-covenant/tokens"
 	"github.com/git-covenant/git-covenant/trust"
 )
 
@@ -25,5 +26,6 @@ func registry(wf *tasks.Workflow) *fold.Registry {
 		memory.Family(),
 		runs.Family(),
 		provenance.Family(),
+		tokens.Family(),
 	)
 }

@@ -36,6 +36,7 @@ import (
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/tasks"
+	"github.com/git-covenant/git-covenant/tokens"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -154,6 +155,10 @@ type core struct {
 	digest string                   // config digest the index was folded under
 
 	memNoted atomic.Bool // the log said reads fold in memory
+
+	tokOnce sync.Once // the token file, opened on first use (tokens.go)
+	tokFile *tokens.File
+	tokErr  error
 }
 
 // Open finds the repository containing opts.Dir and loads its config if it
