@@ -13,6 +13,7 @@ import (
 	"github.com/git-covenant/git-covenant/daemon"
 	"github.com/git-covenant/git-covenant/hooks"
 	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/mailbox"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/remote"
 	"github.com/git-covenant/git-covenant/safetext"
@@ -45,7 +46,7 @@ var exitTable = []struct {
 	{ExitError, "error", "an unexpected failure (I/O, a git error); the message says which"},
 	{ExitUsage, "usage", "bad command line: unknown flag, missing or malformed argument or value"},
 	{ExitNotRepo, "not-a-repository", "not inside a git repository, a bare repository where a working tree is needed, or no .covenant/config.toml (run 'git covenant init')"},
-	{ExitNotFound, "not-found", "no such task, identity, remote or quarantined feed version"},
+	{ExitNotFound, "not-found", "no such task, identity, remote, message or quarantined feed version; no message to claim"},
 	{ExitConflict, "conflict", "the state does not allow it: task leased by someone else, no lease of yours, stale lease epoch, expired lease, illegal transition, an approval by someone who held the lease, name taken, another process changed the ref or holds the lock, or the remote kept changing during sync"},
 	{ExitUnauthorized, "unauthorized", "the acting identity is not trusted or lacks the authority for the op"},
 	{ExitKey, "key", "no identity yet, or a key file that is missing, unreadable, malformed or readable by others"},
@@ -148,6 +149,12 @@ func classify(err error) (int, string) {
 		return ExitNotFound, "'git covenant task resume <id>' lists the open questions by number"
 	case errors.Is(err, covenant.ErrNeverClaimed):
 		return ExitConflict, "claim it first: git covenant task start <id>"
+	case errors.Is(err, covenant.ErrMessageNotFound):
+		return ExitNotFound, "list messages with 'git covenant a2a status'"
+	case errors.Is(err, covenant.ErrNoMessage):
+		return ExitNotFound, "see 'git covenant a2a inbox'"
+	case errors.Is(err, mailbox.ErrBadMessage):
+		return ExitUsage, ""
 	case errors.Is(err, covenant.ErrNothingReady):
 		return ExitNotFound, "see 'git covenant task ready' and 'git covenant task list'"
 	case errors.Is(err, hooks.ErrForeignHook):

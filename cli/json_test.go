@@ -259,6 +259,20 @@ func TestJSONShapes(t *testing.T) {
 		{"token", "rotate", "console", "--json"},
 		{"token", "revoke", "console", "--json"},
 	}
+	// The mailbox (a2a.go): alice, a root, writes to herself.
+	m1 := strings.TrimSpace(e.must("a2a", "send", "alice", "--kind", "x", "--body", "first", "--idempotency-key", "k"))
+	check("a2a", "send", "alice", "--kind", "x", "--body", "again", "--idempotency-key", "k", "--json")
+	check("a2a", "inbox", "--json")
+	check("a2a", "recv", "--json")
+	check("a2a", "respond", m1, "--result", "done", "--json")
+	check("a2a", "ack", m1, "--json")
+	m2 := strings.TrimSpace(e.must("a2a", "send", "alice", "--kind", "x", "--body", "second"))
+	e.must("a2a", "recv")
+	check("a2a", "requeue", m2, "--reason", "again", "--lease", "1", "--json")
+	e.must("a2a", "recv")
+	check("a2a", "force-error", m2, "--error", "no", "--lease", "2", "--json")
+	check("a2a", "status", "--json")
+	check("a2a", "status", m1, "--json")
 	for _, args := range cases {
 		out := check(args...)
 		if args[0] == "cap" && args[1] == "grant" {

@@ -54,5 +54,6 @@ var schemas = []struct {
 	{"run/1", reflect.TypeFor[runs.Record]()},
 	{"token/1", reflect.TypeFor[tokens.Listed]()},
 	{"token-secret/1", reflect.TypeFor[tokens.Issued]()},
+	{"mailbox-message/1", reflect.TypeFor[covenant.MessageView]()},
 	{"error/1", reflect.TypeFor[jsonError]()},
 }

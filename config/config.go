@@ -16,6 +16,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/mailbox"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
 )
@@ -37,6 +38,16 @@ type Config struct {
 	Workflow *tasks.Workflow `toml:"workflow,omitempty"`
 	// Provenance is the optional provenance policy (see provenance.go).
 	Provenance *Provenance `toml:"provenance,omitempty"`
+	// Mailbox is the mailbox's retry policy; nil means the default.
+	Mailbox *mailbox.Policy `toml:"mailbox,omitempty"`
+}
+
+// MailboxPolicy returns the configured mailbox policy, or the default one.
+func (c *Config) MailboxPolicy() mailbox.Policy {
+	if c.Mailbox != nil {
+		return *c.Mailbox
+	}
+	return mailbox.DefaultPolicy()
 }
 
 // Lifecycle returns the configured workflow, or the default one.
@@ -107,6 +118,11 @@ func Parse(b []byte) (*Config, error) {
 			return nil, fmt.Errorf("%w: %s%s: %v", ErrInvalid, Path, locate(b, "provenance"), err)
 		}
 	}
+	if c.Mailbox != nil {
+		if err := c.Mailbox.Check(); err != nil {
+			return nil, fmt.Errorf("%w: %s%s: %v", ErrInvalid, Path, locate(b, "mailbox"), err)
+		}
+	}
 	return &c, nil
 }
 
@@ -130,7 +146,12 @@ func (c *Config) Digest() string {
 	}
 	sort.Strings(keys)
 	wf, _ := json.Marshal(c.Lifecycle())
-	sum := sha256.Sum256([]byte(fmt.Sprintf("v%d\n%s\n%s", c.Version, strings.Join(keys, "\n"), wf)))
+	text := fmt.Sprintf("v%d\n%s\n%s", c.Version, strings.Join(keys, "\n"), wf)
+	if c.Mailbox != nil { // absent, the digest is what it was before [mailbox] existed
+		mb, _ := json.Marshal(c.Mailbox)
+		text += "\nmailbox " + string(mb)
+	}
+	sum := sha256.Sum256([]byte(text))
 	return hex.EncodeToString(sum[:])
 }
 

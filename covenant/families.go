@@ -2,7 +2,9 @@ package covenant
 
 import (
 	"github.com/git-covenant/git-covenant/attest/checkpoint"
+	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/fold"
+	"github.com/git-covenant/git-covenant/mailbox"
 	"github.com/git-covenant/git-covenant/memory"
 	"github.com/git-covenant/git-covenant/provenance"
 	"github.com/git-covenant/git-covenant/runs"
@@ -17,13 +19,16 @@ import (
 var guards = []fold.Guard{trust.Admit}
 
 // registry composes the fold from the op families: the one place that names
-// them. A new family is a package that returns a fold.Family, added here.
-func registry(wf *tasks.Workflow) *fold.Registry {
+// them. A new family is a package that returns a fold.Family, added here,
+// with what it folds under taken from cfg (the workflow, the mailbox
+// policy), which the index's config digest covers.
+func registry(cfg *config.Config) *fold.Registry {
 	return fold.MustNew(guards,
 		trust.Family(),
-		tasks.Family(wf),
+		tasks.Family(cfg.Lifecycle()),
 		checkpoint.Family(),
 		memory.Family(),
+		mailbox.Family(cfg.MailboxPolicy()),
 		runs.Family(),
 		provenance.Family(),
 		tokens.Family(),

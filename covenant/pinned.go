@@ -72,7 +72,7 @@ func (s *Service) foldPinned(ctx context.Context, cfg *config.Config) (*tasks.Me
 	if err := trust.SeedRoots(st, cfg.Trust.Roots); err != nil {
 		return nil, err
 	}
-	reg := registry(cfg.Lifecycle())
+	reg := registry(cfg)
 	for _, e := range entries {
 		if err := reg.Apply(st, e); err != nil {
 			if _, ok := oplog.AsRejection(err); !ok {

@@ -195,7 +195,7 @@ func (c *core) source(ctx context.Context, cfg *config.Config) index.Source {
 	defer c.srcMu.Unlock()
 	if c.srcCfg != cfg {
 		wf := cfg.Lifecycle()
-		reg := registry(wf)
+		reg := registry(cfg)
 		c.src = index.Source{Store: c.store, Roots: cfg.Trust.Roots, Workflow: wf, Fold: reg, Config: cfg.Digest() + "+" + reg.Digest(),
 			Witness: witnessFunc(cfg)}
 		c.srcCfg = cfg

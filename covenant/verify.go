@@ -143,7 +143,7 @@ func (s *Service) verifyFull(ctx context.Context, cfg *config.Config, out *fullF
 	entries, causal, _ := ledger.Order(entries, map[string]*ledger.Clock{}, nil, 0)
 	witnessBounds(r, cfg, entries)
 	rep.Findings = append(rep.Findings, causal...)
-	reg := registry(cfg.Lifecycle())
+	reg := registry(cfg)
 	feedFindings := rep.Findings
 	var cuts []trust.CutFor
 	var st *tasks.MemState

@@ -30,7 +30,15 @@ const (
 	ScopeProvenance    = "provenance.record"
 	ScopeMemory        = "memory.write"
 	ScopeA2A           = "a2a.send"
+	ScopeA2ASendPrefix = "a2a.send."
+	ScopeA2AReceive    = "a2a.receive"
+	ScopeA2ARespond    = "a2a.respond"
+	ScopeA2ARepair     = "a2a.repair"
 )
+
+// ScopeA2ASendTo is the scope of sending agent-to-agent messages to one
+// identity: a2a.send.<identity>.
+func ScopeA2ASendTo(identity string) string { return ScopeA2ASendPrefix + identity }
 
 // Scopes lists every scope with what it allows. An attest.checkpoint op
 // (an audit root, package attest/checkpoint) needs none: any trusted actor
@@ -50,14 +58,22 @@ var Scopes = []struct{ Name, Allows string }{
 	{ScopeIdentityAdmin, "register, rotate and revoke identities"},
 	{ScopeProvenance, "record provenance for commits"},
 	{ScopeMemory, "write shared memory"},
-	{ScopeA2A, "send agent-to-agent messages"},
+	{ScopeA2A, "send agent-to-agent messages to any identity"},
+	{"a2a.send.<identity>", "send agent-to-agent messages to <identity> only, e.g. a2a.send.reviewer"},
+	{ScopeA2AReceive, "claim agent-to-agent messages addressed to oneself"},
+	{ScopeA2ARespond, "answer agent-to-agent messages one holds the lease of"},
+	{ScopeA2ARepair, "requeue or fail other identities' agent-to-agent messages (naming the current lease)"},
 }
 
-var reviewRE = regexp.MustCompile(`^review\.[a-z0-9][a-z0-9._-]*$`)
+var (
+	reviewRE = regexp.MustCompile(`^review\.[a-z0-9][a-z0-9._-]*$`)
+	// a2aSendRE: a2a.send.<identity>, the identity name's syntax.
+	a2aSendRE = regexp.MustCompile(`^a2a\.send\.[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+)
 
 // CheckScope validates a scope name against the list.
 func CheckScope(s string) error {
-	if reviewRE.MatchString(s) {
+	if reviewRE.MatchString(s) || a2aSendRE.MatchString(s) {
 		return nil
 	}
 	for _, sc := range Scopes {
