@@ -135,11 +135,14 @@ func (ix *Index) flushLocked() error {
 	}
 	tx := ix.pending
 	ix.pending, ix.pendingN = nil, 0
-	ix.hasPending.Store(false)
 	err := ix.guard(tx.Commit, false)
 	if err != nil {
 		ix.guard(tx.Rollback, false) // after a panic in Commit; else a no-op
 	}
+	// Only now: a Flush that finds hasPending false goes on to read, and
+	// must not read before this commit has landed (a read transaction
+	// begun during the commit sees the index without it).
+	ix.hasPending.Store(false)
 	return err
 }
 
@@ -149,8 +152,8 @@ func (ix *Index) rollbackLocked() {
 	}
 	tx := ix.pending
 	ix.pending, ix.pendingN = nil, 0
-	ix.hasPending.Store(false)
 	ix.guard(tx.Rollback, false)
+	ix.hasPending.Store(false)
 }
 
 // update is the body of Update: catch up with src (from scratch when
