@@ -51,7 +51,7 @@ var exitTable = []struct {
 	{ExitUnauthorized, "unauthorized", "the acting identity is not trusted or lacks the authority for the op"},
 	{ExitKey, "key", "no identity yet, or a key file that is missing, unreadable, malformed or readable by others"},
 	{ExitInvalid, "invalid-data", ".covenant/config.toml or other input data fails validation"},
-	{ExitVerifyFailed, "verify-failed", "verification found problems; each is printed with its feed, commit and reason (sync: something that came in was refused)"},
+	{ExitVerifyFailed, "verify-failed", "verification found problems; each is printed with its feed, commit and reason (sync: something that came in was refused; doctor: a check failed)"},
 	{ExitInterrupted, "interrupted", "interrupted (SIGINT or SIGTERM): the command stopped and cleaned up after itself (temporary worktrees, child processes, locks), nothing partial was written; a second signal quits without waiting"},
 }
 

@@ -258,6 +258,7 @@ func TestJSONShapes(t *testing.T) {
 		{"token", "list", "--json"},
 		{"token", "rotate", "console", "--json"},
 		{"token", "revoke", "console", "--json"},
+		{"doctor", "--json"},
 	}
 	// The mailbox (a2a.go): alice, a root, writes to herself.
 	m1 := strings.TrimSpace(e.must("a2a", "send", "alice", "--kind", "x", "--body", "first", "--idempotency-key", "k"))

@@ -238,7 +238,7 @@ completion: 'git covenant completion bash'.`,
 	root.PersistentFlags().StringVar(&f.As, "as", "", "act as this identity (default: $GIT_COVENANT_AS, else the first identity created)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddGroup(&cobra.Group{ID: "work", Title: "Work on tasks:"}, &cobra.Group{ID: "setup", Title: "Set up:"}, &cobra.Group{ID: "audit", Title: "Audit:"})
-	for _, c := range []*cobra.Command{newCmdInit(f, nil), newCmdID(f), newCmdCap(f), newCmdTrust(f), newCmdWorkflow(f), newCmdConfig(f, nil), newCmdHooks(f), newCmdAllowedSigners(f, nil), newCmdIndex(f), newCmdGenMan(f, nil), newCmdAgent(f), newCmdToken(f)} {
+	for _, c := range []*cobra.Command{newCmdInit(f, nil), newCmdID(f), newCmdCap(f), newCmdTrust(f), newCmdWorkflow(f), newCmdConfig(f, nil), newCmdHooks(f), newCmdAllowedSigners(f, nil), newCmdIndex(f), newCmdGenMan(f, nil), newCmdAgent(f), newCmdToken(f), newCmdDoctor(f, nil)} {
 		c.GroupID = "setup"
 		root.AddCommand(c)
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/git-covenant/git-covenant/agents"
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/daemon"
+	"github.com/git-covenant/git-covenant/doctor"
 	"github.com/git-covenant/git-covenant/hooks"
 	"github.com/git-covenant/git-covenant/provenance"
 	"github.com/git-covenant/git-covenant/remote"
@@ -49,6 +50,7 @@ var schemas = []struct {
 	{"remote-setup/1", reflect.TypeFor[remote.SetupResult]()},
 	{"sync/1", reflect.TypeFor[remote.SyncReport]()},
 	{"daemon-status/1", reflect.TypeFor[daemon.Status]()},
+	{"doctor/1", reflect.TypeFor[doctor.Report]()},
 	{"agent/1", reflect.TypeFor[agents.Manifest]()},
 	{"agent-check/1", reflect.TypeFor[agentCheckReport]()},
 	{"run/1", reflect.TypeFor[runs.Record]()},

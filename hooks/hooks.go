@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -110,4 +111,34 @@ func Uninstall(dir string) ([]Result, error) {
 		out = append(out, res)
 	}
 	return out, nil
+}
+
+// Inspect says, without changing anything, what each hook in dir is:
+// "installed" (ours and current), "outdated" (ours, an older version),
+// "foreign" (a hook git-covenant did not write; Install would chain to
+// it) or "absent". Chained names the hook ours runs first, if any.
+func Inspect(dir string) []Result {
+	var out []Result
+	for name, script := range Scripts {
+		p := filepath.Join(dir, name)
+		res := Result{Hook: name, Path: p, Action: "absent"}
+		if b, err := os.ReadFile(p); err == nil {
+			switch {
+			case string(b) == script:
+				res.Action = "installed"
+			case strings.Contains(string(b), Marker):
+				res.Action = "outdated"
+			default:
+				res.Action = "foreign"
+			}
+			if _, err := os.Lstat(p + chainSuffix); err == nil && res.Action != "foreign" {
+				res.Chained = p + chainSuffix
+			}
+		} else if _, err := os.Lstat(p); err == nil {
+			res.Action = "foreign" // there, but unreadable
+		}
+		out = append(out, res)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Hook < out[j].Hook })
+	return out
 }

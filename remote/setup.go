@@ -178,3 +178,31 @@ func contains(xs []string, x string) bool {
 	}
 	return false
 }
+
+// MissingSpecs returns the covenant refspecs that Setup would add to a
+// remote's configuration and that are not there, so that a plain `git
+// fetch` or `git push` carries covenant state too (sync itself names its
+// refspecs and does not need them).
+func MissingSpecs(g *Git, name string) ([]ConfigLine, error) {
+	if _, err := g.URL(name); err != nil {
+		return nil, err
+	}
+	fetch, push := wantedSpecs(name)
+	section := "remote." + name + "."
+	var out []ConfigLine
+	for _, kind := range []struct {
+		key  string
+		want []string
+	}{{"fetch", fetch}, {"push", push}} {
+		have, err := g.getAll(section + kind.key)
+		if err != nil {
+			return nil, err
+		}
+		for _, spec := range kind.want {
+			if !contains(have, spec) {
+				out = append(out, ConfigLine{Key: section + kind.key, Value: spec})
+			}
+		}
+	}
+	return out, nil
+}
