@@ -37,6 +37,8 @@ type daemonFlags struct {
 	Every    time.Duration
 	Poll     time.Duration
 	NoWatch  bool
+	// The HTTP gateway: its address ("off": none), TLS certificate and key.
+	HTTP, HTTPCert, HTTPKey string
 }
 
 func (fl *daemonFlags) add(c *cobra.Command, every, poll *string) {
@@ -45,6 +47,17 @@ func (fl *daemonFlags) add(c *cobra.Command, every, poll *string) {
 	c.Flags().StringVar(every, "every", "", "sync with --sync's remote this often (e.g. 30s)")
 	c.Flags().StringVar(poll, "poll", daemon.DefaultPoll.String(), "scan this often whatever the file watcher says")
 	c.Flags().BoolVar(&fl.NoWatch, "no-watch", false, "do not watch the refs with inotify; poll only")
+	c.Flags().StringVar(&fl.HTTP, "http", "", "serve the HTTP gateway at host:port (default 127.0.0.1 and a free port; off: none)")
+	c.Flags().StringVar(&fl.HTTPCert, "http-cert", "", "TLS certificate file of the HTTP gateway (needed off loopback)")
+	c.Flags().StringVar(&fl.HTTPKey, "http-key", "", "TLS key file of the HTTP gateway")
+}
+
+// httpOptions are the HTTP gateway's settings.
+func (fl *daemonFlags) httpOptions() daemon.HTTPOptions {
+	if fl.HTTP == "off" {
+		return daemon.HTTPOptions{Off: true}
+	}
+	return daemon.HTTPOptions{Addr: fl.HTTP, CertFile: fl.HTTPCert, KeyFile: fl.HTTPKey}
 }
 
 func (fl *daemonFlags) parse(every, poll string) error {
@@ -78,6 +91,11 @@ func (fl *daemonFlags) args() []string {
 	a = append(a, "--poll", fl.Poll.String())
 	if fl.NoWatch {
 		a = append(a, "--no-watch")
+	}
+	for _, kv := range [][2]string{{"--http", fl.HTTP}, {"--http-cert", fl.HTTPCert}, {"--http-key", fl.HTTPKey}} {
+		if kv[1] != "" {
+			a = append(a, kv[0], kv[1])
+		}
 	}
 	return a
 }
@@ -146,7 +164,7 @@ func runDaemonRun(ctx context.Context, o *daemonRunOptions) error {
 	}()
 	d, err := daemon.New(daemon.Options{Service: svc, Identity: o.Flags.Identity, Env: o.Env, Log: log,
 		LoadAgents: daemon.LoadManifests(svc, o.Getenv("HOME")), Poll: o.Flags.Poll, NoWatch: o.Flags.NoWatch,
-		Sync: o.Flags.Sync, SyncEvery: o.Flags.Every, Reload: reload})
+		Sync: o.Flags.Sync, SyncEvery: o.Flags.Every, Reload: reload, HTTP: o.Flags.httpOptions()})
 	if err != nil {
 		return err
 	}
@@ -303,6 +321,9 @@ func runDaemonStatus(ctx context.Context, o *daemonStatusOptions) error {
 	}
 	fmt.Fprintf(o.Out, "daemon pid %d, up %s, identity %s\n", st.Pid, st.Uptime, st.Identity)
 	fmt.Fprintf(o.Out, "queue: %d ready task(s); sandbox backends: %s\n", st.Queue, strings.Join(st.Sandbox, ", "))
+	if st.HTTP != "" {
+		fmt.Fprintf(o.Out, "http gateway: %s\n", st.HTTP)
+	}
 	for _, a := range st.Agents {
 		fmt.Fprintf(o.Out, "agent %s (identity %s, labels %s): %d/%d running\n", a.Name, a.Identity, strings.Join(a.Labels, ","), a.Running, a.Max)
 	}

@@ -152,3 +152,29 @@ func (s *Service) EachLog(ctx context.Context, task string, fn func(raw []byte, 
 func (s *Service) EachRecord(ctx context.Context, kind string, fn func(key string, raw []byte) error) error {
 	return s.read(ctx, func(ix *index.Index) error { return ix.EachRecord(kind, fn) })
 }
+
+// LogAfter calls fn with every op after the fold-order key after (a
+// LogEntry's Order; "" for all), in fold order. An op that sorts before
+// after (a synced feed whose Lamport clock lagged) is not seen by it.
+func (s *Service) LogAfter(ctx context.Context, after string, fn func(raw []byte, e *LogEntry) error) error {
+	return s.read(ctx, func(ix *index.Index) error {
+		return ix.EachLogAfter(after, func(raw []byte) error {
+			var e LogEntry
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return err
+			}
+			return fn(raw, &e)
+		})
+	})
+}
+
+// LastLogOrder is the fold-order key of the last op ("" if none): where a
+// stream of new ops starts.
+func (s *Service) LastLogOrder(ctx context.Context) (string, error) {
+	var last string
+	err := s.read(ctx, func(ix *index.Index) (err error) {
+		last, err = ix.LastLogKey()
+		return err
+	})
+	return last, err
+}

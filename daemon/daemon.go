@@ -77,6 +77,8 @@ type Options struct {
 	// Self is the git-covenant executable that serves as the sandbox
 	// helper ("" means this process's).
 	Self string
+	// HTTP configures the HTTP gateway (http.go).
+	HTTP HTTPOptions
 }
 
 // Daemon is one clone's agent dispatcher.
@@ -102,6 +104,7 @@ type Daemon struct {
 	queue  int
 	scans  int
 	gw     *gateway
+	http   *gatewayServer // the HTTP gateway (http.go), nil when off
 	reaper *runner.Reaper
 }
 
@@ -257,6 +260,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	defer gw.close()
+	if hs, err := d.serveHTTP(ctx); err != nil {
+		return err
+	} else if hs != nil {
+		defer d.closeHTTP(hs)
+	}
 	// Runs of this context end with the drain, not with ctx: stopping is
 	// the daemon's own act, recorded as such.
 	runCtx, stopRuns := context.WithCancel(context.WithoutCancel(ctx))

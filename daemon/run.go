@@ -161,7 +161,7 @@ func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) *outcome {
 	if err != nil {
 		return &outcome{err: err}
 	}
-	cmd := runner.Command{Argv: run, Env: env, Dir: wt.Dir, Timeout: a.Timeout, Grace: a.Grace, TailBytes: a.OutputCap, Echo: parser, Kill: plan.Kill,
+	cmd := runner.Command{Argv: run, Env: env, Dir: wt.Dir, Timeout: a.Timeout, Grace: a.Grace, TailBytes: a.OutputCap, Echo: d.echo(parser, st.Run, st.Task), Kill: plan.Kill,
 		Started: func(pid int) {
 			p, _ := runner.Lookup(pid)
 			if err := d.update(st, func() { st.Pid, st.Start = pid, p.Start }); err != nil {

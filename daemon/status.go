@@ -10,14 +10,16 @@ import (
 
 // Status is what `daemon status` shows.
 type Status struct {
-	Running  bool          `json:"running"`
-	Pid      int           `json:"pid"`
-	Started  time.Time     `json:"started"`
-	Uptime   string        `json:"uptime"`
-	Identity string        `json:"identity"`
-	Socket   string        `json:"socket"`
-	Agents   []AgentStatus `json:"agents"`
-	Runs     []RunStatus   `json:"runs"`
+	Running  bool      `json:"running"`
+	Pid      int       `json:"pid"`
+	Started  time.Time `json:"started"`
+	Uptime   string    `json:"uptime"`
+	Identity string    `json:"identity"`
+	Socket   string    `json:"socket"`
+	// HTTP is the HTTP gateway's URL ("" when it is off).
+	HTTP   string        `json:"http,omitempty"`
+	Agents []AgentStatus `json:"agents"`
+	Runs   []RunStatus   `json:"runs"`
 	// Queue is the number of ready tasks at the last scan.
 	Queue   int      `json:"queue"`
 	Scans   int      `json:"scans"`
@@ -56,6 +58,9 @@ func (d *Daemon) Status() *Status {
 		Identity: d.name, Agents: []AgentStatus{}, Runs: []RunStatus{}, Queue: d.queue, Scans: d.scans, Sandbox: d.sandboxes()}
 	if d.gw != nil {
 		s.Socket = d.gw.path
+	}
+	if d.http != nil {
+		s.HTTP = d.http.URL()
 	}
 	count := map[string]int{}
 	for _, r := range d.runs {

@@ -551,3 +551,53 @@ func (ix *Index) hasBuckets() bool {
 	})
 	return ok
 }
+
+// EachLogAfter calls fn with every op whose fold-order key sorts after
+// after ("" for all), in fold order, each row checked first; fn's rows are
+// copies. It is how a stream of new ops (the HTTP gateway's events) reads
+// only what is new.
+func (ix *Index) EachLogAfter(after string, fn func(raw []byte) error) error {
+	var rows [][]byte
+	err := ix.view(func(tx *bolt.Tx) error {
+		rows = rows[:0]
+		b := tx.Bucket(bLog)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		k, v := c.Seek([]byte(after))
+		if k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+		for ; k != nil; k, v = c.Next() {
+			if err := validRow(k, v); err != nil {
+				return err
+			}
+			rows = append(rows, append([]byte(nil), v...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LastLogKey is the fold-order key of the last op ("" if none).
+func (ix *Index) LastLogKey() (string, error) {
+	var last string
+	err := ix.view(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bLog); b != nil {
+			if k, _ := b.Cursor().Last(); k != nil {
+				last = string(k)
+			}
+		}
+		return nil
+	})
+	return last, err
+}
