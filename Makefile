@@ -5,7 +5,7 @@ PREFIX   ?= $(HOME)/.local
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/git-covenant/git-covenant/cli.Version=$(VERSION)
 
-.PHONY: all build install test vet demo bench deps clean interop
+.PHONY: all build install test vet demo bench deps clean interop fuzz
 
 all: build
 
@@ -42,6 +42,10 @@ demo: deps build
 ## bench: performance report against floors measured in the same run (see docs/perf.md)
 bench: deps build
 	@sh scripts/bench.sh
+
+## fuzz: every fuzz target for FUZZTIME each (default 5m; FUZZ=<regexp> picks some); make test runs their seeds
+fuzz:
+	@sh scripts/fuzz.sh
 
 ## interop: exported provenance bundles verify with the real cosign (builds cosign; not part of test)
 interop: deps
