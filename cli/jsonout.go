@@ -107,6 +107,9 @@ type jsonError struct {
 	Status  int    `json:"status"`
 	Message string `json:"message"`
 	Hint    string `json:"hint,omitempty"`
+	// Scope names the missing scope of a refusal; the HTTP gateway sets
+	// it (gateway.Problem), the CLI names the scope in the message.
+	Scope string `json:"scope,omitempty"`
 }
 
 func printJSONError(w io.Writer, status int, msg, hint string) {

@@ -12,6 +12,8 @@
 #   BENCH_TMPFS=0        skip repeating figure 1 on /dev/shm
 #   BENCH_PROV_COMMITS=10000  attested commits under the pushed ones (provenance)
 #   BENCH_PROV_RANGE=1000     attested commits for the verify throughput figure
+#   BENCH_GATEWAY_SAMPLES=50  gateway and CLI calls timed each (gateway report)
+#   BENCH_GATEWAY_LOAD=50x200 clients x requests of the gateway load run
 # Repositories are made in a temporary directory and removed afterwards.
 set -e
 cd "$(dirname "$0")/.."
@@ -47,3 +49,12 @@ echo
 # tasks, next to a `git update-ref` process timed in the same run.
 echo
 DAEMON_BENCH_RUNS="${BENCH_DAEMON_RUNS:-100}" "${GO:-go}" test -count=1 -v -run '^TestDispatchLatencyReport$' ./daemon/ | grep '^| ref change'
+
+# Gateway (issue 13): task show and task comment through the HTTP gateway
+# next to the same command through the CLI (BENCH_GATEWAY_SAMPLES=50 each,
+# interleaved), the delay from a feed ref update by another handle to its
+# event on the stream, then the load run: BENCH_GATEWAY_LOAD=50x200
+# (clients x mixed requests, at most 60 s) against one gateway.
+echo
+GATEWAY_BENCH="${BENCH_GATEWAY_SAMPLES:-50}" "${GO:-go}" test -count=1 -v -run '^TestGatewayReport$' ./gateway/ | grep '^| '
+GATEWAY_LOAD="${BENCH_GATEWAY_LOAD:-50x200}" "${GO:-go}" test -count=1 -v -timeout 20m -run '^TestGatewayLoad$' ./gateway/ | grep '^| gateway load'
