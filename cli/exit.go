@@ -84,6 +84,9 @@ func classify(err error) (int, string) {
 	var vf verifyFailed
 	var lock interface{ LockFile() string }
 	if kind, ok := covenant.IsRejection(err); ok {
+		if m := reMessage.FindString(err.Error()); m != "" && (kind == oplog.KindLeaseHeld || kind == oplog.KindStaleEpoch || kind == oplog.KindLeaseExpired) {
+			return ExitConflict, "see the message's current lease and state with 'git covenant a2a status " + m + "'"
+		}
 		switch kind {
 		case oplog.KindUntrustedKey, oplog.KindRevokedKey, oplog.KindRotatedKey:
 			return ExitUnauthorized, ""
@@ -245,6 +248,9 @@ func unauthorizedHint(reason string) string {
 }
 
 // illegalHint names the next step after a move the workflow refused.
+// reMessage finds the message a mailbox rejection is about.
+var reMessage = regexp.MustCompile(`msg-[0-9a-f]{12}`)
+
 func illegalHint(reason string) string {
 	if m := reIllegal.FindStringSubmatch(reason); m != nil {
 		return "move it through the allowed states, e.g. git covenant task move " + m[1] + " " + m[2] + " ('git covenant workflow show' prints the lifecycle)"

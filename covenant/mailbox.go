@@ -12,10 +12,11 @@ import (
 	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/mailbox"
 	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/redact"
 	"github.com/git-covenant/git-covenant/trust"
 )
 
-// The mailbox between identities (package mailbox, ADR 0015): the service
+// The mailbox between identities (package mailbox, ADR 0016): the service
 // plans each op against caught-up state and the fold checks it again.
 
 var (
@@ -36,6 +37,20 @@ type MessageView struct {
 	// Duplicate: a send whose idempotency key this sender had used; the
 	// message is the first one, and nothing was written.
 	Duplicate bool `json:"duplicate,omitempty"`
+	// Redacted names the secrets this command took out of the text it
+	// wrote (rule, field, line; never the secret).
+	Redacted []redact.Finding `json:"redacted,omitempty"`
+}
+
+// scrub redacts the secrets in the text a mailbox op carries, before it is
+// signed, and says on the log what it took out and where.
+func (s *Service) scrub(field, text string, found *[]redact.Finding) string {
+	out, fs := redact.String(field, text)
+	for _, f := range fs {
+		s.logf("redacted: %s", f)
+	}
+	*found = append(*found, fs...)
+	return out
 }
 
 // SendRequest asks to send a message.
@@ -65,7 +80,8 @@ func (s *Service) view(m *mailbox.Message) (*MessageView, error) {
 // SendMessage writes an a2a.send op. A key this sender already used
 // returns the first message and writes nothing.
 func (s *Service) SendMessage(ctx context.Context, req SendRequest) (*MessageView, error) {
-	b := mailbox.SendBody{To: req.To, Kind: req.Kind, Body: req.Body, IdempotencyKey: req.IdempotencyKey}
+	var found []redact.Finding
+	b := mailbox.SendBody{To: req.To, Kind: req.Kind, Body: s.scrub("body", req.Body, &found), IdempotencyKey: req.IdempotencyKey}
 	if !req.Deadline.IsZero() {
 		if !req.Deadline.After(s.now()) {
 			return nil, fmt.Errorf("%w: the deadline %s is not in the future", ErrBadInput, req.Deadline.UTC().Format(time.RFC3339))
@@ -107,6 +123,9 @@ func (s *Service) SendMessage(ctx context.Context, req SendRequest) (*MessageVie
 		return nil, err
 	}
 	v.Duplicate = first != ""
+	if !v.Duplicate {
+		v.Redacted = found
+	}
 	return v, nil
 }
 
@@ -242,7 +261,7 @@ func (s *Service) RecvMessage(ctx context.Context, ttl time.Duration) (*MessageV
 
 // messageOp writes one op on a message named by id or prefix, planned
 // from its state, and returns the message as folded.
-func (s *Service) messageOp(ctx context.Context, idOrPrefix string, plan func(m *mailbox.Message, me *trust.Actor) (Draft, error)) (*MessageView, error) {
+func (s *Service) messageOp(ctx context.Context, idOrPrefix string, found []redact.Finding, plan func(m *mailbox.Message, me *trust.Actor) (Draft, error)) (*MessageView, error) {
 	v, err := s.Message(ctx, idOrPrefix)
 	if err != nil {
 		return nil, err
@@ -260,13 +279,20 @@ func (s *Service) messageOp(ctx context.Context, idOrPrefix string, plan func(m 
 	if err != nil {
 		return nil, err
 	}
-	return s.Message(ctx, v.ID)
+	v, err = s.Message(ctx, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	v.Redacted = found
+	return v, nil
 }
 
 // RespondMessage records the result of a message under the acting
 // identity's lease on it.
 func (s *Service) RespondMessage(ctx context.Context, idOrPrefix, result string) (*MessageView, error) {
-	return s.messageOp(ctx, idOrPrefix, func(m *mailbox.Message, me *trust.Actor) (Draft, error) {
+	var found []redact.Finding
+	result = s.scrub("result", result, &found)
+	return s.messageOp(ctx, idOrPrefix, found, func(m *mailbox.Message, me *trust.Actor) (Draft, error) {
 		b := mailbox.RespondBody{Message: m.ID, Result: result}
 		if err := b.Check(); err != nil {
 			return Draft{}, err
@@ -286,7 +312,9 @@ func (s *Service) RepairMessage(ctx context.Context, idOrPrefix, reason string, 
 	if fail {
 		typ, verb = mailbox.OpError, "force-error"
 	}
-	return s.messageOp(ctx, idOrPrefix, func(m *mailbox.Message, _ *trust.Actor) (Draft, error) {
+	var found []redact.Finding
+	reason = s.scrub("reason", reason, &found)
+	return s.messageOp(ctx, idOrPrefix, found, func(m *mailbox.Message, _ *trust.Actor) (Draft, error) {
 		b := mailbox.RepairBody{Message: m.ID, Reason: reason}
 		if err := b.Check(); err != nil {
 			return Draft{}, err
@@ -297,7 +325,7 @@ func (s *Service) RepairMessage(ctx context.Context, idOrPrefix, reason string, 
 
 // AckMessage records that the sender accepts a message's result.
 func (s *Service) AckMessage(ctx context.Context, idOrPrefix string) (*MessageView, error) {
-	return s.messageOp(ctx, idOrPrefix, func(m *mailbox.Message, _ *trust.Actor) (Draft, error) {
+	return s.messageOp(ctx, idOrPrefix, nil, func(m *mailbox.Message, _ *trust.Actor) (Draft, error) {
 		return Draft{Type: mailbox.OpAck, Body: mailbox.AckBody{Message: m.ID}, Summary: "ack " + m.ID}, nil
 	})
 }
