@@ -97,12 +97,12 @@ func (s *Store) BuildFeedCommits(parent Hash, recs []Record, signer ssh.Signer) 
 	if len(out) == 0 {
 		return out, nil
 	}
-	s.rollUp()
-	keep, err := s.writeKept(objs)
+	s.maintain()
+	p, err := s.writeKept(objs)
 	if err != nil {
 		return nil, err
 	}
-	s.hold(out[len(out)-1], keep)
+	s.hold(out[len(out)-1], p)
 	return out, nil
 }
 

@@ -93,8 +93,13 @@ func (s *Store) writeLoose(t ObjectType, content []byte) (Hash, error) {
 
 // createExcl creates a new file for writing, failing if it exists.
 func createExcl(path string, mode uint32) (int, error) {
+	return openFile(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, mode)
+}
+
+// openFile is open(2), retried when interrupted.
+func openFile(path string, flags int, mode uint32) (int, error) {
 	for {
-		fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_CLOEXEC, mode)
+		fd, err := syscall.Open(path, flags, mode)
 		if err != syscall.EINTR {
 			return fd, err
 		}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 )
 
 // ObjectType names the four git object kinds.
@@ -89,19 +90,34 @@ const writeAttempts = 8
 // ReadObject returns an object's type and content, checking that the content
 // hashes to the requested name so a planted or damaged object is caught.
 func (s *Store) ReadObject(h Hash) (ObjectType, []byte, error) {
+	if t, content, ok, err := s.readOwn(h); ok {
+		return t, content, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	obj, err := s.storage.EncodedObject(plumbing.AnyObject, plumbing.Hash(h))
-	if err != nil {
+	var obj plumbing.EncodedObject
+	var err error
+	for attempt := 0; ; attempt++ {
+		if obj, err = s.storage.EncodedObject(plumbing.AnyObject, plumbing.Hash(h)); err == nil {
+			break
+		}
+		if attempt >= readAttempts || (attempt > 0 && !packVanished(err)) {
+			break
+		}
 		// A concurrent repack may have moved the object into a pack this
 		// storage has not listed yet, or deleted a pack it listed (go-git
-		// then fails to open it): look again with fresh storage.
+		// then fails to open it, also while loading the indexes of every
+		// listed pack): look again with fresh storage, for as long as
+		// packs keep vanishing under the reads.
 		s.storage = newStorage(s.CommonDir)
-		obj, err = s.storage.EncodedObject(plumbing.AnyObject, plumbing.Hash(h))
 	}
 	if err != nil {
 		if errors.Is(err, plumbing.ErrObjectNotFound) {
 			return "", nil, fmt.Errorf("%w: %s", ErrObjectNotFound, h)
+		}
+		if packVanished(err) {
+			// Not a finding: the bytes were never seen.
+			return "", nil, fmt.Errorf("read object %s: packs kept being removed while it was read: %w", h, err)
 		}
 		return "", nil, readError(h, err)
 	}
@@ -146,9 +162,31 @@ func (s *Store) ReadTyped(h Hash, want ObjectType) ([]byte, error) {
 
 // HasObject reports whether the object exists.
 func (s *Store) HasObject(h Hash) bool {
+	if _, _, ok, err := s.readOwn(h); ok && err == nil {
+		return true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.storage.HasEncodedObject(plumbing.Hash(h)) == nil
+	for attempt := 0; ; attempt++ {
+		err := s.storage.HasEncodedObject(plumbing.Hash(h))
+		if err == nil {
+			return true
+		}
+		if attempt >= readAttempts || (attempt > 0 && !packVanished(err)) {
+			return false
+		}
+		s.storage = newStorage(s.CommonDir)
+	}
+}
+
+// readAttempts bounds how often a read lists the packs again when packs it
+// listed vanish under it (git's maintenance replacing them).
+const readAttempts = 8
+
+// packVanished reports whether err is go-git failing to open a pack or
+// index it had listed: a concurrent repack removed it.
+func packVanished(err error) bool {
+	return errors.Is(err, dotgit.ErrPackfileNotFound) || errors.Is(err, dotgit.ErrIdxNotFound) || errors.Is(err, fs.ErrNotExist)
 }
 
 // TreeEntry is one entry of a tree object.

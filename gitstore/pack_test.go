@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/internal/testgit"
@@ -136,5 +138,171 @@ func TestPackWithoutIndexIsIgnored(t *testing.T) {
 	}
 	if _, err := fresh.ReadCommit(next[0]); !errors.Is(err, gitstore.ErrObjectNotFound) {
 		t.Fatalf("read an object of the pack without an index: %v, want not found", err)
+	}
+}
+
+// writeOps appends n single-op writes to the feed ref at head through st,
+// each BuildFeedCommits and UpdateRef as a service write does, and returns
+// the commits, oldest first.
+func writeOps(t *testing.T, st *gitstore.Store, head gitstore.Hash, n int, tag string) []gitstore.Hash {
+	t.Helper()
+	signer := testSigner(t, 1)
+	var out []gitstore.Hash
+	for i := 0; i < n; i++ {
+		rec := record(tag)
+		rec.Op = []byte(`{"type":"test","n":"` + tag + "-" + strconv.Itoa(i) + `"}`)
+		hs, err := st.BuildFeedCommits(head, []gitstore.Record{rec}, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.UpdateRef(gitstore.FeedRef("abc"), head, hs[0]); err != nil {
+			t.Fatal(err)
+		}
+		head = hs[0]
+		out = append(out, head)
+	}
+	return out
+}
+
+// readAll reads every commit of hs, its tree and op through st.
+func readAll(t *testing.T, st *gitstore.Store, hs []gitstore.Hash) {
+	t.Helper()
+	for _, h := range hs {
+		fc, err := st.ReadFeedCommit(h)
+		if err != nil {
+			t.Fatalf("read %s: %v", h, err)
+		}
+		if fc.Problem != nil || len(fc.Op) == 0 {
+			t.Fatalf("read %s: %v, op %q", h, fc.Problem, fc.Op)
+		}
+	}
+}
+
+// A long-lived Store rolls the packs of its writes up into a few larger
+// ones (their objects copied, then the small packs deleted), so a pack per
+// write does not pile up: the objects stay readable through it, through a
+// fresh Store and by git, and nothing is left kept or half-written.
+func TestOwnPacksAreRolledUp(t *testing.T) {
+	dir := testgit.Init(t)
+	st, err := gitstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	objects := func() int { return strings.Count(testgit.Run(t, dir, "rev-list", "--objects", "--all"), "\n") }
+	before := objects()
+	hs := writeOps(t, st, gitstore.ZeroHash, n, "op")
+	idx, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.idx"))
+	if len(idx) > 40 {
+		t.Fatalf("%d packs after %d writes of one Store: not rolled up", len(idx), n)
+	}
+	if k, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.keep")); len(k) != 0 {
+		t.Fatalf(".keep left: %v", k)
+	}
+	readAll(t, st, hs)
+	fresh, err := gitstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, fresh, hs)
+	testgit.Run(t, dir, "fsck", "--strict", "--no-dangling")
+	// Each op's commit, tree and blob once in the count of git's objects.
+	if got := objects() - before; got != 3*n {
+		t.Fatalf("git rev-list --objects --all lists %d new objects, want %d", got, 3*n)
+	}
+	if out := testgit.Run(t, dir, "count-objects", "-v"); !strings.Contains(out, "garbage: 0") {
+		t.Fatalf("git count-objects -v:\n%s", out)
+	}
+
+	// git's own repack replaces the packs the Store reads itself: it
+	// reads them where git put them, and rolls up what it writes next.
+	testgit.Run(t, dir, "repack", "-a", "-d", "-q")
+	readAll(t, st, hs)
+	more := writeOps(t, st, hs[n-1], 40, "more")
+	readAll(t, st, append(hs, more...))
+	testgit.Run(t, dir, "fsck", "--strict", "--no-dangling")
+}
+
+// A pack still kept (its ref not moved yet) is never rolled up: its
+// objects and .keep stay where they are while later writes roll theirs up.
+func TestKeptPackIsNotRolledUp(t *testing.T) {
+	dir := testgit.Init(t)
+	st, err := gitstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := writeOps(t, st, gitstore.ZeroHash, 1, "first")
+	pending, err := st.BuildFeedCommits(hs[0], []gitstore.Record{record("pending")}, testSigner(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keeps, _ := filepath.Glob(filepath.Join(dir, ".git", "objects", "pack", "*.keep"))
+	if len(keeps) != 1 {
+		t.Fatalf("keeps %v, want one", keeps)
+	}
+	pack := strings.TrimSuffix(keeps[0], ".keep") + ".pack"
+	other := gitstore.FeedRef("def")
+	signer := testSigner(t, 2)
+	head := gitstore.ZeroHash
+	for i := 0; i < 40; i++ {
+		rec := record("other")
+		rec.Op = []byte(`{"type":"test","n":` + strconv.Itoa(i) + `}`)
+		h, err := st.BuildFeedCommits(head, []gitstore.Record{rec}, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.UpdateRef(other, head, h[0]); err != nil {
+			t.Fatal(err)
+		}
+		head = h[0]
+	}
+	for _, p := range []string{keeps[0], pack, strings.TrimSuffix(pack, ".pack") + ".idx"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("the kept pack's %s: %v", filepath.Ext(p), err)
+		}
+	}
+	if err := st.UpdateRef(gitstore.FeedRef("abc"), hs[0], pending[0]); err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, st, []gitstore.Hash{hs[0], pending[0], head})
+	testgit.Run(t, dir, "fsck", "--strict", "--no-dangling")
+}
+
+// A git-covenant .keep older than KeepGrace is what a killed writer left:
+// the next writer removes it. Fresh ones, and other programs' .keep files
+// whatever their age, stay.
+func TestStaleKeepIsRemoved(t *testing.T) {
+	dir := testgit.Init(t)
+	packDir := filepath.Join(dir, ".git", "objects", "pack")
+	if err := os.MkdirAll(packDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-gitstore.KeepGrace - time.Hour)
+	plant := func(name, text string, when time.Time) string {
+		p := filepath.Join(packDir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, when, when); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ours := "git-covenant: objects of a ref update in progress\n"
+	stale := plant("pack-"+strings.Repeat("1", 40)+".keep", ours, old)
+	fresh := plant("pack-"+strings.Repeat("2", 40)+".keep", ours, time.Now())
+	foreign := plant("pack-"+strings.Repeat("3", 40)+".keep", "receive-pack 4242 on build-host\n", old)
+	st, err := gitstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeOps(t, st, gitstore.ZeroHash, 1, "op")
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a killed writer's old .keep is still there (%v)", err)
+	}
+	for _, p := range []string{fresh, foreign} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("%s was removed: %v", filepath.Base(p), err)
+		}
 	}
 }

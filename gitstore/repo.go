@@ -37,8 +37,7 @@ type Store struct {
 	packed     packedCache
 	env        []string // what git children run with (see Git)
 
-	keepMu sync.Mutex
-	kept   map[Hash]string // head built → .keep protecting its objects (see pack.go)
+	packs packState // the packs this Store wrote (see pack.go)
 }
 
 // Open finds the repository containing dir and opens it, with an empty
