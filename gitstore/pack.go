@@ -254,8 +254,7 @@ type packState struct {
 	kept   map[Hash]*ownPack // head built → its kept pack, until Release
 	own    []*ownPack        // oldest first
 	where  map[Hash]objLoc
-	writes int  // feed writes since the Store was opened
-	midx   bool // the pack directory has a multi-pack-index (scanPacks)
+	writes int // feed writes since the Store was opened
 	// rollMu serializes maintain (roll-ups, directory scans).
 	rollMu sync.Mutex
 }

@@ -76,12 +76,9 @@ func (s *Store) scanPacks() {
 		live[p.base+".keep"] = true
 	}
 	ps.mu.Unlock()
-	packs, midx := 0, false
+	packs := 0
 	now := time.Now()
 	for _, n := range names {
-		if n == "multi-pack-index" {
-			midx = true
-		}
 		if !strings.HasPrefix(n, "pack-") {
 			continue
 		}
@@ -94,9 +91,6 @@ func (s *Store) scanPacks() {
 			}
 		}
 	}
-	ps.mu.Lock()
-	ps.midx = midx
-	ps.mu.Unlock()
 	if packs > packLimit {
 		s.repackGeometric()
 	}
@@ -143,25 +137,36 @@ func (s *Store) repackGeometric() {
 // a geometric series and every object is copied O(log n) times), places it
 // beside them, and only then deletes them, each .idx before its .pack. A
 // pack git's maintenance removed meanwhile is left out: a repack that
-// removes a released pack keeps what a ref names. Nothing is rolled up
-// beside a multi-pack-index, whose packs git manages itself.
+// removes a released pack keeps what a ref names. Nothing is rolled up or
+// deleted beside a multi-pack-index, whose packs git manages itself.
 func (s *Store) rollOwn() {
 	ps := &s.packs
+	type source struct {
+		p    *ownPack
+		data []byte
+	}
 	ps.mu.Lock()
 	var small, rolled []*ownPack
-	if !ps.midx {
-		for _, p := range ps.own {
-			if !p.released || p.gone {
-				continue
-			}
-			if p.rolled {
-				rolled = append(rolled, p)
-			} else {
-				small = append(small, p)
-			}
+	for _, p := range ps.own {
+		if !p.released || p.gone {
+			continue
+		}
+		if p.rolled {
+			rolled = append(rolled, p)
+		} else {
+			small = append(small, p)
 		}
 	}
 	if len(small) < rollBatch {
+		ps.mu.Unlock()
+		return
+	}
+	if hasMidx(s.packsDir()) {
+		// Left to git; stop reading them here, so they are not kept in
+		// memory for ever.
+		for _, p := range small {
+			s.forget(p)
+		}
 		ps.mu.Unlock()
 		return
 	}
@@ -175,11 +180,11 @@ func (s *Store) rollOwn() {
 		take[rolled[i]] = true
 		n += len(rolled[i].entries)
 	}
-	var from []*ownPack
+	var from []source
 	size := 0
 	for _, p := range ps.own {
 		if take[p] {
-			from = append(from, p)
+			from = append(from, source{p, p.data})
 			for _, e := range p.entries {
 				size += int(e.size)
 			}
@@ -189,10 +194,11 @@ func (s *Store) rollOwn() {
 
 	pb := newPackBuilder(size)
 	var used []*ownPack
-	for _, p := range from {
+	for _, src := range from {
+		p := src.p
 		// A single-write pack's bytes are at hand (if git's maintenance
 		// removed it meanwhile, copying them costs a duplicate at most).
-		data, err := p.data, error(nil)
+		data, err := src.data, error(nil)
 		if data == nil {
 			data, err = os.ReadFile(p.base + ".pack")
 		}
@@ -248,6 +254,9 @@ func (s *Store) rollOwn() {
 		}
 	}
 	ps.mu.Unlock()
+	if hasMidx(dir) {
+		return // made meanwhile: the small packs stay, duplicates
+	}
 	for _, p := range used {
 		if _, err := os.Lstat(p.base + ".keep"); err == nil {
 			continue // someone else keeps it
@@ -257,4 +266,10 @@ func (s *Store) rollOwn() {
 			os.Remove(p.base + ".pack")
 		}
 	}
+}
+
+// hasMidx reports whether the pack directory has a multi-pack-index.
+func hasMidx(dir string) bool {
+	_, err := os.Lstat(filepath.Join(dir, "multi-pack-index"))
+	return err == nil
 }
