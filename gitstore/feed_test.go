@@ -17,13 +17,18 @@ import (
 
 func testSigner(t testing.TB, seed byte) ssh.Signer {
 	t.Helper()
-	b := make([]byte, ed25519.SeedSize)
-	b[0] = seed
-	s, err := ssh.NewSignerFromKey(ed25519.NewKeyFromSeed(b))
+	s, err := seedSigner(seed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// seedSigner is the test key made from seed.
+func seedSigner(seed byte) (ssh.Signer, error) {
+	b := make([]byte, ed25519.SeedSize)
+	b[0] = seed
+	return ssh.NewSignerFromKey(ed25519.NewKeyFromSeed(b))
 }
 
 func record(msg string) gitstore.Record {

@@ -1,12 +1,17 @@
 package gitstore_test
 
 import (
+	"bytes"
 	"errors"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -305,4 +310,85 @@ func TestStaleKeepIsRemoved(t *testing.T) {
 			t.Fatalf("%s was removed: %v", filepath.Base(p), err)
 		}
 	}
+}
+
+// Writers killed at random moments, one long-lived Store each (so kills
+// land in roll-ups too), lose nothing: after each kill every commit of the
+// feed reads back through a fresh Store, git fsck is clean, and the next
+// writer goes on from the head left.
+func TestKilledWritersLoseNothing(t *testing.T) {
+	dir := testgit.Init(t)
+	st, err := gitstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeOps(t, st, gitstore.ZeroHash, 1, "first")
+	ref := gitstore.FeedRef("abc")
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	most := 0
+	for i := 0; i < 5; i++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), writeLoopEnv+"="+dir)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The writer prints a line per write: wait for a roll-up's worth,
+		// then a random while more.
+		var wrote atomic.Int64
+		go func() {
+			b := make([]byte, 512)
+			for {
+				n, err := out.Read(b)
+				wrote.Add(int64(bytes.Count(b[:n], []byte("\n"))))
+				if err != nil {
+					return
+				}
+			}
+		}()
+		for deadline := time.Now().Add(time.Minute); wrote.Load() < 20 && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rng.IntN(60)) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+			t.Fatalf("kill %d: the writer ended on its own: %v\n%s", i, err, stderr.String())
+		}
+		most = max(most, int(wrote.Load()))
+		_, hs := feedLen(t, dir, ref)
+		fresh, err := gitstore.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, fresh, hs)
+		testgit.Run(t, dir, "fsck", "--strict", "--no-dangling")
+	}
+	if most < 20 {
+		t.Fatalf("no killed writer wrote more than %d ops: no roll-up was exercised", most)
+	}
+	testgit.Run(t, dir, "gc", "--prune=now", "--quiet")
+	_, hs := feedLen(t, dir, ref)
+	readAll(t, st, hs)
+}
+
+// feedLen returns the length of the feed at ref and its commits.
+func feedLen(t *testing.T, dir, ref string) (int, []gitstore.Hash) {
+	t.Helper()
+	out := testgit.Run(t, dir, "rev-list", ref)
+	var hs []gitstore.Hash
+	for _, l := range strings.Fields(out) {
+		h, err := gitstore.ParseHash(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
+	}
+	return len(hs), hs
 }
