@@ -392,3 +392,53 @@ func feedLen(t *testing.T, dir, ref string) (int, []gitstore.Hash) {
 	}
 	return len(hs), hs
 }
+
+// Git's most destructive maintenance, run while a write has built its
+// objects but not yet moved its ref (the moment a concurrent gc or repack
+// decides reachability without them), drops none of them: the pack is
+// kept until the ref names its commit.
+func TestMaintenanceBetweenBuildAndRefMove(t *testing.T) {
+	dir := testgit.Init(t)
+	st, err := gitstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := writeOps(t, st, gitstore.ZeroHash, 1, "first")[0]
+	all := []gitstore.Hash{head}
+	for _, args := range [][]string{
+		{"gc", "--aggressive", "--prune=now", "--quiet"},
+		{"repack", "-a", "-d", "-q"},
+		{"prune", "--expire=now"},
+		{"repack", "-a", "-d", "-q", "--cruft", "--cruft-expiration=now"},
+	} {
+		rec := record(args[0])
+		rec.Op = []byte(`{"type":"test","during":"` + strings.Join(args, " ") + `"}`)
+		rec.Artifacts = map[string][]byte{"log.txt": []byte(strings.Join(args, " "))}
+		hs, err := st.BuildFeedCommits(head, []gitstore.Record{rec}, testSigner(t, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		testgit.Run(t, dir, args...)
+		if err := st.UpdateRef(gitstore.FeedRef("abc"), head, hs[0]); err != nil {
+			t.Fatal(err)
+		}
+		head = hs[0]
+		all = append(all, head)
+		fresh, err := gitstore.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range all {
+			fc, err := fresh.ReadFeedCommit(h)
+			if err != nil {
+				t.Fatalf("after git %s during a write: %v", strings.Join(args, " "), err)
+			}
+			for name, a := range fc.Artifacts {
+				if _, err := fresh.ReadTyped(a, gitstore.BlobObject); err != nil {
+					t.Fatalf("after git %s during a write: artifact %s: %v", strings.Join(args, " "), name, err)
+				}
+			}
+		}
+		testgit.Run(t, dir, "fsck", "--strict", "--no-dangling")
+	}
+}
