@@ -30,7 +30,7 @@ import (
 // the .keep is removed (UpdateRef, Release) and the pack is an ordinary
 // one: a repack that lists packs after that walks refs after it too, and
 // keeps them as reachable. Writers never take git's gc lock and never wait
-// for maintenance (docs/adr/0016-kept-pack-writes.md).
+// for maintenance (docs/adr/0017-kept-pack-writes.md).
 //
 // A pack per write would make every object lookup look through more and
 // more indexes, so a Store rolls up the packs it wrote itself (rollOwn):
