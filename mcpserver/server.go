@@ -22,6 +22,9 @@ var (
 	// ErrNotInRun means the operation is not available through a run
 	// token (the daemon does not offer it to runs).
 	ErrNotInRun = errors.New("not available inside a daemon run")
+	// ErrRunToken means the run token was refused: unknown, or its run
+	// has ended.
+	ErrRunToken = errors.New("run token refused")
 	// ErrPanic means a handler panicked; the server went on.
 	ErrPanic = errors.New("internal error")
 )
@@ -174,6 +177,8 @@ func errorKind(err error) string {
 		return "bad-arguments"
 	case errors.Is(err, ErrNotInRun):
 		return "not-in-run"
+	case errors.Is(err, ErrRunToken):
+		return "run-token"
 	case errors.Is(err, ErrPanic):
 		return "internal"
 	}

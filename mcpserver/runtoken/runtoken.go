@@ -7,7 +7,9 @@ package runtoken
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/git-covenant/git-covenant/daemon"
 	"github.com/git-covenant/git-covenant/mcpserver"
@@ -37,6 +39,9 @@ func FromFile(socket, tokenFile string) (*Socket, error) {
 func (s *Socket) Binding(ctx context.Context) (*mcpserver.RunBinding, error) {
 	var w daemon.Whoami
 	if err := daemon.Call(ctx, s.Path, daemon.Request{Op: "whoami", Token: s.Token}, &w); err != nil {
+		if errors.Is(err, daemon.ErrBadToken) {
+			return nil, fmt.Errorf("%w: %s", mcpserver.ErrRunToken, strings.TrimPrefix(err.Error(), daemon.ErrBadToken.Error()+": "))
+		}
 		return nil, err
 	}
 	return &mcpserver.RunBinding{Run: w.Run, Identity: w.Identity, Task: w.Task, Epoch: w.Epoch}, nil
