@@ -128,6 +128,13 @@ func TestMCPRoundTripReport(t *testing.T) {
 		cw = append(cw, timeCLI("--as", "bot", "task", "comment", task.ID, fmt.Sprintf("cli %d", i)))
 	}
 	fmt.Printf("| tools/list over stdio (grouped) | %d bytes | %d tokens |\n", len(lb), len(lb)/4)
+	for _, c := range []struct {
+		name string
+		opts mcpserver.Options
+	}{{"flat (one tool per op)", mcpserver.Options{Exec: true, Flat: true}}, {"grouped --read-only", mcpserver.Options{ReadOnly: true}}} {
+		b := toolsListBytes(t, f, c.opts)
+		fmt.Printf("| tools/list, %s | %d bytes | %d tokens |\n", c.name, b, b/4)
+	}
 	for _, r := range []struct {
 		name string
 		d    []time.Duration

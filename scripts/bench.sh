@@ -14,6 +14,7 @@
 #   BENCH_PROV_RANGE=1000     attested commits for the verify throughput figure
 #   BENCH_GATEWAY_SAMPLES=50  gateway and CLI calls timed each (gateway report)
 #   BENCH_GATEWAY_LOAD=50x200 clients x requests of the gateway load run
+#   BENCH_MCP_CALLS=100       MCP tool calls (and CLI runs) of each kind timed
 # Repositories are made in a temporary directory and removed afterwards.
 set -e
 cd "$(dirname "$0")/.."
@@ -58,3 +59,9 @@ DAEMON_BENCH_RUNS="${BENCH_DAEMON_RUNS:-100}" "${GO:-go}" test -count=1 -v -run 
 echo
 GATEWAY_BENCH="${BENCH_GATEWAY_SAMPLES:-50}" "${GO:-go}" test -count=1 -v -run '^TestGatewayReport$' ./gateway/ | grep '^| '
 GATEWAY_LOAD="${BENCH_GATEWAY_LOAD:-50x200}" "${GO:-go}" test -count=1 -v -timeout 20m -run '^TestGatewayLoad$' ./gateway/ | grep '^| gateway load'
+
+# MCP (issue 13): tools/list size (grouped, flat, read-only), and a read and
+# a write tool call over stdio to one `git covenant mcp` process next to the
+# same operation as a CLI process, p50/p99 over BENCH_MCP_CALLS (100) each.
+echo
+MCP_BENCH_CALLS="${BENCH_MCP_CALLS:-100}" "${GO:-go}" test -count=1 -v -run '^TestMCPRoundTripReport$' ./mcpserver/ | grep '^| '
