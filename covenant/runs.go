@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/runs"
@@ -267,4 +268,148 @@ func (s *Service) WorktreeAdminDir(dir string) (string, error) {
 		p = filepath.Join(dir, p)
 	}
 	return filepath.Clean(p), nil
+}
+
+// RunStart is the commit a run's branch starts from without asking git:
+// the branch's tip when it exists, else base ("" is HEAD) when it is a
+// branch name, a full ref name or a commit id. ok is false when that
+// takes git (a tag, a revision expression) or the ref is missing.
+func (s *Service) RunStart(branch, base string) (commit string, ok bool) {
+	st := s.store()
+	if branch != "" {
+		if h, found, err := st.ReadRef("refs/heads/" + branch); err == nil && found {
+			return h.String(), true
+		}
+	}
+	switch {
+	case base == "" || base == "HEAD":
+		h, _, err := st.Head()
+		if err != nil || h.IsZero() {
+			return "", false
+		}
+		return h.String(), true
+	case len(base) == 40:
+		if h, err := gitstore.ParseHash(base); err == nil {
+			return h.String(), true
+		}
+	}
+	for _, name := range []string{base, "refs/heads/" + base, "refs/remotes/" + base} {
+		if !strings.HasPrefix(name, "refs/") {
+			continue
+		}
+		if h, found, err := st.ReadRef(name); err == nil && found {
+			if _, err := st.ReadCommit(h); err != nil {
+				return "", false // an annotated tag or not a commit: git peels it
+			}
+			return h.String(), true
+		}
+	}
+	return "", false
+}
+
+// ResolveRunStart is RunStart, asking git when it must.
+func (s *Service) ResolveRunStart(ctx context.Context, branch, base string) (string, error) {
+	if c, ok := s.RunStart(branch, base); ok {
+		return c, nil
+	}
+	if base == "" {
+		base = "HEAD"
+	}
+	out, err := s.store().Git().WithDir(s.gitWorkDir()).Output(ctx, []string{"rev-parse", "--verify", "-q", base + "^{commit}"})
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", base, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// PrepareWorktree checks commit out, detached, in dir: a worktree kept
+// ready so that a run's start costs no checkout (TakeWorktree).
+func (s *Service) PrepareWorktree(ctx context.Context, dir, commit string) error {
+	s.c.wtMu.Lock()
+	defer s.c.wtMu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	_, err := s.store().Git().WithDir(s.gitWorkDir()).Output(ctx, []string{"worktree", "add", "-q", "--detach", dir, commit + "^{commit}"})
+	return err
+}
+
+// ErrWorktreeStale means a prepared worktree is not at the commit a run
+// needs (or is no longer a worktree): it is removed, not used.
+var ErrWorktreeStale = errors.New("prepared worktree is stale")
+
+// TakeWorktree makes the worktree prepared at from (PrepareWorktree) the
+// run's checkout of branch in dir, without a git process: the directory
+// is moved and git's record of its path rewritten (what `git worktree
+// move` does), the branch is created at the prepared commit when it does
+// not exist, and the worktree's HEAD is pointed at it. Its files and
+// index are already those of the commit. ErrWorktreeStale when the
+// prepared commit is not where branch starts (RunStart with base).
+func (s *Service) TakeWorktree(ctx context.Context, from, dir, branch, base string) (*Worktree, error) {
+	s.c.wtMu.Lock()
+	defer s.c.wtMu.Unlock()
+	want, ok := s.RunStart(branch, base)
+	if !ok {
+		return nil, ErrWorktreeStale
+	}
+	admin, err := s.WorktreeAdminDir(from)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrWorktreeStale, err)
+	}
+	head, err := os.ReadFile(filepath.Join(admin, "HEAD"))
+	if err != nil || strings.TrimSpace(string(head)) != want {
+		return nil, ErrWorktreeStale
+	}
+	if _, err := os.Stat(dir); err == nil {
+		// A worktree a killed daemon left for the task.
+		g := s.store().Git().WithDir(s.gitWorkDir())
+		g.Output(ctx, []string{"worktree", "unlock", dir})
+		g.Output(ctx, []string{"worktree", "remove", "--force", "--force", dir})
+		os.RemoveAll(dir)
+	}
+	if err := os.Rename(from, dir); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(admin, "gitdir"), []byte(filepath.Join(dir, ".git")+"\n")); err != nil {
+		return nil, err
+	}
+	h, err := gitstore.ParseHash(want)
+	if err != nil {
+		return nil, err
+	}
+	ref := "refs/heads/" + branch
+	if _, found, err := s.store().ReadRef(ref); err != nil {
+		return nil, err
+	} else if !found {
+		if err := s.store().UpdateRef(ref, gitstore.ZeroHash, h); err != nil {
+			return nil, err
+		}
+	}
+	// HEAD by git's lock protocol: HEAD.lock created exclusively, renamed.
+	if err := writeFileAtomic(filepath.Join(admin, "HEAD"), []byte("ref: "+ref+"\n")); err != nil {
+		return nil, err
+	}
+	return &Worktree{Dir: dir, Branch: branch, Base: want}, nil
+}
+
+// writeFileAtomic writes p through p.lock, created exclusively (so a git
+// process writing p at the same time fails instead of interleaving), and
+// renamed over p.
+func writeFileAtomic(p string, b []byte) error {
+	lock := p + ".lock"
+	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(lock, p)
+	}
+	if err != nil {
+		os.Remove(lock)
+	}
+	return err
 }

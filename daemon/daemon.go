@@ -79,6 +79,10 @@ type Options struct {
 	Self string
 	// HTTP configures the HTTP gateway (http.go).
 	HTTP HTTPOptions
+	// Pool is how many worktrees are kept checked out, ready for a run,
+	// per base commit (0: DefaultPool, negative: none; every run then
+	// waits for its checkout).
+	Pool int
 }
 
 // Daemon is one clone's agent dispatcher.
@@ -101,11 +105,13 @@ type Daemon struct {
 	runs   map[string]*run // by run id
 	tokens map[string]*run // by token hash
 	byTask map[string]*run
+	ran    map[ranKey]bool // ranAlready's answers
 	queue  int
 	scans  int
 	gw     *gateway
 	http   *gatewayServer // the HTTP gateway (http.go), nil when off
 	reaper *runner.Reaper
+	pool   *pool
 }
 
 // DefaultIdentity is the daemon identity's name when none is given:
@@ -150,7 +156,7 @@ func New(o Options) (*Daemon, error) {
 	}
 	d := &Daemon{o: o, svc: o.Service, name: o.Identity, cov: cov, log: &logger{w: o.Log, now: o.Now},
 		states: stateStore{dir: filepath.Join(cov, "daemon", "runs")}, wt: worktreesDir(o.Service),
-		wake: make(chan struct{}, 1), runs: map[string]*run{}, tokens: map[string]*run{}, byTask: map[string]*run{}}
+		wake: make(chan struct{}, 1), runs: map[string]*run{}, tokens: map[string]*run{}, byTask: map[string]*run{}, ran: map[ranKey]bool{}}
 	d.me = o.Service.As(o.Identity)
 	return d, nil
 }
@@ -270,6 +276,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	runCtx, stopRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRuns()
 	d.recover(runCtx)
+	if d.o.Pool >= 0 {
+		size := d.o.Pool
+		if size == 0 {
+			size = DefaultPool
+		}
+		d.pool = newPool(d.svc, d.wt, size, d.Logf, d.bases)
+		pctx, stopPool := context.WithCancel(context.WithoutCancel(ctx))
+		poolDone := make(chan struct{})
+		go func() { defer close(poolDone); d.pool.run(pctx) }()
+		// After the drain (deferred calls run last in, first out).
+		defer func() { stopPool(); <-poolDone }()
+	}
 	d.Logf("daemon %s started: pid %d, identity %s, %d agent(s)", d.name, os.Getpid(), d.name, len(d.agents))
 
 	var events <-chan struct{}
@@ -343,6 +361,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	}
 }
 
+// bases are the base refs of the agents dispatched to, each once.
+func (d *Daemon) bases() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, a := range d.agentList() {
+		if a.problem == "" && !seen[a.BaseRef] {
+			seen[a.BaseRef] = true
+			out = append(out, a.BaseRef)
+		}
+	}
+	return out
+}
+
 func (d *Daemon) running() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -377,7 +408,7 @@ func (d *Daemon) scan(ctx context.Context) {
 	for i := range ready {
 		s := &ready[i]
 		for _, a := range agents {
-			if a.problem != "" || !a.Takes(s) || d.ranAlready(ctx, a, s.ID) || !d.reserve(a, s.ID) {
+			if a.problem != "" || !a.Takes(s) || d.ranAlready(ctx, a, s) || !d.reserve(a, s.ID) {
 				continue
 			}
 			d.wg.Add(1)
@@ -557,24 +588,54 @@ func (d *Daemon) killOrphans() {
 // any state the manifest leaves it in) is not repeated until someone else
 // changes something (a new handoff, a comment, a move, a claim). Runs that
 // were stopped or abandoned do not count: their work was cut short.
-func (d *Daemon) ranAlready(ctx context.Context, a *Agent, task string) bool {
+//
+// The answer is kept per task, agent and the task's last change
+// (UpdatedAt), so a scan reads only the tasks that changed since the last.
+func (d *Daemon) ranAlready(ctx context.Context, a *Agent, s *tasks.Summary) bool {
+	key := ranKey{task: s.ID, agent: a.Name, updated: s.UpdatedAt.UnixNano()}
+	d.mu.Lock()
+	v, ok := d.ran[key]
+	d.mu.Unlock()
+	if ok {
+		return v
+	}
+	v, ok = d.ranAlreadyRead(ctx, a, s.ID)
+	if ok {
+		d.mu.Lock()
+		if len(d.ran) > 4096 {
+			clear(d.ran)
+		}
+		d.ran[key] = v
+		d.mu.Unlock()
+	}
+	return v
+}
+
+type ranKey struct {
+	task, agent string
+	updated     int64
+}
+
+// ranAlreadyRead is ranAlready from the task's history; ok is false when
+// it could not be read.
+func (d *Daemon) ranAlreadyRead(ctx context.Context, a *Agent, task string) (ran, ok bool) {
 	t, err := d.svc.Task(ctx, task)
 	if err != nil {
-		return false
+		return false, false
 	}
 	for i := len(t.History) - 1; i >= 0; i-- {
 		e := t.History[i]
 		if e.Type == runs.OpRecord {
 			for _, o := range []string{runs.Stopped, runs.Abandoned} {
 				if strings.Contains(e.Summary, ": "+o) {
-					return false
+					return false, true
 				}
 			}
-			return strings.Contains(e.Summary, " by "+a.Identity+": ")
+			return strings.Contains(e.Summary, " by "+a.Identity+": "), true
 		}
 		if e.Actor.Name != a.Identity && e.Actor.Name != d.name {
-			return false
+			return false, true
 		}
 	}
-	return false
+	return false, true
 }

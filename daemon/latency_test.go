@@ -40,7 +40,9 @@ func TestDispatchLatencyReport(t *testing.T) {
 	defer stop()
 	// The creator is another handle on the repository, as another process
 	// would be (its own index session and writer lock).
-	other, err := covenant.Open(context.Background(), covenant.Options{Dir: f.dir, Getenv: f.getenv, Env: f.env(), As: "alice"})
+	// It releases the writer lock after each call, as a `git covenant task
+	// create` process does when it exits.
+	other, err := covenant.Open(context.Background(), covenant.Options{Dir: f.dir, Getenv: f.getenv, Env: f.env(), As: "alice", IdleRelease: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

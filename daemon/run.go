@@ -95,7 +95,7 @@ type outcome struct {
 func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) *outcome {
 	a, st := r.agent, r.st
 	as := d.svc.As(a.Identity)
-	wt, err := d.svc.AddWorktree(ctx, filepath.Join(d.wt, t.ID), st.Branch, a.BaseRef)
+	wt, err := d.worktree(ctx, filepath.Join(d.wt, t.ID), st.Branch, a.BaseRef)
 	if err != nil {
 		return &outcome{err: fmt.Errorf("worktree: %w", err)}
 	}
@@ -119,9 +119,11 @@ func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) *outcome {
 		return &outcome{err: err}
 	}
 	promptFile := ""
-	prompt, err := d.prompt(ctx, t)
-	if err != nil {
-		return &outcome{err: fmt.Errorf("prompt: %w", err)}
+	var prompt []byte
+	if a.Prompt != "none" {
+		if prompt, err = d.prompt(ctx, t); err != nil {
+			return &outcome{err: fmt.Errorf("prompt: %w", err)}
+		}
 	}
 	if a.Prompt == "file" {
 		promptFile = filepath.Join(runDir, "prompt.md")
@@ -195,6 +197,27 @@ func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) *outcome {
 		out.err = fmt.Errorf("validation: %w", err)
 	}
 	return out
+}
+
+// worktree checks the run's branch out in dir: a worktree the pool has
+// ready at the commit the branch starts from is taken with no git
+// process; else (none ready, the branch moved on, no pool) it is checked
+// out now.
+func (d *Daemon) worktree(ctx context.Context, dir, branch, base string) (*covenant.Worktree, error) {
+	if c, ok := d.svc.RunStart(branch, base); ok {
+		if from, ok := d.pool.take(c); ok {
+			defer d.pool.refill()
+			wt, err := d.svc.TakeWorktree(ctx, from, dir, branch, base)
+			if err == nil {
+				d.Logf("worktree %s: taken from the pool at %s", dir, c[:12])
+				return wt, nil
+			}
+			d.Logf("worktree pool: %v; checking out instead", err)
+			d.svc.RemoveWorktree(context.WithoutCancel(ctx), from)
+		}
+	}
+	defer d.pool.refill()
+	return d.svc.AddWorktree(ctx, dir, branch, base)
 }
 
 // confine returns the argv that runs argv under the agent's sandbox
