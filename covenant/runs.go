@@ -13,6 +13,7 @@ import (
 	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/index"
+	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/runs"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
@@ -412,4 +413,32 @@ func writeFileAtomic(p string, b []byte) error {
 		os.Remove(lock)
 	}
 	return err
+}
+
+// RunRecordOp returns the body of the run.record op in commit (a commit a
+// task's history names for a run.record event), as its daemon signed it.
+func (s *Service) RunRecordOp(ctx context.Context, commit string) (*runs.RecordBody, error) {
+	h, err := gitstore.ParseHash(commit)
+	if err != nil {
+		return nil, err
+	}
+	fc, err := s.store().ReadFeedCommit(h)
+	if err != nil {
+		return nil, err
+	}
+	if fc.Problem != nil {
+		return nil, fc.Problem
+	}
+	op, err := oplog.Decode(fc.Op)
+	if err != nil {
+		return nil, err
+	}
+	if op.Type != runs.OpRecord {
+		return nil, fmt.Errorf("%w: %s is a %s op, not %s", ErrBadInput, commit, op.Type, runs.OpRecord)
+	}
+	var b runs.RecordBody
+	if err := json.Unmarshal(op.Body, &b); err != nil {
+		return nil, err
+	}
+	return &b, nil
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -626,12 +625,14 @@ func (d *Daemon) ranAlreadyRead(ctx context.Context, a *Agent, task string) (ran
 	for i := len(t.History) - 1; i >= 0; i-- {
 		e := t.History[i]
 		if e.Type == runs.OpRecord {
-			for _, o := range []string{runs.Stopped, runs.Abandoned} {
-				if strings.Contains(e.Summary, ": "+o) {
-					return false, true
-				}
+			// The record as signed, not its summary line: who ran, how it
+			// ended.
+			b, err := d.svc.RunRecordOp(ctx, e.Op)
+			if err != nil {
+				d.Logf("task %s: run record %s: %v", task, e.Op, err)
+				return false, false
 			}
-			return strings.Contains(e.Summary, " by "+a.Identity+": "), true
+			return b.Agent == a.Identity && !b.CutShort(), true
 		}
 		if e.Actor.Name != a.Identity && e.Actor.Name != d.name {
 			return false, true

@@ -70,3 +70,30 @@ echo "all done here"
 	f.verifyClean()
 	_ = context.Background
 }
+
+// A run that ended by itself is not repeated while only the agent and the
+// daemon have acted on the task since (the failed task stays ready: no
+// on.failure), whatever the number of scans; once someone else acts (a
+// comment), the agent takes the task again.
+func TestARunIsNotRepeatedUntilSomeoneElseActs(t *testing.T) {
+	f := newFixture(t)
+	agent := &daemon.Agent{Name: "bot", Identity: "bot", Labels: []string{"bot"}, Prompt: "none",
+		Argv: []string{f.script("agent.sh", "echo cannot do it; exit 1\n")}, Env: []string{"PATH"}, Sandbox: "none"}
+	d := f.daemon(agent)
+	f.start(d)
+	task := f.create("fails once", "bot")
+	f.waitRuns(task.ID, 1)
+	waitFor(t, "the lease to be given back", func() bool { return f.task(task.ID).Lease == nil })
+	scans := d.Status().Scans
+	waitFor(t, "three more scans", func() bool { return d.Status().Scans >= scans+3 })
+	if rs, _ := f.svc.Runs(context.Background(), task.ID); len(rs) != 1 || rs[0].Succeeded() {
+		t.Fatalf("runs after scans with nothing new: %+v", rs)
+	}
+	if _, err := f.svc.Comment(context.Background(), task.ID, "try again, the input is fixed"); err != nil {
+		t.Fatal(err)
+	}
+	rs := f.waitRuns(task.ID, 2)
+	if rs[1].Epoch == rs[0].Epoch {
+		t.Fatalf("the second run reused epoch %d", rs[0].Epoch)
+	}
+}

@@ -103,6 +103,14 @@ func (b *RecordBody) Succeeded() bool {
 	return b.Outcome == Exited && b.ExitCode != nil && *b.ExitCode == 0 && !b.Failed
 }
 
+// CutShort reports whether the run's work was cut short (the daemon
+// stopped it, or died under it): the task is dispatched again, whereas a
+// run that ended by itself or timed out, in whatever state it left the
+// task, is not repeated until someone else acts on the task.
+func (b *RecordBody) CutShort() bool {
+	return b.Outcome == Stopped || b.Outcome == Abandoned
+}
+
 var (
 	runRE    = regexp.MustCompile(`^run-[0-9a-f]{16}$`)
 	hexRE    = regexp.MustCompile(`^[0-9a-f]{64}$`)
