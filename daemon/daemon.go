@@ -589,7 +589,8 @@ func (d *Daemon) killOrphans() {
 // were stopped or abandoned do not count: their work was cut short.
 //
 // The answer is kept per task, agent and the task's last change
-// (UpdatedAt), so a scan reads only the tasks that changed since the last.
+// (UpdatedAt, once it is two seconds old), so a scan reads only the tasks
+// that changed since the last.
 func (d *Daemon) ranAlready(ctx context.Context, a *Agent, s *tasks.Summary) bool {
 	key := ranKey{task: s.ID, agent: a.Name, updated: s.UpdatedAt.UnixNano()}
 	d.mu.Lock()
@@ -599,7 +600,10 @@ func (d *Daemon) ranAlready(ctx context.Context, a *Agent, s *tasks.Summary) boo
 		return v
 	}
 	v, ok = d.ranAlreadyRead(ctx, a, s.ID)
-	if ok {
+	// Op times have a resolution of a second: a task changed in the last
+	// two seconds may change again with the same UpdatedAt, so it is not
+	// remembered yet.
+	if ok && d.o.Now().Sub(s.UpdatedAt) > 2*time.Second {
 		d.mu.Lock()
 		if len(d.ran) > 4096 {
 			clear(d.ran)
