@@ -40,6 +40,10 @@ type Config struct {
 	Provenance *Provenance `toml:"provenance,omitempty"`
 	// Mailbox is the mailbox's retry policy; nil means the default.
 	Mailbox *mailbox.Policy `toml:"mailbox,omitempty"`
+	// Secrets and Memory are the optional [secrets] and [memory] tables
+	// (see memory.go); neither changes the fold.
+	Secrets *Secrets `toml:"secrets,omitempty"`
+	Memory  *Memory  `toml:"memory,omitempty"`
 }
 
 // MailboxPolicy returns the configured mailbox policy, or the default one.
@@ -121,6 +125,16 @@ func Parse(b []byte) (*Config, error) {
 	if c.Mailbox != nil {
 		if err := c.Mailbox.Check(); err != nil {
 			return nil, fmt.Errorf("%w: %s%s: %v", ErrInvalid, Path, locate(b, "mailbox"), err)
+		}
+	}
+	if c.Secrets != nil {
+		if err := c.Secrets.check(); err != nil {
+			return nil, fmt.Errorf("%w: %s%s: %v", ErrInvalid, Path, locate(b, "on_hit"), err)
+		}
+	}
+	if c.Memory != nil {
+		if err := c.Memory.check(); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalid, Path, err)
 		}
 	}
 	return &c, nil

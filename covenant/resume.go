@@ -248,22 +248,36 @@ func (s *Service) pack(ctx context.Context, t *tasks.Task) (*ContextPack, error)
 }
 
 // pinFile pins a working-tree file (path relative to the top of the
-// working tree) to its blob, writing the blob so it can be shown later.
-func (s *Service) pinFile(rel string) (tasks.FileRef, error) {
+// working tree) to its blob, writing the blob so it can be shown later,
+// unless .covenantignore names the path or the file holds a secret (see
+// storable): then only the blob id is recorded. what names the pin in
+// messages (handoff --file).
+func (s *Service) pinFile(what, rel string) (tasks.FileRef, error) {
 	r := s.store()
 	if r.WorkTree == "" {
 		return tasks.FileRef{}, ErrBare
+	}
+	cfg, err := s.requireConfig()
+	if err != nil {
+		return tasks.FileRef{}, err
 	}
 	// Through symlinks, the file must stay in the work tree.
 	b, err := r.ReadWorkFile(rel)
 	if err != nil {
 		return tasks.FileRef{}, err
 	}
-	h, err := r.WriteObject(gitstore.BlobObject, b)
+	rel = filepath.ToSlash(rel)
+	ok, err := s.storable(cfg, what, rel, b)
 	if err != nil {
 		return tasks.FileRef{}, err
 	}
-	return tasks.FileRef{Path: filepath.ToSlash(rel), Blob: h.String()}, nil
+	h := gitstore.HashObject(gitstore.BlobObject, b)
+	if ok {
+		if h, err = r.WriteObject(gitstore.BlobObject, b); err != nil {
+			return tasks.FileRef{}, err
+		}
+	}
+	return tasks.FileRef{Path: rel, Blob: h.String()}, nil
 }
 
 // headInfo returns HEAD's commit and branch.

@@ -10,6 +10,7 @@ import (
 	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/redact"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
 )
@@ -154,7 +155,10 @@ type HandoffRequest struct {
 func (s *Service) HandoffTask(ctx context.Context, req HandoffRequest) (*tasks.Task, error) {
 	h := req.Handoff
 	for _, p := range req.Files {
-		fr, err := s.pinFile(p)
+		fr, err := s.pinFile("handoff --file", p)
+		if errors.Is(err, redact.ErrSecret) {
+			return nil, err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: --file %s: %v", ErrBadInput, p, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/git-covenant/git-covenant/index"
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/redact"
 	"github.com/git-covenant/git-covenant/safetext"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
@@ -38,6 +39,8 @@ type Written struct {
 	Entries []*oplog.Entry
 	Actor   *trust.Actor
 	Tasks   []*tasks.Task
+	// Redacted names each secret the write replaced (never the secret).
+	Redacted []redact.Finding
 }
 
 // Task returns the folded state of a task the write touched, nil if none.
@@ -178,6 +181,13 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 			if err := safetext.CheckValue(d.Body); err != nil {
 				return fmt.Errorf("%w: %s %w", ErrBadInput, d.Type, err)
 			}
+			// No secret is signed: every draft passes the rule set
+			// (redact; [secrets] on_hit), whichever door it came in by.
+			d, redacted, err := scrub(cfg, d)
+			if err != nil {
+				return err
+			}
+			out.Redacted = append(out.Redacted, redacted...)
 			if err := safetext.Check(d.Summary); err != nil {
 				return fmt.Errorf("%w: %s summary: %w", ErrBadInput, d.Type, err)
 			}
@@ -202,7 +212,7 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 				return err
 			}
 			ops[i] = op
-			recs[i] = gitstore.Record{Op: raw, Artifacts: d.Artifacts, Message: oplog.Message(op, d.Summary),
+			recs[i] = gitstore.Record{Op: raw, Artifacts: d.Artifacts, Message: oplog.Message(op, d.Summary) + redactedTrailers(redacted),
 				Author: ledger.Author(id.Name, keyID, op.When())}
 		}
 		old := gitstore.ZeroHash
@@ -302,6 +312,7 @@ func (s *Service) writeOnce(ctx context.Context, plan planner, publish func(old,
 	if !newHead.IsZero() {
 		heads[keyID] = newHead
 	}
+	s.reportRedactions(out.Redacted)
 	c.folded, c.digest = heads, src.Config
 	return out, moved, nil
 }
