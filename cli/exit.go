@@ -15,6 +15,7 @@ import (
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/mailbox"
 	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/redact"
 	"github.com/git-covenant/git-covenant/remote"
 	"github.com/git-covenant/git-covenant/safetext"
 	"github.com/git-covenant/git-covenant/tasks"
@@ -166,6 +167,10 @@ func classify(err error) (int, string) {
 		return ExitConflict, "pick another name, or use the existing identity with --as"
 	case errors.Is(err, safetext.ErrControl), errors.Is(err, safetext.ErrInvalidUTF8):
 		return ExitUsage, "text may hold printable characters, tabs and newlines only: no escape sequences, other control characters or invalid UTF-8 (docs/format.md, Text)"
+	case errors.Is(err, redact.ErrSecret):
+		return ExitUsage, "remove the secret (git covenant ignore check - explains what the rules find), or set [secrets] on_hit = \"redact\""
+	case errors.Is(err, covenant.ErrNoMemory):
+		return ExitNotFound, "list memories with 'git covenant memory list --all'"
 	case errors.Is(err, identity.ErrBadName), errors.Is(err, identity.ErrBadRole),
 		errors.Is(err, tasks.ErrEmptyTitle), errors.Is(err, tasks.ErrBadPriority),
 		errors.Is(err, tasks.ErrBadLabel), errors.Is(err, tasks.ErrBadHandoff),

@@ -163,12 +163,15 @@ func TestJSONShapes(t *testing.T) {
 	_, shapes := docShapes(t)
 	exercised := map[string]bool{}
 	named := map[string]bool{}
-	grant := ""
+	grant, mem := "", ""
 	check := func(args ...string) string {
 		t.Helper()
 		for i, a := range args {
-			if a == "<grant>" {
+			switch a {
+			case "<grant>":
 				args[i] = grant
+			case "<memory>":
+				args[i] = mem
 			}
 		}
 		out, errs, code := e.run(args...)
@@ -259,6 +262,15 @@ func TestJSONShapes(t *testing.T) {
 		{"token", "rotate", "console", "--json"},
 		{"token", "revoke", "console", "--json"},
 		{"doctor", "--json"},
+		{"memory", "add", "--tier", "longterm", "--text", "run make test before pushing", "--tag", "ci", "--json"},
+		{"memory", "list", "--json"},
+		{"memory", "show", "<memory>", "--json"},
+		{"memory", "search", "make", "test", "--json"},
+		{"memory", "forget", "<memory>", "--reason", "obsolete", "--json"},
+		{"memory", "restore", "<memory>", "--reason", "still true", "--json"},
+		{"memory", "drift", "--json"},
+		{"memory", "compact", "--dry-run", "--json"},
+		{"ignore", "check", ".env", "--json"},
 	}
 	// The mailbox (a2a.go): alice, a root, writes to herself.
 	m1 := strings.TrimSpace(e.must("a2a", "send", "alice", "--kind", "x", "--body", "first", "--idempotency-key", "k"))
@@ -276,6 +288,11 @@ func TestJSONShapes(t *testing.T) {
 	check("a2a", "status", m1, "--json")
 	for _, args := range cases {
 		out := check(args...)
+		if args[0] == "memory" && args[1] == "add" {
+			var m struct{ ID string }
+			json.Unmarshal([]byte(out), &m)
+			mem = m.ID
+		}
 		if args[0] == "cap" && args[1] == "grant" {
 			var g struct{ ID string }
 			json.Unmarshal([]byte(out), &g)

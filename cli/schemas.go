@@ -8,6 +8,7 @@ import (
 	"github.com/git-covenant/git-covenant/daemon"
 	"github.com/git-covenant/git-covenant/doctor"
 	"github.com/git-covenant/git-covenant/hooks"
+	"github.com/git-covenant/git-covenant/memory"
 	"github.com/git-covenant/git-covenant/provenance"
 	"github.com/git-covenant/git-covenant/remote"
 	"github.com/git-covenant/git-covenant/runs"
@@ -57,5 +58,10 @@ var schemas = []struct {
 	{"token/1", reflect.TypeFor[tokens.Listed]()},
 	{"token-secret/1", reflect.TypeFor[tokens.Issued]()},
 	{"mailbox-message/1", reflect.TypeFor[covenant.MessageView]()},
+	{"memory/1", reflect.TypeFor[memory.Memory]()},
+	{"memory-hit/1", reflect.TypeFor[covenant.MemoryHit]()},
+	{"memory-drift/1", reflect.TypeFor[covenant.Drift]()},
+	{"memory-compact/1", reflect.TypeFor[covenant.CompactReport]()},
+	{"ignore-check/1", reflect.TypeFor[covenant.IgnoreCheck]()},
 	{"error/1", reflect.TypeFor[jsonError]()},
 }

@@ -25,6 +25,9 @@ type Primer struct {
 	Ready    []TaskBrief    `json:"ready"`      // the top of the ready queue it may claim
 	More     bool           `json:"more_ready"` // the queue holds more than Ready
 	Steps    []Step         `json:"steps"`
+	// Memories are long-term project memory and memories tagged with a
+	// label of a task it holds, within PrimeMemoryTokens.
+	Memories []PackMemory `json:"memories"`
 }
 
 // PrimeIdentity is the acting identity as the folded state knows it.
@@ -156,6 +159,13 @@ func (s *Service) Prime(ctx context.Context, req PrimeRequest) (*Primer, error) 
 		})
 	})
 	if err != nil {
+		return nil, err
+	}
+	var labels []string
+	for _, l := range p.Leased {
+		labels = append(labels, l.Labels...)
+	}
+	if p.Memories, err = s.relevant(ctx, nil, labels, PrimeMemoryTokens); err != nil {
 		return nil, err
 	}
 	p.Steps = primeSteps(wf, p.Identity)

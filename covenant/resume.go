@@ -54,6 +54,9 @@ type ContextPack struct {
 	History       []PackEvent      `json:"history"`
 	Head          string           `json:"head"`
 	Branch        string           `json:"branch"`
+	// Memories are the memories relevant to the task, ranked, within
+	// PackMemoryTokens (see relevant).
+	Memories []PackMemory `json:"memories"`
 }
 
 // PackTask is the task as a resuming session needs it.
@@ -192,6 +195,9 @@ func (s *Service) pack(ctx context.Context, t *tasks.Task) (*ContextPack, error)
 		p.Head = head.String()
 	}
 	if p.Commits, err = s.taskCommits(ctx, t); err != nil {
+		return nil, err
+	}
+	if p.Memories, err = s.relevant(ctx, t, t.Labels, PackMemoryTokens); err != nil {
 		return nil, err
 	}
 	if t.Handoff == nil {

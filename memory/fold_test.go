@@ -176,3 +176,66 @@ func TestWriterCheck(t *testing.T) {
 		t.Errorf("tags not normalized for signing: %v", tags)
 	}
 }
+
+// Per-tier scopes: dave may write working memory only; forget, restore,
+// mark and promote need the memory's tier, a promotion the target's too.
+func TestTierScopesAndChanges(t *testing.T) {
+	w := newWorld(t)
+	const dave = "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+	w.st.PutActor(&trust.Actor{KeyID: dave, Name: "dave", Role: "agent", RegisteredBy: alice})
+	w.st.PutPrincipal(&trust.Principal{Name: "dave", Role: "agent", Key: dave, Keys: []string{dave}, Grants: []string{"cap-dave"}})
+	w.st.PutGrant(&trust.Grant{ID: "cap-dave", To: "dave", By: "alice", Scopes: []string{trust.ScopeMemoryWorking}})
+	if k, _ := w.apply(dave, memory.OpAdd, "", memory.AddBody{Tier: "longterm", Text: "x"}); k != oplog.KindUnauthorized {
+		t.Errorf("dave adds long-term memory: %q", k)
+	}
+	k, seq := w.apply(dave, memory.OpAdd, "", memory.AddBody{Tier: "working", Text: "scratch: the parser is in parse.go"})
+	if k != "" {
+		t.Fatalf("dave adds working memory: %q", k)
+	}
+	id := memory.NewID(dave, seq)
+	if k, _ := w.apply(dave, memory.OpPromote, "", memory.ChangeBody{ID: id, Tier: "longterm", Reason: "useful"}); k != oplog.KindUnauthorized {
+		t.Errorf("dave promotes to long-term: %q", k)
+	}
+	if k, _ := w.apply(bob, memory.OpPromote, "", memory.ChangeBody{ID: id, Tier: "working", Reason: "x"}); k != oplog.KindInvalidBody {
+		t.Errorf("promotion to the same tier: %q", k)
+	}
+	if k, _ := w.apply(bob, memory.OpPromote, "", memory.ChangeBody{ID: id, Tier: "episodic", Reason: "what happened"}); k != "" {
+		t.Fatalf("bob promotes: %q", k)
+	}
+	if m := w.memory(id); m.Tier != "episodic" || len(m.Changes) != 1 || m.Changes[0].Tier != "working" {
+		t.Fatalf("promoted: %+v", m)
+	}
+	// Now episodic: dave's working scope no longer covers it.
+	if k, _ := w.apply(dave, memory.OpForget, "", memory.ForgetBody{ID: id, Reason: "x"}); k != oplog.KindUnauthorized {
+		t.Errorf("dave forgets an episodic memory: %q", k)
+	}
+	if k, _ := w.apply(bob, memory.OpRestore, "", memory.ChangeBody{ID: id, Reason: "x"}); k != oplog.KindDuplicate {
+		t.Errorf("restore of a live memory: %q", k)
+	}
+	if k, _ := w.apply(bob, memory.OpForget, "", memory.ForgetBody{ID: id, Reason: "task ended"}); k != "" {
+		t.Fatal(k)
+	}
+	if k, _ := w.apply(bob, memory.OpPromote, "", memory.ChangeBody{ID: id, Tier: "longterm", Reason: "x"}); k != oplog.KindInvalidBody {
+		t.Errorf("promotion of a forgotten memory: %q", k)
+	}
+	if k, _ := w.apply(bob, memory.OpRestore, "", memory.ChangeBody{ID: id, Reason: "still true"}); k != "" {
+		t.Fatal(k)
+	}
+	if k, _ := w.apply(bob, memory.OpMark, "", memory.ChangeBody{ID: id, Stale: true, Reason: "parse.go changed"}); k != "" {
+		t.Fatal(k)
+	}
+	if k, _ := w.apply(bob, memory.OpMark, "", memory.ChangeBody{ID: id, Stale: true, Reason: "again"}); k != oplog.KindDuplicate {
+		t.Errorf("marking twice: %q", k)
+	}
+	m := w.memory(id)
+	if m.Forgotten != nil || m.Stale == nil || m.Stale.Reason != "parse.go changed" || len(m.Changes) != 4 || m.Text != "scratch: the parser is in parse.go" {
+		t.Fatalf("after restore and mark: %+v", m)
+	}
+	if k, _ := w.apply(bob, memory.OpRestore, "", memory.ChangeBody{ID: id, Reason: "x", Tier: "longterm"}); k != oplog.KindInvalidBody {
+		t.Errorf("restore with a tier: %q", k)
+	}
+	var terms string
+	if ok, _ := w.st.Record(memory.TermsKind, id, &terms); !ok || terms != " go in is parse parser scratch the " {
+		t.Errorf("terms %q", terms)
+	}
+}

@@ -15,8 +15,11 @@ import (
 
 // Op types this package folds.
 const (
-	OpAdd    = "memory.add"
-	OpForget = "memory.forget"
+	OpAdd     = "memory.add"
+	OpForget  = "memory.forget"
+	OpRestore = "memory.restore"
+	OpMark    = "memory.mark"
+	OpPromote = "memory.promote"
 )
 
 // Kind is the record kind memories are stored under.
@@ -103,6 +106,42 @@ func (b *ForgetBody) Check() error {
 	return nil
 }
 
+// ChangeBody is the body of memory.restore (undo a forget), memory.mark
+// (Stale true: the memory is marked stale, for instance because its pins
+// drifted; false: the mark is cleared) and memory.promote (Tier: move the
+// memory to a longer-lived tier).
+type ChangeBody struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+	Stale  bool   `json:"stale,omitempty"`
+	Tier   string `json:"tier,omitempty"`
+}
+
+// Check requires a memory id and a reason, and a tier only where one
+// belongs (the fold checks which op it is).
+func (b *ChangeBody) Check() error {
+	if !idRE.MatchString(b.ID) {
+		return fmt.Errorf("%w: %q is not a memory id", ErrBadMemory, b.ID)
+	}
+	if strings.TrimSpace(b.Reason) == "" {
+		return fmt.Errorf("%w: a reason is needed", ErrBadMemory)
+	}
+	if b.Tier != "" && !has(Tiers, b.Tier) {
+		return fmt.Errorf("%w: tier %q (want %s)", ErrBadMemory, b.Tier, strings.Join(Tiers, ", "))
+	}
+	return nil
+}
+
+// Change is one op that changed a memory after it was added.
+type Change struct {
+	Type   string    `json:"type"`
+	Op     string    `json:"op"`
+	By     tasks.Ref `json:"by"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+	Tier   string    `json:"tier,omitempty"` // memory.promote: the tier before
+}
+
 // Forgotten records who withdrew a memory, when and why.
 type Forgotten struct {
 	Op     string    `json:"op"`
@@ -123,7 +162,23 @@ type Memory struct {
 	At        time.Time  `json:"at"`
 	Op        string     `json:"op"`
 	Forgotten *Forgotten `json:"forgotten,omitempty"`
+	// Stale is set by memory.mark (for instance when its pins drifted).
+	Stale *Forgotten `json:"stale,omitempty"`
+	// Changes are the forget, restore, mark and promote ops, in order:
+	// the original text always stays in the record and in history.
+	Changes []Change `json:"changes,omitempty"`
 }
+
+// Live reports whether the memory is not forgotten.
+func (m *Memory) Live() bool { return m.Forgotten == nil }
+
+// Scope is the per-tier scope that writes memories of tier.
+func Scope(tier string) string { return "memory." + tier }
+
+// TermsKind is the record kind of each memory's search terms (key: the
+// memory id; value: " term term … ", lower case, each once), kept by the
+// fold so search scans short values instead of decoding memories.
+const TermsKind = "memory-terms"
 
 // NewID derives a memory's id from the op that added it.
 func NewID(actor string, seq uint64) string {

@@ -28,12 +28,17 @@ const (
 	ScopeResolve       = "escalation.resolve"
 	ScopeIdentityAdmin = "identity.admin"
 	ScopeProvenance    = "provenance.record"
-	ScopeMemory        = "memory.write"
-	ScopeA2A           = "a2a.send"
-	ScopeA2ASendPrefix = "a2a.send."
-	ScopeA2AReceive    = "a2a.receive"
-	ScopeA2ARespond    = "a2a.respond"
-	ScopeA2ARepair     = "a2a.repair"
+	ScopeMemory        = "memory.write" // every tier
+	// Per-tier memory scopes (package memory): writing, forgetting,
+	// restoring and marking memories of one tier.
+	ScopeMemoryWorking  = "memory.working"
+	ScopeMemoryEpisodic = "memory.episodic"
+	ScopeMemoryLongterm = "memory.longterm"
+	ScopeA2A            = "a2a.send"
+	ScopeA2ASendPrefix  = "a2a.send."
+	ScopeA2AReceive     = "a2a.receive"
+	ScopeA2ARespond     = "a2a.respond"
+	ScopeA2ARepair      = "a2a.repair"
 )
 
 // ScopeA2ASendTo is the scope of sending agent-to-agent messages to one
@@ -57,7 +62,10 @@ var Scopes = []struct{ Name, Allows string }{
 	{ScopeResolve, "resolve escalations (human identities only)"},
 	{ScopeIdentityAdmin, "register, rotate and revoke identities"},
 	{ScopeProvenance, "record provenance for commits"},
-	{ScopeMemory, "write shared memory"},
+	{ScopeMemory, "write shared memory of every tier"},
+	{ScopeMemoryWorking, "write working-tier memory (notes for a task in progress)"},
+	{ScopeMemoryEpisodic, "write episodic memory (accounts of what happened)"},
+	{ScopeMemoryLongterm, "write long-term project memory"},
 	{ScopeA2A, "send agent-to-agent messages to any identity"},
 	{"a2a.send.<identity>", "send agent-to-agent messages to <identity> only, e.g. a2a.send.reviewer"},
 	{ScopeA2AReceive, "claim agent-to-agent messages addressed to oneself"},
