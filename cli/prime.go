@@ -121,6 +121,7 @@ func printPrimer(w io.Writer, p *covenant.Primer) {
 	if p.More {
 		fmt.Fprintln(w, "  … more: git covenant task ready")
 	}
+	printMemories(w, p.Memories)
 }
 
 type taskAnswerOptions struct {

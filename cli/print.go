@@ -213,6 +213,7 @@ func printPack(w io.Writer, p *covenant.ContextPack) {
 			fmt.Fprintf(w, "  %-9s %s@%s\n", f.Status, f.Path, f.Handoff[:12])
 		}
 	}
+	printMemories(w, p.Memories)
 	fmt.Fprintf(w, "\nhistory:\n")
 	for _, e := range p.History {
 		summary := e.Summary
@@ -291,4 +292,19 @@ func reverseKind(k string) string {
 		return "led to"
 	}
 	return k
+}
+
+// printMemories prints the memories a pack or primer carries.
+func printMemories(w io.Writer, ms []covenant.PackMemory) {
+	if len(ms) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nmemories (git covenant memory show <id>):")
+	for _, m := range ms {
+		stale := ""
+		if m.Stale {
+			stale = ", stale"
+		}
+		fmt.Fprintf(w, "  %s %s (%s%s): %s\n", m.ID, m.Tier, m.Why, stale, strings.ReplaceAll(m.Text, "\n", "\n    "))
+	}
 }

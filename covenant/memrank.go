@@ -24,9 +24,9 @@ type PackMemory struct {
 // Budgets, in tokens (about four bytes of text each), for the memories a
 // context pack and a primer carry, and the longest text one memory shows.
 const (
-	PackMemoryTokens  = 500
-	PrimeMemoryTokens = 250
-	MemoryTextCut     = 600
+	PackMemoryTokens  = 400
+	PrimeMemoryTokens = 200
+	MemoryTextCut     = 400
 )
 
 // relevant ranks the live memories for a task (nil: for the repository
@@ -98,7 +98,8 @@ func (s *Service) relevant(ctx context.Context, t *tasks.Task, labels []string, 
 		if len(text) > MemoryTextCut {
 			text = cutText(text, MemoryTextCut) + "…"
 		}
-		cost := (len(text)+len(r.why)+len(r.m.ID)+len(r.m.By.Name))/4 + 12 // keys and punctuation
+		// As JSON: the values and about 90 bytes of keys, quotes and time.
+		cost := (len(text) + len(r.why) + len(r.m.ID) + len(r.m.By.Name) + 90) / 4
 		if used+cost > budget {
 			continue
 		}

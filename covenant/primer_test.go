@@ -3,6 +3,7 @@ package covenant_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,6 +81,22 @@ func primerFixture(t *testing.T) (*fixture, string) {
 			t.Fatal(err)
 		}
 	}
+	// Memories: the task's own, one pinned to a file its handoff pinned,
+	// one tagged with its label, another task's scratch notes (not shown),
+	// and more long-term project memory than the budget holds.
+	mem := func(req covenant.MemoryAddRequest) {
+		t.Helper()
+		if _, err := svc.AddMemory(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 12; i++ {
+		mem(covenant.MemoryAddRequest{Tier: "longterm", Text: fmt.Sprintf("project note %d: run make test before pushing; the integration suite needs docker and about four minutes on this machine", i)})
+	}
+	mem(covenant.MemoryAddRequest{Tier: "episodic", Text: "CI flaked on the auth suite on 2026-11-30; a shared cookie jar was the cause", Tags: []string{"auth"}})
+	mem(covenant.MemoryAddRequest{Tier: "longterm", Text: "auth helpers must stay free of package globals", Pins: []covenant.PinSpec{{Path: "auth/helpers.go"}}})
+	mem(covenant.MemoryAddRequest{Tier: "working", Task: held.ID, Text: "scratch for the jar docs"})
+	mem(covenant.MemoryAddRequest{Tier: "working", Task: tk.ID, Text: "login_test.go still sleeps 200ms before the second login; remove it next"})
 	return f, tk.ID
 }
 
@@ -127,6 +144,18 @@ func TestPrimerAndResumeTokenBudgets(t *testing.T) {
 			}
 		}
 	}
+	// Memories, ranked: the task's, the pinned, the tagged, then project
+	// memory as far as the budget goes; never another task's scratch.
+	why := []string{}
+	for _, m := range p.Memories {
+		why = append(why, m.Why)
+	}
+	if len(why) < 4 || why[0] != "task" || why[1] != "pinned auth/helpers.go" || why[2] != "tag auth" || why[3] != "project" || len(why) > 10 {
+		t.Errorf("pack memories: %v", why)
+	}
+	if strings.Contains(out["task resume "+id], "scratch for the jar docs") || !strings.Contains(out["task resume "+id], "remove it next") {
+		t.Errorf("resume memories:\n%s", out["task resume "+id])
+	}
 	var toValidation *tasks.Move
 	for i := range p.Moves {
 		if p.Moves[i].To == "validation" {
@@ -153,6 +182,9 @@ func TestPrimerAndResumeTokenBudgets(t *testing.T) {
 	}
 	if pr.Identity == nil || pr.Identity.Name != "bob" || len(pr.Leased) != 1 || len(pr.Ready) != 3 {
 		t.Fatalf("primer identity %+v, leased %+v, ready %+v", pr.Identity, pr.Leased, pr.Ready)
+	}
+	if len(pr.Memories) == 0 || pr.Memories[0].Why != "tag auth" {
+		t.Errorf("primer memories %+v", pr.Memories)
 	}
 
 	// task list --mine and task ready --for.
