@@ -15,6 +15,7 @@
 #   BENCH_GATEWAY_SAMPLES=50  gateway and CLI calls timed each (gateway report)
 #   BENCH_GATEWAY_LOAD=50x200 clients x requests of the gateway load run
 #   BENCH_MCP_CALLS=100       MCP tool calls (and CLI runs) of each kind timed
+#   BENCH_MEMORIES=100000     memories for the memory search figure
 # Repositories are made in a temporary directory and removed afterwards.
 set -e
 cd "$(dirname "$0")/.."
@@ -65,3 +66,9 @@ GATEWAY_LOAD="${BENCH_GATEWAY_LOAD:-50x200}" "${GO:-go}" test -count=1 -v -timeo
 # same operation as a CLI process, p50/p99 over BENCH_MCP_CALLS (100) each.
 echo
 MCP_BENCH_CALLS="${BENCH_MCP_CALLS:-100}" "${GO:-go}" test -count=1 -v -run '^TestMCPRoundTripReport$' ./mcpserver/ | grep '^| '
+
+# Memory and secrets (issue 14): `memory search` as a whole process over
+# BENCH_MEMORIES (100000) memories next to `memory show` and a git process,
+# and the secret rules' cost per KiB next to one lower-casing pass.
+echo
+"${GO:-go}" run ./internal/membench -bin "$bin"
