@@ -9,9 +9,25 @@ import (
 	"time"
 
 	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/daemon"
+	"github.com/git-covenant/git-covenant/gateway"
 	"github.com/git-covenant/git-covenant/mailbox"
+	"github.com/git-covenant/git-covenant/mailbox/a2ahttp"
 	"github.com/spf13/cobra"
 )
+
+// withA2A mounts the A2A endpoints (package mailbox/a2ahttp: an agent card
+// and JSON-RPC per agent of .covenant/agents) at /a2a on the daemon's HTTP
+// gateway, behind its token check.
+func withA2A(h daemon.HTTPOptions, svc *covenant.Service) daemon.HTTPOptions {
+	if h.Off {
+		return h
+	}
+	h.Mounts = append(h.Mounts, gateway.Mount{Path: "/a2a", Methods: []string{"GET", "POST"},
+		Summary: "A2A: GET /a2a/<agent>/.well-known/agent-card.json, POST /a2a/<agent> (JSON-RPC message/send, tasks/get)",
+		Handler: a2ahttp.New(a2ahttp.Options{Service: svc, Prefix: "/a2a", Authenticate: a2ahttp.GatewayAuth})})
+	return h
+}
 
 // The a2a commands: the leased mailbox between identities (package
 // mailbox). Messages are signed ops; a recv claims one under a lease.
