@@ -12,7 +12,7 @@
 // tokens, passwords in URLs and generic high-entropy assignments
 // (token = …, password: …). Each rule has literal keywords that must occur
 // (case-insensitively) before its regular expression runs, so text without
-// any keyword costs one lower-casing pass. docs/adr/0016-secrets-and-memory.md says
+// any keyword costs one lower-casing pass. docs/adr/0018-secrets-and-memory.md says
 // why the rules are this package's own rather than a library's.
 //
 // It imports only the standard library.
