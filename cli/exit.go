@@ -15,9 +15,11 @@ import (
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/mailbox"
 	"github.com/git-covenant/git-covenant/oplog"
+	"github.com/git-covenant/git-covenant/receipts"
 	"github.com/git-covenant/git-covenant/redact"
 	"github.com/git-covenant/git-covenant/remote"
 	"github.com/git-covenant/git-covenant/safetext"
+	"github.com/git-covenant/git-covenant/settle"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/tokens"
 )
@@ -218,6 +220,10 @@ func classify(err error) (int, string) {
 		return ExitUsage, ""
 	case errors.Is(err, tokens.ErrFile):
 		return ExitInvalid, ""
+	case errors.Is(err, settle.ErrProof):
+		return ExitVerifyFailed, ""
+	case errors.Is(err, settle.ErrBadBatch), errors.Is(err, receipts.ErrBadID):
+		return ExitUsage, ""
 	case errors.Is(err, errNoProvenance):
 		return ExitNotFound, "record some with: git covenant provenance record <commit> -- <command>"
 	}

@@ -271,6 +271,8 @@ func TestJSONShapes(t *testing.T) {
 		{"memory", "drift", "--json"},
 		{"memory", "compact", "--dry-run", "--json"},
 		{"ignore", "check", ".env", "--json"},
+		{"receipts", "list", "--json"},
+		{"settle", "batch", "--json"},
 	}
 	// The mailbox (a2a.go): alice, a root, writes to herself.
 	m1 := strings.TrimSpace(e.must("a2a", "send", "alice", "--kind", "x", "--body", "first", "--idempotency-key", "k"))
@@ -310,6 +312,8 @@ func TestJSONShapes(t *testing.T) {
 		"git covenant agent show":        "needs a manifest; its shape is agent/1 as agent list",
 		"git covenant task accept":       "needs a run awaiting acceptance; not exercised here yet",
 		"git covenant agent check":       "prints an unnamed report: not versioned yet",
+		"git covenant settle proof":      "needs a run record; cmd/git-covenant/testdata/settle.txtar runs it",
+		"git covenant settle verify":     "needs a run record; cmd/git-covenant/testdata/settle.txtar runs it",
 	}
 	walkCommands(NewCmdRoot(&Factory{Getenv: e.getenv}), func(c *cobra.Command) {
 		if c.Flags().Lookup("json") == nil {

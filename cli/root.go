@@ -250,7 +250,7 @@ completion: 'git covenant completion bash'.`,
 		c.GroupID = "work"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{newCmdLog(f, nil), newCmdVerify(f, nil), newCmdProvenance(f), newCmdAttest(f)} {
+	for _, c := range []*cobra.Command{newCmdLog(f, nil), newCmdVerify(f, nil), newCmdProvenance(f), newCmdAttest(f), newCmdReceipts(f), newCmdSettle(f)} { // receipts.go, settle.go
 		c.GroupID = "audit"
 		root.AddCommand(c)
 	}

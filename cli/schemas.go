@@ -12,6 +12,7 @@ import (
 	"github.com/git-covenant/git-covenant/provenance"
 	"github.com/git-covenant/git-covenant/remote"
 	"github.com/git-covenant/git-covenant/runs"
+	"github.com/git-covenant/git-covenant/settle"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/tokens"
 	"github.com/git-covenant/git-covenant/trust"
@@ -63,5 +64,9 @@ var schemas = []struct {
 	{"memory-drift/1", reflect.TypeFor[covenant.Drift]()},
 	{"memory-compact/1", reflect.TypeFor[covenant.CompactReport]()},
 	{"ignore-check/1", reflect.TypeFor[covenant.IgnoreCheck]()},
+	{"receipt/1", reflect.TypeFor[covenant.Receipt]()},
+	{"settle-batch/1", reflect.TypeFor[settle.Batch]()},
+	{"settle-proof/1", reflect.TypeFor[settle.Proof]()},
+	{"settle-verify/1", reflect.TypeFor[covenant.ProofCheck]()},
 	{"error/1", reflect.TypeFor[jsonError]()},
 }

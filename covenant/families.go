@@ -8,6 +8,7 @@ import (
 	"github.com/git-covenant/git-covenant/memory"
 	"github.com/git-covenant/git-covenant/provenance"
 	"github.com/git-covenant/git-covenant/runs"
+	"github.com/git-covenant/git-covenant/settle"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/tokens"
 	"github.com/git-covenant/git-covenant/trust"
@@ -32,5 +33,6 @@ func registry(cfg *config.Config) *fold.Registry {
 		runs.Family(),
 		provenance.Family(),
 		tokens.Family(),
+		settle.Family(),
 	)
 }

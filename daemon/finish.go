@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"time"
@@ -52,6 +53,7 @@ func (d *Daemon) finish(ctx context.Context, r *run, o *outcome, stopped bool) (
 			if u := rep.Usage; u.Input != 0 || u.Output != 0 {
 				b.Tokens = &runs.Tokens{Input: u.Input, Output: u.Output}
 			}
+			b.Credits = int64(math.Round(rep.CostUSD * 1e6))
 			if rep.IsError {
 				b.Failed = true
 				b.Note = strings.TrimSpace(b.Note + " the tool reported an error: " + strings.Join(rep.Errors, "; "))

@@ -68,6 +68,9 @@ type RecordBody struct {
 	OutputSHA256 string  `json:"output_sha256,omitempty"`
 	OutputBytes  int64   `json:"output_bytes"`
 	Tokens       *Tokens `json:"tokens,omitempty"`
+	// Credits is the cost the agent reported, in millionths of a US dollar
+	// (budgets and receipts count it, package receipts).
+	Credits int64 `json:"credits,omitempty"`
 	// Branch is the run's branch (covenant/<task>), Base the commit it
 	// started from, Head its tip at the end and Commits the commits on it
 	// since Base, newest first.
@@ -148,6 +151,8 @@ func (b *RecordBody) Check() error {
 		return bad("output digest %q", b.OutputSHA256)
 	case b.Tokens != nil && (b.Tokens.Input < 0 || b.Tokens.Output < 0):
 		return bad("negative token counts")
+	case b.Credits < 0:
+		return bad("negative credits")
 	case len(b.Commits) > MaxCommits:
 		return bad("%d commits (at most %d)", len(b.Commits), MaxCommits)
 	case len(b.Note) > 4096:

@@ -39,6 +39,8 @@ const (
 	ScopeA2AReceive     = "a2a.receive"
 	ScopeA2ARespond     = "a2a.respond"
 	ScopeA2ARepair      = "a2a.repair"
+	ScopeBudget         = "budget.admin"
+	ScopeSettle         = "settle.write"
 )
 
 // ScopeA2ASendTo is the scope of sending agent-to-agent messages to one
@@ -71,6 +73,8 @@ var Scopes = []struct{ Name, Allows string }{
 	{ScopeA2AReceive, "claim agent-to-agent messages addressed to oneself"},
 	{ScopeA2ARespond, "answer agent-to-agent messages one holds the lease of"},
 	{ScopeA2ARepair, "requeue or fail other identities' agent-to-agent messages (naming the current lease)"},
+	{ScopeBudget, "set budgets and resume paused runs"},
+	{ScopeSettle, "batch receipts and record anchors"},
 }
 
 var (
