@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/git-covenant/git-covenant/agents"
+	"github.com/git-covenant/git-covenant/budget"
 	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/daemon"
@@ -220,6 +221,12 @@ func classify(err error) (int, string) {
 		return ExitUsage, ""
 	case errors.Is(err, tokens.ErrFile):
 		return ExitInvalid, ""
+	case errors.Is(err, budget.ErrResumed):
+		return ExitConflict, "see 'git covenant budget checkpoints'"
+	case errors.Is(err, budget.ErrExhausted):
+		return ExitConflict, "see 'git covenant budget status'; raise it with 'git covenant budget set', or wait for the refill"
+	case errors.Is(err, budget.ErrBadBudget):
+		return ExitUsage, ""
 	case errors.Is(err, settle.ErrProof):
 		return ExitVerifyFailed, ""
 	case errors.Is(err, settle.ErrBadBatch), errors.Is(err, receipts.ErrBadID):

@@ -273,6 +273,9 @@ func TestJSONShapes(t *testing.T) {
 		{"ignore", "check", ".env", "--json"},
 		{"receipts", "list", "--json"},
 		{"settle", "batch", "--json"},
+		{"budget", "set", "bob", "--cpu", "10s", "--json"},
+		{"budget", "status", "--json"},
+		{"budget", "checkpoints", "--json"},
 	}
 	// The mailbox (a2a.go): alice, a root, writes to herself.
 	m1 := strings.TrimSpace(e.must("a2a", "send", "alice", "--kind", "x", "--body", "first", "--idempotency-key", "k"))
@@ -312,6 +315,7 @@ func TestJSONShapes(t *testing.T) {
 		"git covenant agent show":        "needs a manifest; its shape is agent/1 as agent list",
 		"git covenant task accept":       "needs a run awaiting acceptance; not exercised here yet",
 		"git covenant agent check":       "prints an unnamed report: not versioned yet",
+		"git covenant budget resume":     "needs a paused run; cmd/git-covenant/testdata/budget.txtar runs it",
 		"git covenant settle proof":      "needs a run record; cmd/git-covenant/testdata/settle.txtar runs it",
 		"git covenant settle verify":     "needs a run record; cmd/git-covenant/testdata/settle.txtar runs it",
 	}

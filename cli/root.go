@@ -245,8 +245,8 @@ completion: 'git covenant completion bash'.`,
 	t := newCmdTask(f)
 	t.GroupID = "work"
 	root.AddCommand(t)
-	root.AddCommand(newCmdMemory(f), newCmdIgnore(f))                                                                              // memory.go, ignore.go
-	for _, c := range []*cobra.Command{newCmdRun(f, nil), newCmdDaemon(f), newCmdPrime(f, nil), newCmdA2A(f), newCmdMCP(f, nil)} { // run.go, daemon.go, prime.go, a2a.go, mcp.go
+	root.AddCommand(newCmdMemory(f), newCmdIgnore(f))                                                                                               // memory.go, ignore.go
+	for _, c := range []*cobra.Command{newCmdRun(f, nil), newCmdDaemon(f), newCmdPrime(f, nil), newCmdA2A(f), newCmdMCP(f, nil), newCmdBudget(f)} { // run.go, daemon.go, prime.go, a2a.go, mcp.go, budget.go
 		c.GroupID = "work"
 		root.AddCommand(c)
 	}

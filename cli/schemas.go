@@ -4,6 +4,7 @@ import (
 	"reflect"
 
 	"github.com/git-covenant/git-covenant/agents"
+	"github.com/git-covenant/git-covenant/budget"
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/daemon"
 	"github.com/git-covenant/git-covenant/doctor"
@@ -65,6 +66,9 @@ var schemas = []struct {
 	{"memory-compact/1", reflect.TypeFor[covenant.CompactReport]()},
 	{"ignore-check/1", reflect.TypeFor[covenant.IgnoreCheck]()},
 	{"receipt/1", reflect.TypeFor[covenant.Receipt]()},
+	{"budget/1", reflect.TypeFor[budget.Budget]()},
+	{"budget-status/1", reflect.TypeFor[budget.Status]()},
+	{"checkpoint/1", reflect.TypeFor[budget.Pause]()},
 	{"settle-batch/1", reflect.TypeFor[settle.Batch]()},
 	{"settle-proof/1", reflect.TypeFor[settle.Proof]()},
 	{"settle-verify/1", reflect.TypeFor[covenant.ProofCheck]()},

@@ -2,6 +2,7 @@ package covenant
 
 import (
 	"github.com/git-covenant/git-covenant/attest/checkpoint"
+	"github.com/git-covenant/git-covenant/budget"
 	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/fold"
 	"github.com/git-covenant/git-covenant/mailbox"
@@ -34,5 +35,6 @@ func registry(cfg *config.Config) *fold.Registry {
 		provenance.Family(),
 		tokens.Family(),
 		settle.Family(),
+		budget.Family(),
 	)
 }

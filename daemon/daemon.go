@@ -407,7 +407,7 @@ func (d *Daemon) scan(ctx context.Context) {
 	for i := range ready {
 		s := &ready[i]
 		for _, a := range agents {
-			if a.problem != "" || !a.Takes(s) || d.ranAlready(ctx, a, s) || !d.reserve(a, s.ID) {
+			if a.problem != "" || !a.Takes(s) || d.ranAlready(ctx, a, s) || d.paused(ctx, s.ID) || !d.reserve(a, s.ID) {
 				continue
 			}
 			d.wg.Add(1)
@@ -487,6 +487,10 @@ func hashToken(tok string) string {
 // process's own, and the run is recorded and handed back. Stopping ctx
 // stops the agent; the run is still recorded.
 func (d *Daemon) RunTask(ctx context.Context, task, agent string) (*runs.Record, error) {
+	return d.runTask(ctx, task, agent, "")
+}
+
+func (d *Daemon) runTask(ctx context.Context, task, agent, resume string) (*runs.Record, error) {
 	d.started = d.o.Now()
 	if err := d.ensureIdentity(ctx); err != nil {
 		return nil, err
@@ -521,6 +525,9 @@ func (d *Daemon) RunTask(ctx context.Context, task, agent string) (*runs.Record,
 	defer d.stopReaper()
 	if !d.reserve(a, t.ID) {
 		return nil, fmt.Errorf("%w: %s is full", ErrNoAgent, a.Name)
+	}
+	if resume != "" {
+		d.reserved(t.ID).resume = resume // budget.go
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	defer stop()

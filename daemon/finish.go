@@ -39,10 +39,13 @@ func (d *Daemon) finish(ctx context.Context, r *run, o *outcome, stopped bool) (
 		b.ExitCode, b.Signal = &code, res.Signal
 		b.Started = res.Started.UTC().Format(time.RFC3339)
 		b.DurationMS, b.CPUMS, b.MaxRSS = res.Duration.Milliseconds(), res.CPU().Milliseconds(), res.MaxRSS
+		b.CPUMS = max(b.CPUMS, r.budget.observedCPU()) // budget.go
 		b.OutputSHA256, b.OutputBytes = res.OutputSHA256, res.OutputBytes
 		switch {
 		case res.TimedOut:
 			b.Outcome, b.Note = runs.TimedOut, fmt.Sprintf("stopped after the timeout of %s", a.Timeout)
+		case r.budget.stopped() != nil:
+			b.Outcome, b.Note = runs.Stopped, "stopped by the daemon: budget exhausted"
 		case res.Cancelled || stopped:
 			b.Outcome, b.Note = runs.Stopped, "stopped by the daemon"
 		default:
@@ -73,7 +76,11 @@ func (d *Daemon) finish(ctx context.Context, r *run, o *outcome, stopped bool) (
 	if len(b.Note) > 4000 {
 		b.Note = b.Note[:4000]
 	}
-	return d.close(ctx, r, b, out, final)
+	rec, err := d.close(ctx, r, b, out, final)
+	if err == nil && rec != nil {
+		d.writePause(ctx, r, &rec.RecordBody, stopped)
+	}
+	return rec, err
 }
 
 // close records a run and gives its lease back; what recovery of a dead

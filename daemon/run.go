@@ -30,7 +30,9 @@ type run struct {
 	st        *runState
 	tokenHash string
 	done      chan struct{}
-	live      bool // the token is accepted
+	live      bool         // the token is accepted
+	budget    *budgetWatch // budget.go
+	resume    string       // the checkpoint this run resumes
 }
 
 // finishWait bounds the writes that end a run (record, move, handoff),
@@ -51,6 +53,9 @@ func (d *Daemon) dispatch(ctx context.Context, a *Agent, task string) (*runs.Rec
 	as := d.svc.As(a.Identity)
 	// The state file comes first: a daemon killed after the claim and
 	// before anything else still finds what to give back.
+	if err := d.budgetGate(ctx, r); err != nil {
+		return nil, err
+	}
 	if err := d.update(st, nil); err != nil {
 		return nil, err
 	}
@@ -159,6 +164,7 @@ func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) *outcome {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	hbDone := d.heartbeat(rctx, r, cancel)
+	bwDone := d.watchBudget(rctx, r, cancel)
 	parser, err := agents.NewParser(a.Output)
 	if err != nil {
 		return &outcome{err: err}
@@ -177,6 +183,7 @@ func (d *Daemon) execute(ctx context.Context, r *run, t *tasks.Task) *outcome {
 	res, err := runner.Run(rctx, cmd)
 	cancel()
 	<-hbDone
+	<-bwDone
 	out := &outcome{res: res, report: parser.Report(), err: err, backend: backend}
 	if res == nil || ctx.Err() != nil || res.TimedOut || out.report.Failed(res.ExitCode) || len(a.Validation) == 0 {
 		return out
