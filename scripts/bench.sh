@@ -72,3 +72,8 @@ MCP_BENCH_CALLS="${BENCH_MCP_CALLS:-100}" "${GO:-go}" test -count=1 -v -run '^Te
 # and the secret rules' cost per KiB next to one lower-casing pass.
 echo
 "${GO:-go}" run ./internal/membench -bin "$bin"
+# Settlement (issue 15): an RFC 6962 tree over 100,000 receipts (build),
+# one inclusion proof made and verified, and verify alone, next to a floor
+# of one SHA-256 per receipt's canonical bytes in the same run.
+echo
+"${GO:-go}" test -run '^$' -bench '100k$' -benchtime 3x ./settle/ | grep '^Benchmark'
