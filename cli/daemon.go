@@ -164,7 +164,7 @@ func runDaemonRun(ctx context.Context, o *daemonRunOptions) error {
 	}()
 	d, err := daemon.New(daemon.Options{Service: svc, Identity: o.Flags.Identity, Env: o.Env, Log: log,
 		LoadAgents: daemon.LoadManifests(svc, o.Getenv("HOME")), Poll: o.Flags.Poll, NoWatch: o.Flags.NoWatch,
-		Sync: o.Flags.Sync, SyncEvery: o.Flags.Every, Reload: reload, HTTP: withA2A(o.Flags.httpOptions(), svc)})
+		Sync: o.Flags.Sync, SyncEvery: o.Flags.Every, Reload: reload, HTTP: withMCP(withA2A(o.Flags.httpOptions(), svc), svc)})
 	if err != nil {
 		return err
 	}

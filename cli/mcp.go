@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/daemon"
+	"github.com/git-covenant/git-covenant/gateway"
 	"github.com/git-covenant/git-covenant/mcpserver"
 	"github.com/git-covenant/git-covenant/mcpserver/runtoken"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -83,3 +85,14 @@ func runMCP(ctx context.Context, o *mcpOptions) error {
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
+
+// withMCP mounts the MCP streamable-HTTP endpoint (gateway.MCP: the tools
+// of git covenant mcp, acting as the token's operator) at /mcp on the
+// daemon's HTTP gateway, behind its token check.
+func withMCP(h daemon.HTTPOptions, svc *covenant.Service) daemon.HTTPOptions {
+	if h.Off {
+		return h
+	}
+	h.Mounts = append(h.Mounts, gateway.MCP(svc, Version))
+	return h
+}
