@@ -236,7 +236,17 @@ func (d *Daemon) confine(a *Agent, argv []string, worktree, runDir, branch strin
 		return nil, "", nil, err
 	}
 	if b == sandbox.None {
-		return argv, "none", &sandbox.Plan{Backend: sandbox.None}, nil
+		if a.Limits.IsZero() {
+			return argv, "none", &sandbox.Plan{Backend: sandbox.None}, nil
+		}
+		// No confinement, but the limits still hold from the agent's first
+		// instruction: the helper sets them (and joins a cgroup where one
+		// is writable) before it executes the agent.
+		plan, err := sandbox.Prepare(sandbox.Spec{Backend: sandbox.None, Writable: []string{worktree, runDir}, Limits: a.Limits}, argv, sandbox.Options{Self: d.o.Self})
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("sandbox: %w", err)
+		}
+		return plan.Argv, "none", plan, nil
 	}
 	_, common := d.svc.RefsDirs()
 	admin, err := d.svc.WorktreeAdminDir(worktree)
