@@ -292,10 +292,9 @@ func GitVersionCheck(ctx context.Context, dir string, env []string) Check {
 
 // insecureFix is the chmod an insecure-key error names, or "".
 func insecureFix(err error) string {
-	if errors.Is(err, identity.ErrInsecure) {
-		if m := regexp.MustCompile(`run: (chmod \S+ \S+)`).FindStringSubmatch(err.Error()); m != nil {
-			return m[1]
-		}
+	var ie *identity.InsecureError
+	if errors.As(err, &ie) {
+		return ie.Fix
 	}
 	return ""
 }

@@ -30,6 +30,35 @@ var (
 	ErrInsecure = errors.New("insecure key storage")
 )
 
+// InsecureError is an ErrInsecure about one file or directory: what is
+// wrong with it and, where a chmod mends it, the command.
+type InsecureError struct {
+	Path   string
+	Reason string // "has mode 0644", "is a symlink"
+	Fix    string // "chmod 600 <path>", or "" when no chmod helps
+}
+
+func (e *InsecureError) Error() string {
+	s := ErrInsecure.Error() + ": " + e.Path + " " + e.Reason
+	if e.Fix != "" {
+		s += "; run: " + e.Fix
+	}
+	return s
+}
+
+func (e *InsecureError) Unwrap() error { return ErrInsecure }
+
+// shellQuote quotes a path for a POSIX shell when it needs it, so that a
+// Fix can be pasted as it is.
+func shellQuote(p string) string {
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:@%,=", r)) {
+			return "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
+		}
+	}
+	return p
+}
+
 // Role is what kind of actor an identity is.
 type Role string
 

@@ -75,7 +75,7 @@ func checkDir(d string) error {
 		return err
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("%w: %s has mode %04o; run: chmod 700 %s", ErrInsecure, d, fi.Mode().Perm(), d)
+		return &InsecureError{Path: d, Reason: fmt.Sprintf("has mode %04o", fi.Mode().Perm()), Fix: "chmod 700 " + shellQuote(d)}
 	}
 	return nil
 }
@@ -294,13 +294,13 @@ func (k *Keystore) Signer(name string) (ssh.Signer, error) {
 		return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, fmt.Errorf("%w: %s is a symlink", ErrInsecure, p)
+		return nil, &InsecureError{Path: p, Reason: "is a symlink"}
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrBadKey, p)
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %04o; run: chmod 600 %s", ErrInsecure, p, fi.Mode().Perm(), p)
+		return nil, &InsecureError{Path: p, Reason: fmt.Sprintf("has mode %04o", fi.Mode().Perm()), Fix: "chmod 600 " + shellQuote(p)}
 	}
 	b, err := os.ReadFile(p)
 	if err != nil {

@@ -52,15 +52,20 @@ func TestKeystoreNewListDefault(t *testing.T) {
 }
 
 func TestSignerRefusesInsecureKeys(t *testing.T) {
-	ks := &Keystore{Dir: filepath.Join(t.TempDir(), "ks")}
+	// A space in the path: the fix must still name the whole of it.
+	ks := &Keystore{Dir: filepath.Join(t.TempDir(), "key store")}
 	if _, err := ks.New("alice", Human, now); err != nil {
 		t.Fatal(err)
 	}
 	key := filepath.Join(ks.Dir, "identities", "alice", "key")
 
 	os.Chmod(key, 0o644)
-	if _, err := ks.Signer("alice"); !errors.Is(err, ErrInsecure) {
+	_, err := ks.Signer("alice")
+	var ie *InsecureError
+	if !errors.Is(err, ErrInsecure) || !errors.As(err, &ie) {
 		t.Errorf("world-readable key: %v", err)
+	} else if want := "chmod 600 '" + key + "'"; ie.Fix != want || ie.Path != key {
+		t.Errorf("world-readable key: fix %q for %s, want %q for %s", ie.Fix, ie.Path, want, key)
 	}
 	os.Chmod(key, 0o640)
 	if _, err := ks.Signer("alice"); !errors.Is(err, ErrInsecure) {
@@ -69,7 +74,7 @@ func TestSignerRefusesInsecureKeys(t *testing.T) {
 	os.Chmod(key, 0o600)
 
 	os.Chmod(ks.Dir, 0o755)
-	if _, err := ks.Signer("alice"); !errors.Is(err, ErrInsecure) {
+	if _, err := ks.Signer("alice"); !errors.As(err, &ie) || ie.Fix != "chmod 700 '"+ks.Dir+"'" {
 		t.Errorf("open keystore directory: %v", err)
 	}
 	os.Chmod(ks.Dir, 0o700)
