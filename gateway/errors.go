@@ -64,6 +64,8 @@ func problem(err error) (int, Problem) {
 		return set(http.StatusUnauthorized, "unauthorized", 6, "create a token with 'git covenant token create --name <n> --scope <s>' and send it as 'Authorization: Bearer <token>'")
 	case errors.Is(err, ErrForbiddenHost):
 		return set(http.StatusForbidden, "unauthorized", 6, "call the gateway by its own address (daemon status shows it); a page served from elsewhere may not")
+	case errors.Is(err, ErrCSRF):
+		return set(http.StatusForbidden, "unauthorized", 6, "write from the console's own page, which sends the session's "+CSRFHeader+" header")
 	case errors.Is(err, ErrScope):
 		return set(http.StatusForbidden, "unauthorized", 6, "")
 	case errors.Is(err, errNotFound), errors.Is(err, covenant.ErrTaskNotFound), errors.Is(err, identity.ErrNotFound),

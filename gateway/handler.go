@@ -36,13 +36,13 @@ func (s *Server) route(rt *Route) http.Handler {
 			c.ctx = ctx
 		}
 		if !rt.Public {
-			t, err := s.authenticate(r)
+			t, ses, err := s.authenticateSession(r)
 			if err != nil {
 				s.logf("refused %s %s from %s: %v", r.Method, r.URL.Path, r.RemoteAddr, err)
 				writeError(w, err)
 				return
 			}
-			c.token, c.as = t, s.svc.As(t.Operator)
+			c.token, c.session, c.as = t, ses, s.svc.As(t.Operator)
 		}
 		if rt.Body != nil {
 			v := reflect.New(reflect.TypeOf(rt.Body)).Interface()
@@ -68,7 +68,7 @@ func (s *Server) route(rt *Route) http.Handler {
 		}
 		if err != nil {
 			if k, ok := covenant.IsRejection(err); ok && k == oplog.KindUnauthorized && rt.Scope != "" {
-				err = &scopeError{scope: rt.Scope, err: err}
+				err = &scopeError{scope: c.scope, err: err}
 			}
 			writeError(w, err)
 			return
@@ -88,8 +88,16 @@ func (s *Server) route(rt *Route) http.Handler {
 // are in the body, that is the check that counts.
 func (s *Server) authorize(c *call, rt *Route) error {
 	t := c.token
-	if !t.Allows(rt.Scope) {
-		return &scopeError{scope: rt.Scope, err: fmt.Errorf("%w: token %s (%s) does not carry %s (it carries %s)", ErrScope, t.Name, t.ID, rt.Scope, strings.Join(t.Scopes, ", "))}
+	scope := rt.Scope
+	if rt.scopeOf != nil {
+		var err error
+		if scope, err = rt.scopeOf(c); err != nil {
+			return err
+		}
+	}
+	c.scope = scope
+	if !t.Allows(scope) {
+		return &scopeError{scope: scope, err: fmt.Errorf("%w: token %s (%s) does not carry %s (it carries %s)", ErrScope, t.Name, t.ID, scope, strings.Join(t.Scopes, ", "))}
 	}
 	task := ""
 	if strings.Contains(rt.Pattern, "{id}") {
@@ -98,12 +106,12 @@ func (s *Server) authorize(c *call, rt *Route) error {
 	if task == "" {
 		return nil
 	}
-	d, err := s.svc.CheckCapability(c.ctx, t.Operator, rt.Scope, task)
+	d, err := s.svc.CheckCapability(c.ctx, t.Operator, scope, task)
 	if err != nil {
 		return err
 	}
 	if !d.Allowed {
-		return &scopeError{scope: rt.Scope, err: fmt.Errorf("%w: %s (the operator of token %s) may not use %s on %s: %s", ErrScope, t.Operator, t.Name, rt.Scope, d.Task, d.Reason)}
+		return &scopeError{scope: scope, err: fmt.Errorf("%w: %s (the operator of token %s) may not use %s on %s: %s", ErrScope, t.Operator, t.Name, scope, d.Task, d.Reason)}
 	}
 	return nil
 }

@@ -42,6 +42,9 @@ type Route struct {
 	Status int
 
 	handle func(c *call) (any, error)
+	// scopeOf, when set, names the scope of this request (Scope is then
+	// its pattern, such as review.<gate>).
+	scopeOf func(c *call) (string, error)
 }
 
 // Param is a documented query parameter.
@@ -49,13 +52,15 @@ type Param struct{ Name, Doc string }
 
 // call is one authenticated request on its way through a route.
 type call struct {
-	ctx   context.Context
-	w     http.ResponseWriter
-	r     *http.Request
-	s     *Server
-	token *tokens.Token
-	as    *covenant.Service // the operator
-	body  any               // the decoded body, a pointer to a copy of Route.Body's type
+	ctx     context.Context
+	w       http.ResponseWriter
+	r       *http.Request
+	s       *Server
+	token   *tokens.Token
+	session *session          // the console session the request carried, if any
+	scope   string            // the scope a write was authorized for
+	as      *covenant.Service // the operator
+	body    any               // the decoded body, a pointer to a copy of Route.Body's type
 }
 
 func (c *call) q(name string) string { return c.r.URL.Query().Get(name) }
@@ -212,6 +217,7 @@ func (s *Server) table() []Route {
 			Query:  []Param{{"after", "replay ops after this fold-order key first (also the Last-Event-ID header)"}, {"types", "comma-separated event types to send (op, run-output); default all"}},
 			handle: func(c *call) (any, error) { return nil, c.s.events.serve(c) }},
 	}
+	rs = append(rs, s.consoleRoutes()...)
 	if s.o.Status != nil {
 		rs = append(rs, Route{Method: "GET", Pattern: "/v1/daemon", Summary: "The daemon's status (daemon status)", Schema: "daemon-status/1",
 			handle: func(c *call) (any, error) { return s.o.Status(), nil }})

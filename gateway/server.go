@@ -92,6 +92,8 @@ type Server struct {
 	hosts  map[string]bool
 	tls    bool
 	events *broker
+	// sessions are the web console's sign-ins (session.go).
+	sessions sessions
 
 	docOnce sync.Once
 	doc     []byte
@@ -139,6 +141,7 @@ func New(o Options) (*Server, error) {
 		r := &s.routes[i]
 		s.mux.Handle(r.Method+" "+r.Pattern, s.route(r))
 	}
+	s.mountConsole()
 	for _, m := range o.Mounts {
 		p := strings.TrimSuffix(m.Path, "/")
 		h := s.mount(m.Handler)
@@ -303,12 +306,24 @@ func TokenFrom(ctx context.Context) *tokens.Token {
 	return t
 }
 
-// authenticate reads the bearer token of a request.
+// authenticate reads the bearer token of a request or, without one, its
+// console session cookie (session.go).
 func (s *Server) authenticate(r *http.Request) (*tokens.Token, error) {
+	t, _, err := s.authenticateSession(r)
+	return t, err
+}
+
+func (s *Server) authenticateSession(r *http.Request) (*tokens.Token, *session, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return nil, fmt.Errorf("%w: no Authorization header; send 'Authorization: Bearer <token>' (git covenant token create)", ErrUnauthenticated)
+		return s.fromSession(r)
 	}
+	t, err := s.bearer(h)
+	return t, nil, err
+}
+
+// bearer checks an Authorization header's token.
+func (s *Server) bearer(h string) (*tokens.Token, error) {
 	scheme, secret, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
 		return nil, fmt.Errorf("%w: the Authorization header is not 'Bearer <token>'", ErrUnauthenticated)
