@@ -44,8 +44,12 @@ func fetch(st *gitstore.Store, g *Git, name string, extra ...string) error {
 	return nil
 }
 
-// readStaged lists what the staging namespace holds for a remote.
-func readStaged(st *gitstore.Store, name string) (*Staged, error) {
+// readStaged lists what the staging namespace holds for a remote. known
+// holds commits this clone has verified already (its index's feed heads):
+// a staged head among them is a commit without reading it again, which
+// in a fresh process would cost go-git a scan of the whole pack index (a
+// no-op sync stages every head the remote has, all of them known).
+func readStaged(st *gitstore.Store, name string, known map[gitstore.Hash]bool) (*Staged, error) {
 	s := stageOf(name)
 	refs, err := st.ListRefs(s.feeds())
 	if err != nil {
@@ -58,10 +62,12 @@ func readStaged(st *gitstore.Store, name string) (*Staged, error) {
 			out.BadRefs = append(out.BadRefs, key)
 			continue
 		}
-		if _, err := st.ReadCommit(h); err != nil {
-			// A feed ref at a blob, tree or tag is no feed.
-			out.NotCommits = append(out.NotCommits, key)
-			continue
+		if !known[h] {
+			if _, err := st.ReadCommit(h); err != nil {
+				// A feed ref at a blob, tree or tag is no feed.
+				out.NotCommits = append(out.NotCommits, key)
+				continue
+			}
 		}
 		out.Feeds[key] = h
 	}

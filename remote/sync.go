@@ -165,15 +165,25 @@ func (e *Engine) pull(rep *SyncReport, extra ...string) (*pulled, error) {
 	if err := fetch(e.Store, e.Git, e.Remote, extra...); err != nil {
 		return nil, err
 	}
-	staged, err := readStaged(e.Store, e.Remote)
-	if err != nil {
-		return nil, err
-	}
 	ix, err := e.Index()
 	if err != nil {
 		return nil, err
 	}
 	if err := e.catchUp(ix); err != nil {
+		return nil, err
+	}
+	known := map[gitstore.Hash]bool{}
+	if m, err := ix.Meta(); err != nil {
+		return nil, err
+	} else {
+		for _, pos := range m.Feeds {
+			if h, err := gitstore.ParseHash(pos.Head); err == nil {
+				known[h] = true
+			}
+		}
+	}
+	staged, err := readStaged(e.Store, e.Remote, known)
+	if err != nil {
 		return nil, err
 	}
 	p := &pulled{staged: staged, broken: map[string]bool{}, lostBefore: map[string]bool{}}

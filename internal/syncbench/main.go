@@ -54,7 +54,11 @@ func main() {
 	must(err)
 	tmp, err := os.MkdirTemp("", "git-covenant-syncbench-")
 	must(err)
-	defer os.RemoveAll(tmp)
+	if os.Getenv("BENCH_KEEP") == "" {
+		defer os.RemoveAll(tmp)
+	} else {
+		defer logf("kept %s (BENCH_KEEP)", tmp)
+	}
 	must(bench.Isolate(filepath.Join(tmp, "home"), os.Setenv))
 	must(os.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH")))
 
