@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/git-covenant/git-covenant/memory"
 )
 
 // Limits on a call's arguments: what no honest agent needs more of.
@@ -43,8 +45,24 @@ type Args struct {
 	Gate           string   `json:"gate"`
 	Argv           []string `json:"argv"`
 	Timeout        string   `json:"timeout"`
+	// Memory, mailbox and budget:
+	ID             string   `json:"id"`
+	Tier           string   `json:"tier"`
+	Tags           []string `json:"tags"`
+	Tag            string   `json:"tag"`
+	Query          string   `json:"query"`
+	All            bool     `json:"all"`
+	Body           string   `json:"body"`
+	MsgKind        string   `json:"msg_kind"`
+	Deadline       string   `json:"deadline"`
+	IdempotencyKey string   `json:"idempotency_key"`
+	Result         string   `json:"result"`
+	InputTokens    int64    `json:"input_tokens"`
+	OutputTokens   int64    `json:"output_tokens"`
+	Credits        int64    `json:"credits"`
 
 	ttl, timeout time.Duration // parsed
+	deadline     time.Time
 }
 
 func badArgs(format string, a ...any) error {
@@ -135,7 +153,9 @@ func (a *Args) check(o *op, fields map[string]json.RawMessage) error {
 	}
 	for name, s := range map[string]string{"action": a.Action, "task": a.Task, "label": a.Label, "ttl": a.TTL, "summary": a.Summary,
 		"validation": a.Validation, "validation_note": a.ValidationNote, "to": a.To, "note": a.Note, "text": a.Text,
-		"kind": a.Kind, "reason": a.Reason, "gate": a.Gate, "timeout": a.Timeout} {
+		"kind": a.Kind, "reason": a.Reason, "gate": a.Gate, "timeout": a.Timeout,
+		"id": a.ID, "tier": a.Tier, "tag": a.Tag, "query": a.Query, "body": a.Body, "msg_kind": a.MsgKind, "deadline": a.Deadline,
+		"idempotency_key": a.IdempotencyKey, "result": a.Result} {
 		if len(s) > maxStringLen {
 			return badArgs("%q is %d bytes, at most %d", name, len(s), maxStringLen)
 		}
@@ -143,7 +163,7 @@ func (a *Args) check(o *op, fields map[string]json.RawMessage) error {
 			return badArgs("%q contains a NUL byte", name)
 		}
 	}
-	for name, l := range map[string][]string{"next": a.Next, "questions": a.Questions, "files": a.Files, "argv": a.Argv} {
+	for name, l := range map[string][]string{"next": a.Next, "questions": a.Questions, "files": a.Files, "argv": a.Argv, "tags": a.Tags} {
 		if len(l) > maxListLen {
 			return badArgs("%q has %d items, at most %d", name, len(l), maxListLen)
 		}
@@ -165,7 +185,22 @@ func (a *Args) check(o *op, fields map[string]json.RawMessage) error {
 	if a.Kind != "" && !slices.Contains(params["kind"].schema["enum"].([]string), a.Kind) {
 		return badArgs("kind %q: want one of %s", a.Kind, strings.Join(params["kind"].schema["enum"].([]string), ", "))
 	}
+	if a.Tier != "" && !slices.Contains(memory.Tiers, a.Tier) {
+		return badArgs("tier %q: want one of %s", a.Tier, strings.Join(memory.Tiers, ", "))
+	}
+	if a.InputTokens < 0 || a.OutputTokens < 0 || a.Credits < 0 {
+		return badArgs("usage may not be negative")
+	}
 	var err error
+	if a.Deadline != "" {
+		if a.deadline, err = time.Parse(time.RFC3339, a.Deadline); err != nil {
+			d, derr := time.ParseDuration(a.Deadline)
+			if derr != nil || d <= 0 {
+				return badArgs("deadline %q: give an RFC 3339 time or a positive duration from now (30m)", a.Deadline)
+			}
+			a.deadline = time.Now().Add(d)
+		}
+	}
 	if a.TTL != "" {
 		if a.ttl, err = time.ParseDuration(a.TTL); err != nil || a.ttl <= 0 {
 			return badArgs("ttl %q is not a positive duration (try 30m, 2h)", a.TTL)

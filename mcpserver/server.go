@@ -76,7 +76,7 @@ type RunBinding struct {
 }
 
 // RunRequest is one write a run asks the daemon for: Op is heartbeat,
-// comment, move or handoff, on the run's task.
+// comment, move, handoff or usage, on the run's task.
 type RunRequest struct {
 	Op      string
 	Task    string
@@ -85,6 +85,15 @@ type RunRequest struct {
 	Note    string // move
 	TTL     string // heartbeat
 	Handoff *tasks.Handoff
+	Usage   *Usage // usage: what the agent reports it used (added to the run's)
+}
+
+// Usage is model usage a run reports (budget_report): the daemon adds it
+// to the run's record, which budgets and receipts count.
+type Usage struct {
+	InputTokens  int64 `json:"input_tokens"`
+	OutputTokens int64 `json:"output_tokens"`
+	Credits      int64 `json:"credits"` // millionths of a US dollar
 }
 
 // server is one caller's server state.
@@ -135,7 +144,7 @@ func (s *server) handler(t *toolDef) mcp.ToolHandler {
 			return errorResult(err, ""), nil
 		}
 		c := &call{s: s, op: o, args: a}
-		if o.scope != "" {
+		if o.class != classRead {
 			if err := c.authorize(ctx); err != nil {
 				return errorResult(err, o.scope), nil
 			}

@@ -211,7 +211,8 @@ func TestReadOnly(t *testing.T) {
 	}
 	cs = f.connect(mcpserver.Options{ReadOnly: true, Flat: true})
 	for _, n := range toolNames(t, cs) {
-		if !map[string]bool{"prime": true, "ready": true, "show": true, "resume": true, "log": true, "verify": true}[n] {
+		if !map[string]bool{"prime": true, "ready": true, "show": true, "resume": true, "log": true, "verify": true,
+			"memories": true, "memory_search": true, "memory": true, "inbox": true, "message": true, "budget": true}[n] {
 			t.Errorf("read-only flat server lists %s", n)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/git-covenant/git-covenant/memory"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -27,6 +28,11 @@ type op struct {
 	scope  string   // the capability it needs; "" for reads
 	params []string // the arguments it takes (see params); a trailing * marks a required one
 	run    func(ctx context.Context, c *call) (any, error)
+	// need, when set, names the scopes a write may use instead of scope
+	// (any one suffices; the refusal names the first) and may set the
+	// task they are checked on (c.task); it runs after the caller is
+	// known, before anything is written. An error refuses the call.
+	need func(ctx context.Context, c *call) ([]string, error)
 }
 
 // param is one argument's schema and description.
@@ -49,14 +55,28 @@ var params = map[string]param{
 	"validation":      {enum(tasks.ValidationStatuses...), "validation status (default not-run)"},
 	"validation_note": {str(), "what was run and what it said"},
 	"keep_lease":      {boolean(), "keep the lease after the handoff"},
-	"to":              {str(), "workflow state (default: the done state)"},
+	"to":              {str(), "move: workflow state (default done); send: recipient identity"},
 	"note":            {str(), "why"},
-	"text":            {str(), "comment text"},
+	"text":            {str(), "comment or memory text"},
 	"kind":            {enum(tasks.EscalationKinds...), "what is needed"},
 	"reason":          {str(), "what you need and why"},
 	"gate":            {str(), "check gate name"},
 	"argv":            {strs(), "command and arguments, run without a shell in the work tree"},
 	"timeout":         {str(), "stop the command after this long (Go duration); recorded as failed"},
+	"id":              {str(), "memory or message id (or unique prefix)"},
+	"tier":            {enum(memory.Tiers...), "memory tier"},
+	"tags":            {strs(), "tags"},
+	"tag":             {str(), "only memories with this tag"},
+	"query":           {str(), "words that must all match"},
+	"all":             {boolean(), "forgotten memories too"},
+	"body":            {str(), "message body"},
+	"msg_kind":        {str(), "message kind, e.g. review"},
+	"deadline":        {str(), "answer by: RFC 3339 time or duration from now"},
+	"idempotency_key": {str(), "a reused key returns the first message"},
+	"result":          {str(), "the message's result"},
+	"input_tokens":    {intRange(0, 1<<40), "model tokens in"},
+	"output_tokens":   {intRange(0, 1<<40), "model tokens out"},
+	"credits":         {intRange(0, 1<<50), "cost in millionths of a US dollar"},
 }
 
 // ops lists every operation, reads first.
@@ -73,6 +93,18 @@ var ops = []*op{
 		desc: "ops in fold order, with why the fold ignored any"},
 	{name: "verify", class: classRead, params: []string{"full"}, run: runVerify,
 		desc: "audit summary: feeds, ops, findings"},
+	{name: "memories", class: classRead, params: []string{"tier", "task", "tag", "all", "limit"}, run: runMemories,
+		desc: "project memories, newest first"},
+	{name: "memory_search", class: classRead, params: []string{"query*", "all", "limit"}, run: runMemorySearch,
+		desc: "full-text memory search, best first"},
+	{name: "memory", class: classRead, params: []string{"id*"}, run: runMemory,
+		desc: "one memory with its pins and history"},
+	{name: "inbox", class: classRead, params: []string{"limit"}, run: runInbox,
+		desc: "open messages to you"},
+	{name: "message", class: classRead, params: []string{"id"}, run: runMessage,
+		desc: "a message's state, or every message to or from you"},
+	{name: "budget", class: classRead, run: runBudget,
+		desc: "budgets: spent and remaining per window"},
 
 	{name: "claim", class: classWrite, scope: trust.ScopeTaskClaim, params: []string{"task", "label", "ttl"}, run: runClaim,
 		desc: "claim a task (or the top ready one you may claim) under a lease; returns its context pack"},
@@ -86,6 +118,18 @@ var ops = []*op{
 		desc: "comment on a task"},
 	{name: "escalate", class: classWrite, scope: trust.ScopeTaskEscalate, params: []string{"task*", "kind*", "reason*"}, run: runEscalate,
 		desc: "hand a decision to a human: the task waits in escalated"},
+	{name: "memory_add", class: classWrite, scope: trust.ScopeMemory, params: []string{"tier*", "text*", "task", "files", "tags"}, run: runMemoryAdd, need: needMemory,
+		desc: "remember something (files: path[@rev] pins)"},
+	{name: "send", class: classWrite, scope: trust.ScopeA2A, params: []string{"to*", "msg_kind*", "body*", "task", "deadline", "idempotency_key"}, run: runSend, need: needSend,
+		desc: "send a message to another identity"},
+	{name: "recv", class: classWrite, scope: trust.ScopeA2AReceive, params: []string{"ttl"}, run: runRecv,
+		desc: "claim your next message under a lease"},
+	{name: "respond", class: classWrite, scope: trust.ScopeA2ARespond, params: []string{"id*", "result*"}, run: runRespond, need: needRespond,
+		desc: "answer a message you hold"},
+	{name: "ack", class: classWrite, params: []string{"id*"}, run: runAck, need: needAck,
+		desc: "accept the result of a message you sent"},
+	{name: "budget_report", class: classWrite, params: []string{"input_tokens", "output_tokens", "credits"}, run: runBudgetReport, need: needRun,
+		desc: "report your run's model usage (daemon runs only)"},
 
 	{name: "check", class: classExec, scope: trust.ScopeTaskCheck, params: []string{"task*", "gate*", "argv*", "timeout"}, run: runCheck,
 		desc: "run a command and record its exit status, duration and output digest as a check gate's evidence"},
