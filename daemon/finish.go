@@ -62,6 +62,7 @@ func (d *Daemon) finish(ctx context.Context, r *run, o *outcome, stopped bool) (
 				b.Note = strings.TrimSpace(b.Note + " the tool reported an error: " + strings.Join(rep.Errors, "; "))
 			}
 		}
+		r.reported.addTo(&b) // usage.go
 		if v := o.validation; v != nil {
 			b.Validation = &runs.Validation{Command: commandDigest(a.Validation), ExitCode: v.ExitCode, DurationMS: v.Duration.Milliseconds(),
 				OutputSHA256: v.OutputSHA256, OutputBytes: v.OutputBytes, TimedOut: v.TimedOut}

@@ -41,6 +41,7 @@ type Request struct {
 	Note    string         `json:"note,omitempty"` // move
 	Handoff *tasks.Handoff `json:"handoff,omitempty"`
 	TTL     string         `json:"ttl,omitempty"` // heartbeat
+	Usage   *Usage         `json:"usage,omitempty"` // usage
 }
 
 // Response is the answer to a Request.
@@ -276,6 +277,15 @@ func (g *gateway) handle(ctx context.Context, req *Request) Response {
 			return fail(err)
 		}
 		t, err := as.MoveTask(ctx, covenant.MoveRequest{Task: st.Task, To: req.To, Note: req.Note})
+		return result(t, err)
+	case "usage":
+		// The agent's own report of what it used (MCP budget_report):
+		// added to the run's record, which budgets and receipts count. It
+		// needs no grant: it can only raise what the run is debited.
+		if err := r.addUsage(req.Usage); err != nil {
+			return fail(err)
+		}
+		t, err := as.Task(ctx, st.Task)
 		return result(t, err)
 	case "handoff":
 		if err := need(trust.ScopeTaskHandoff); err != nil {

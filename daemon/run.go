@@ -33,6 +33,7 @@ type run struct {
 	live      bool         // the token is accepted
 	budget    *budgetWatch // budget.go
 	resume    string       // the checkpoint this run resumes
+	reported  reported     // usage.go
 }
 
 // finishWait bounds the writes that end a run (record, move, handoff),

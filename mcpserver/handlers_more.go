@@ -180,5 +180,13 @@ func needRun(_ context.Context, c *call) ([]string, error) {
 
 func runBudgetReport(ctx context.Context, c *call) (any, error) {
 	a := c.args
-	return c.s.opts.Run.Do(ctx, RunRequest{Op: "usage", Task: c.task, Usage: &Usage{InputTokens: a.InputTokens, OutputTokens: a.OutputTokens, Credits: a.Credits}})
+	u := &Usage{InputTokens: a.InputTokens, OutputTokens: a.OutputTokens, Credits: a.Credits}
+	if _, err := c.s.opts.Run.Do(ctx, RunRequest{Op: "usage", Task: c.task, Usage: u}); err != nil {
+		return nil, err
+	}
+	return struct {
+		Run      string `json:"run"`
+		Reported *Usage `json:"reported"`
+		Note     string `json:"note"`
+	}{c.bind.Run, u, "added to the run's record when the run ends; budgets and receipts count it"}, nil
 }

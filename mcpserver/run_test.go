@@ -120,6 +120,8 @@ while [ ! -e ` + dir + `/go ]; do sleep 0.02; done`}}
 		{map[string]any{"action": "handoff", "task": other.ID, "summary": "not mine"}, "scope", "task:" + other.ID},
 		{map[string]any{"action": "claim", "task": other.ID}, "not-in-run", ""},
 		{map[string]any{"action": "escalate", "task": task.ID, "kind": "decision", "reason": "r"}, "not-in-run", ""},
+		{map[string]any{"action": "memory_add", "tier": "working", "text": "x"}, "not-in-run", ""},
+		{map[string]any{"action": "send", "to": "alice", "msg_kind": "review", "body": "x"}, "not-in-run", ""},
 	} {
 		r := call(t, cs, "covenant_write", c.args)
 		if !r.IsError || r.Err.Kind != c.kind || r.Err.Scope != c.scope {
@@ -141,9 +143,20 @@ while [ ! -e ` + dir + `/go ]; do sleep 0.02; done`}}
 		t.Fatalf("handoff: %+v\nlog:\n%s", h, log)
 	}
 
+	// The agent reports its model usage (twice); the run record carries
+	// the sum, which budgets and receipts count.
+	ok(t, cs, "covenant_write", map[string]any{"action": "budget_report", "input_tokens": 1000, "output_tokens": 200, "credits": 1500}, nil)
+	ok(t, cs, "covenant_write", map[string]any{"action": "budget_report", "input_tokens": 10, "credits": 5}, nil)
+	if r := call(t, cs, "covenant_write", map[string]any{"action": "budget_report", "credits": -1}); !r.IsError || r.Err.Kind != "bad-arguments" {
+		t.Errorf("negative usage: %+v", r)
+	}
+
 	// The run ends: its token dies with it.
 	os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
 	waitFor(t, "the run record", func() bool { rs, _ := f.svc.Runs(context.Background(), task.ID); return len(rs) > 0 })
+	if rs, _ := f.svc.Runs(context.Background(), task.ID); rs[0].Credits != 1505 || rs[0].Tokens == nil || rs[0].Tokens.Input != 1010 || rs[0].Tokens.Output != 200 {
+		t.Errorf("the run record's usage: credits %d tokens %+v", rs[0].Credits, rs[0].Tokens)
+	}
 	waitFor(t, "the token to die", func() bool { _, err := run.Binding(context.Background()); return err != nil })
 	r = call(t, cs, "covenant_write", map[string]any{"action": "heartbeat", "task": task.ID})
 	if !r.IsError || r.Err.Kind != "run-token" || !strings.Contains(r.Text, "token") {

@@ -50,6 +50,9 @@ func (s *Socket) Binding(ctx context.Context) (*mcpserver.RunBinding, error) {
 // Do sends one write to the daemon.
 func (s *Socket) Do(ctx context.Context, r mcpserver.RunRequest) (*tasks.Task, error) {
 	req := daemon.Request{Op: r.Op, Token: s.Token, Task: r.Task, Text: r.Text, To: r.To, Note: r.Note, TTL: r.TTL, Handoff: r.Handoff}
+	if u := r.Usage; u != nil {
+		req.Usage = &daemon.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, Credits: u.Credits}
+	}
 	var t tasks.Task
 	if err := daemon.Call(ctx, s.Path, req, &t); err != nil {
 		return nil, err
