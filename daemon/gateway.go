@@ -40,7 +40,7 @@ type Request struct {
 	To      string         `json:"to,omitempty"`   // move
 	Note    string         `json:"note,omitempty"` // move
 	Handoff *tasks.Handoff `json:"handoff,omitempty"`
-	TTL     string         `json:"ttl,omitempty"` // heartbeat
+	TTL     string         `json:"ttl,omitempty"`   // heartbeat
 	Usage   *Usage         `json:"usage,omitempty"` // usage
 }
 
