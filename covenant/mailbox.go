@@ -329,3 +329,17 @@ func (s *Service) AckMessage(ctx context.Context, idOrPrefix string) (*MessageVi
 		return Draft{Type: mailbox.OpAck, Body: mailbox.AckBody{Message: m.ID}, Summary: "ack " + m.ID}, nil
 	})
 }
+
+// CancelMessage withdraws a message the acting identity sent that is not
+// answered yet (a2a.cancel).
+func (s *Service) CancelMessage(ctx context.Context, idOrPrefix, reason string) (*MessageView, error) {
+	var found []redact.Finding
+	reason = s.scrub("reason", reason, &found)
+	return s.messageOp(ctx, idOrPrefix, found, func(m *mailbox.Message, _ *trust.Actor) (Draft, error) {
+		b := mailbox.CancelBody{Message: m.ID, Reason: reason}
+		if err := b.Check(); err != nil {
+			return Draft{}, err
+		}
+		return Draft{Type: mailbox.OpCancel, Body: b, Summary: "cancel " + m.ID}, nil
+	})
+}

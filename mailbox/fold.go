@@ -27,6 +27,7 @@ func Family(p Policy) fold.Family {
 		fold.Typed(OpRequeue, func(c *fold.Ctx, b *RepairBody) error { return f.repair(c, b, false) }),
 		fold.Typed(OpError, func(c *fold.Ctx, b *RepairBody) error { return f.repair(c, b, true) }),
 		fold.Typed(OpAck, f.ack),
+		fold.Typed(OpCancel, f.cancel),
 	}}
 }
 
@@ -343,5 +344,30 @@ func (f *folder) ack(c *fold.Ctx, b *AckBody) error {
 	}
 	m.State = Resolved
 	m.event(c, actor, "ack", "")
+	return st.PutRecord(Kind, m.ID, m)
+}
+
+// cancel folds a2a.cancel: the sender withdraws a message that is queued
+// or in flight (its lease ends; the holder's answer is then refused). It
+// becomes failed, marked cancelled, with the reason as its error.
+func (f *folder) cancel(c *fold.Ctx, b *CancelBody) error {
+	st, actor, err := signer(c)
+	if err != nil {
+		return err
+	}
+	m, err := load(st, b.Message)
+	if err != nil {
+		return err
+	}
+	if actor.Name != m.From.Name {
+		return oplog.Reject(oplog.KindUnauthorized, "only %s, who sent %s, may cancel it", m.From.Name, m.ID)
+	}
+	if m.State != Queued && m.State != InFlight {
+		return oplog.Reject(oplog.KindIllegal, "message %s is %s; only a queued or in-flight message can be cancelled", m.ID, m.State)
+	}
+	m.endLease(c.At)
+	m.State, m.Cancelled = Failed, true
+	m.Error = &Outcome{Text: b.Reason, By: ref(actor), At: c.At, Op: c.Entry.Commit}
+	m.event(c, actor, "cancel", b.Reason)
 	return st.PutRecord(Kind, m.ID, m)
 }

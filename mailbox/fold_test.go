@@ -284,3 +284,25 @@ func TestPolicyCheck(t *testing.T) {
 		t.Errorf("defaults: %+v %v", p, err)
 	}
 }
+
+// Only the sender cancels, and only a message not answered yet: an
+// in-flight one loses its lease, so the holder's answer is refused.
+func TestCancel(t *testing.T) {
+	w := newWorld(t)
+	id := w.send("")
+	w.must(carol, mailbox.OpClaim, 1, claim(id))
+	if k, _ := w.apply(carol, mailbox.OpCancel, 0, mailbox.CancelBody{Message: id, Reason: "mine"}); k != oplog.KindUnauthorized {
+		t.Errorf("cancel by the recipient: %q", k)
+	}
+	w.must(bob, mailbox.OpCancel, 0, mailbox.CancelBody{Message: id, Reason: "not needed any more"})
+	m := w.msg(id)
+	if m.State != mailbox.Failed || !m.Cancelled || m.Error == nil || m.Error.Text != "not needed any more" {
+		t.Fatalf("cancelled: %+v", m)
+	}
+	if k, _ := w.apply(carol, mailbox.OpRespond, 1, mailbox.RespondBody{Message: id, Result: "late"}); k == "" {
+		t.Errorf("the holder answered a cancelled message: %q", k)
+	}
+	if k, _ := w.apply(bob, mailbox.OpCancel, 0, mailbox.CancelBody{Message: id, Reason: "again"}); k != oplog.KindIllegal {
+		t.Errorf("a second cancel: %q", k)
+	}
+}

@@ -22,6 +22,7 @@ const (
 	OpRequeue = "a2a.requeue"
 	OpError   = "a2a.error"
 	OpAck     = "a2a.ack"
+	OpCancel  = "a2a.cancel"
 )
 
 // Record kinds: messages by id, and the first message of each sender's
@@ -180,6 +181,24 @@ func (b *RepairBody) Check() error {
 	return nil
 }
 
+// CancelBody is the body of a2a.cancel: the sender withdraws a message
+// not yet answered.
+type CancelBody struct {
+	Message string `json:"message"`
+	Reason  string `json:"reason"`
+}
+
+// Check validates the message id and the reason.
+func (b *CancelBody) Check() error {
+	if !ValidID(b.Message) {
+		return bad("%q is not a message id", b.Message)
+	}
+	if strings.TrimSpace(b.Reason) == "" || len(b.Reason) > MaxReason {
+		return bad("a cancel needs a reason of at most 4 KiB")
+	}
+	return nil
+}
+
 // AckBody is the body of a2a.ack: the sender accepts the result.
 type AckBody struct {
 	Message string `json:"message"`
@@ -231,6 +250,9 @@ type Message struct {
 	Requeues       int          `json:"requeues"`
 	Result         *Outcome     `json:"result,omitempty"`
 	Error          *Outcome     `json:"error,omitempty"`
+	// Cancelled: the sender withdrew the message (a2a.cancel); Error
+	// holds its reason.
+	Cancelled bool `json:"cancelled,omitempty"`
 	History        []Event      `json:"history"`
 }
 

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/a2aproject/a2a-go/a2a"
 	"github.com/a2aproject/a2a-go/a2asrv"
@@ -16,6 +17,7 @@ import (
 	"github.com/git-covenant/git-covenant/gateway"
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/mailbox"
+	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/tokens"
 	"github.com/git-covenant/git-covenant/trust"
 )
@@ -50,7 +52,23 @@ type Options struct {
 	// Prefix is the path the handler is mounted at ("/a2a"); BaseURL, if
 	// set, is the scheme and host cards name, else the request's.
 	Prefix, BaseURL string
+	// BlockFor bounds how long a blocking message/send waits for the
+	// agent's result (default DefaultBlockFor); after it the task is
+	// answered as it stands (submitted or working) and tasks/get reads on.
+	BlockFor time.Duration
+	// StreamFor bounds a message/stream or tasks/resubscribe stream
+	// (default DefaultStreamFor); the client resubscribes after it.
+	StreamFor time.Duration
+	// Poll is how often a waiting request reads the message's state
+	// (default 100 ms); a result written by any process is seen.
+	Poll time.Duration
 }
+
+// Bounds of waiting requests, when Options name none.
+const (
+	DefaultBlockFor  = 30 * time.Second
+	DefaultStreamFor = 10 * time.Minute
+)
 
 // ManifestAgents lists the agents of the committed manifests
 // (.covenant/agents/*.toml) of the service's working tree.
@@ -109,6 +127,15 @@ func New(o Options) *Handler {
 	if o.Authenticate == nil {
 		o.Authenticate = BearerAuth(o.Service)
 	}
+	if o.BlockFor <= 0 {
+		o.BlockFor = DefaultBlockFor
+	}
+	if o.StreamFor <= 0 {
+		o.StreamFor = DefaultStreamFor
+	}
+	if o.Poll <= 0 {
+		o.Poll = 100 * time.Millisecond
+	}
 	o.Prefix = "/" + strings.Trim(o.Prefix, "/")
 	if o.Prefix == "/" {
 		o.Prefix = ""
@@ -149,7 +176,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusUnauthorized)
 		return
 	}
-	a2asrv.NewJSONRPCHandler(&rpc{svc: h.o.Service.As(tok.Operator), tok: tok, agent: ag}).ServeHTTP(w, r)
+	a2asrv.NewJSONRPCHandler(&rpc{svc: h.o.Service.As(tok.Operator), tok: tok, agent: ag, o: &h.o}).ServeHTTP(w, r)
 }
 
 func (h *Handler) agent(ctx context.Context, name string) (*Agent, error) {
@@ -190,7 +217,7 @@ func (h *Handler) Card(r *http.Request, ag *Agent) *a2a.AgentCard {
 	return &a2a.AgentCard{
 		Name: ag.Name, Description: desc, URL: strings.TrimRight(base, "/") + h.o.Prefix + "/" + ag.Name,
 		PreferredTransport: a2a.TransportProtocolJSONRPC, ProtocolVersion: ProtocolVersion, Version: "1",
-		Capabilities:      a2a.AgentCapabilities{},
+		Capabilities:      a2a.AgentCapabilities{Streaming: true},
 		DefaultInputModes: []string{"text/plain"}, DefaultOutputModes: []string{"text/plain"},
 		Skills:          skills,
 		SecuritySchemes: a2a.NamedSecuritySchemes{"bearer": a2a.HTTPAuthSecurityScheme{Scheme: "Bearer", Description: "a git-covenant operator token carrying a2a.send or a2a.send." + ag.Identity}},
@@ -204,12 +231,103 @@ type rpc struct {
 	svc   *covenant.Service
 	tok   *tokens.Token
 	agent *Agent
+	o     *Options
+}
+
+// maySend reports whether the token may send to (and so ack and cancel
+// its messages to) the agent.
+func (h *rpc) maySend() bool {
+	return h.tok.Allows(trust.ScopeA2A) || h.tok.Allows(trust.ScopeA2ASendTo(h.agent.Identity))
 }
 
 var _ a2asrv.RequestHandler = (*rpc)(nil)
 
+// OnSendMessage sends the message and, unless the configuration says
+// blocking false, waits (at most Options.BlockFor) for the agent's
+// result, which it then acknowledges for the sender, so the message ends
+// resolved. (Blocking is the default: the a2a-go client omits the
+// configuration when it blocks.)
 func (h *rpc) OnSendMessage(ctx context.Context, p *a2a.MessageSendParams) (a2a.SendMessageResult, error) {
-	if !h.tok.Allows(trust.ScopeA2A) && !h.tok.Allows(trust.ScopeA2ASendTo(h.agent.Identity)) {
+	v, err := h.send(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if (p.Config == nil || p.Config.Blocking == nil || *p.Config.Blocking) && !done(v) {
+		wctx, cancel := context.WithTimeout(ctx, h.o.BlockFor)
+		defer cancel()
+		for w, err := range h.watch(wctx, v) {
+			if err != nil {
+				return nil, err
+			}
+			v = w
+		}
+	}
+	if v, err = h.settle(ctx, v); err != nil {
+		return nil, err
+	}
+	return task(v, p.Message.ContextID), nil
+}
+
+// done reports whether a message has its outcome (an A2A terminal state).
+func done(v *covenant.MessageView) bool {
+	switch v.Status.State {
+	case mailbox.ResultPending, mailbox.Resolved, mailbox.Failed:
+		return true
+	}
+	return false
+}
+
+// settle acknowledges a result waiting for the token's operator, when the
+// token may send to the agent: an A2A client that read the result has
+// accepted it, and the message does not stay result_pending.
+func (h *rpc) settle(ctx context.Context, v *covenant.MessageView) (*covenant.MessageView, error) {
+	if v.Status.State != mailbox.ResultPending || v.From.Name != h.tok.Operator || !h.maySend() {
+		return v, nil
+	}
+	acked, err := h.svc.AckMessage(ctx, v.ID)
+	if err != nil {
+		if _, ok := covenant.IsRejection(err); ok {
+			return h.svc.Message(ctx, v.ID) // acked meanwhile by another request
+		}
+		return nil, rpcError(err)
+	}
+	return acked, nil
+}
+
+// watch yields the message each time its state changes, until it is done
+// or ctx ends (no error then).
+func (h *rpc) watch(ctx context.Context, v *covenant.MessageView) iter.Seq2[*covenant.MessageView, error] {
+	return func(yield func(*covenant.MessageView, error) bool) {
+		t := time.NewTicker(h.o.Poll)
+		defer t.Stop()
+		last := v.Status.State
+		for !done(v) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			w, err := h.svc.Message(ctx, v.ID)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				yield(nil, rpcError(err))
+				return
+			}
+			v = w
+			if v.Status.State != last {
+				last = v.Status.State
+				if !yield(v, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+func (h *rpc) send(ctx context.Context, p *a2a.MessageSendParams) (*covenant.MessageView, error) {
+	if !h.maySend() {
 		return nil, fmt.Errorf("%w: token %s carries neither %s nor %s", a2a.ErrInvalidRequest, h.tok.Name, trust.ScopeA2A, trust.ScopeA2ASendTo(h.agent.Identity))
 	}
 	m := p.Message
@@ -237,7 +355,7 @@ func (h *rpc) OnSendMessage(ctx context.Context, p *a2a.MessageSendParams) (a2a.
 	if err != nil {
 		return nil, rpcError(err)
 	}
-	return task(v, m.ContextID), nil
+	return v, nil
 }
 
 // text joins the message's text parts; data parts are sent as their JSON.
@@ -279,22 +397,35 @@ func rpcError(err error) error {
 	return fmt.Errorf("%w", a2a.ErrInternalError)
 }
 
+// OnGetTask reads a message as a task; a completed one is acknowledged
+// for the sender (settle), so reading the result resolves it.
 func (h *rpc) OnGetTask(ctx context.Context, q *a2a.TaskQueryParams) (*a2a.Task, error) {
-	id := string(q.ID)
-	if !mailbox.ValidID(id) {
+	v, err := h.mine(ctx, q.ID)
+	if err != nil {
+		return nil, err
+	}
+	if v, err = h.settle(ctx, v); err != nil {
+		return nil, err
+	}
+	return task(v, ""), nil
+}
+
+// mine reads a message the token may see: the operator's own messages to
+// this agent, or to the operator from it; anything else does not exist
+// for this token.
+func (h *rpc) mine(ctx context.Context, id a2a.TaskID) (*covenant.MessageView, error) {
+	if !mailbox.ValidID(string(id)) {
 		return nil, a2a.ErrTaskNotFound
 	}
-	v, err := h.svc.Message(ctx, id)
+	v, err := h.svc.Message(ctx, string(id))
 	if err != nil {
 		return nil, rpcError(err)
 	}
-	// Only the operator's own messages to this agent, or to the operator
-	// from it; anything else does not exist for this token.
 	op := h.tok.Operator
 	if !(v.To == h.agent.Identity && v.From.Name == op) && !(v.From.Name == h.agent.Identity && v.To == op) {
 		return nil, a2a.ErrTaskNotFound
 	}
-	return task(v, ""), nil
+	return v, nil
 }
 
 // task is the A2A view of a message.
@@ -327,6 +458,9 @@ func task(v *covenant.MessageView, contextID string) *a2a.Task {
 		t.History = append(t.History, t.Status.Message)
 	case mailbox.Failed:
 		t.Status.State = a2a.TaskStateFailed
+		if v.Cancelled {
+			t.Status.State = a2a.TaskStateCanceled
+		}
 		why := v.Status.Reason
 		if v.Error != nil {
 			why = v.Error.Text
@@ -338,19 +472,94 @@ func task(v *covenant.MessageView, contextID string) *a2a.Task {
 	return t
 }
 
-func (h *rpc) OnCancelTask(context.Context, *a2a.TaskIDParams) (*a2a.Task, error) {
-	return nil, a2a.ErrTaskNotCancelable
+// OnCancelTask withdraws a message the operator sent that is not answered
+// yet (a2a.cancel); one with its outcome is not cancelable.
+func (h *rpc) OnCancelTask(ctx context.Context, p *a2a.TaskIDParams) (*a2a.Task, error) {
+	v, err := h.mine(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if v.From.Name != h.tok.Operator || !h.maySend() {
+		return nil, fmt.Errorf("%w: only the sender cancels, with a token that may send to %s", a2a.ErrInvalidRequest, h.agent.Identity)
+	}
+	if done(v) {
+		return nil, a2a.ErrTaskNotCancelable
+	}
+	v, err = h.svc.CancelMessage(ctx, v.ID, "cancelled through A2A tasks/cancel by token "+h.tok.Name)
+	if err != nil {
+		if k, ok := covenant.IsRejection(err); ok && k == oplog.KindIllegal {
+			return nil, a2a.ErrTaskNotCancelable // answered meanwhile
+		}
+		return nil, rpcError(err)
+	}
+	return task(v, ""), nil
 }
 
-func (h *rpc) OnResubscribeToTask(context.Context, *a2a.TaskIDParams) iter.Seq2[a2a.Event, error] {
-	return unsupported
+// OnSendMessageStream sends the message and streams the task: the task as
+// sent, a status update on each change of state, and the outcome (its
+// result as an artifact, acknowledged as a blocking send does) as the
+// final event; bounded by Options.StreamFor.
+func (h *rpc) OnSendMessageStream(ctx context.Context, p *a2a.MessageSendParams) iter.Seq2[a2a.Event, error] {
+	return func(yield func(a2a.Event, error) bool) {
+		v, err := h.send(ctx, p)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		h.stream(ctx, v, p.Message.ContextID, yield)
+	}
 }
 
-func (h *rpc) OnSendMessageStream(context.Context, *a2a.MessageSendParams) iter.Seq2[a2a.Event, error] {
-	return unsupported
+// OnResubscribeToTask streams a task the token may see, as
+// OnSendMessageStream does after the send.
+func (h *rpc) OnResubscribeToTask(ctx context.Context, p *a2a.TaskIDParams) iter.Seq2[a2a.Event, error] {
+	return func(yield func(a2a.Event, error) bool) {
+		v, err := h.mine(ctx, p.ID)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		h.stream(ctx, v, "", yield)
+	}
 }
 
-func unsupported(yield func(a2a.Event, error) bool) { yield(nil, a2a.ErrUnsupportedOperation) }
+func (h *rpc) stream(ctx context.Context, v *covenant.MessageView, contextID string, yield func(a2a.Event, error) bool) {
+	if !done(v) {
+		if !yield(task(v, contextID), nil) {
+			return
+		}
+		sctx, cancel := context.WithTimeout(ctx, h.o.StreamFor)
+		defer cancel()
+		for w, err := range h.watch(sctx, v) {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if v = w; done(v) {
+				break
+			}
+			t := task(v, contextID)
+			if !yield(&a2a.TaskStatusUpdateEvent{TaskID: t.ID, ContextID: t.ContextID, Status: t.Status, Metadata: t.Metadata}, nil) {
+				return
+			}
+		}
+		if !done(v) {
+			return // the bound: the client resubscribes
+		}
+	}
+	v, err := h.settle(ctx, v)
+	if err != nil {
+		yield(nil, err)
+		return
+	}
+	t := task(v, contextID)
+	for _, a := range t.Artifacts {
+		if !yield(&a2a.TaskArtifactUpdateEvent{TaskID: t.ID, ContextID: t.ContextID, Artifact: a, LastChunk: true}, nil) {
+			return
+		}
+	}
+	yield(&a2a.TaskStatusUpdateEvent{TaskID: t.ID, ContextID: t.ContextID, Status: t.Status, Final: true, Metadata: t.Metadata}, nil)
+}
 
 func (h *rpc) OnGetTaskPushConfig(context.Context, *a2a.GetTaskPushConfigParams) (*a2a.TaskPushConfig, error) {
 	return nil, a2a.ErrPushNotificationNotSupported

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/a2aproject/a2a-go/a2a"
 	"github.com/a2aproject/a2a-go/a2aclient"
@@ -185,7 +186,7 @@ func exchange(t *testing.T, r *repo, svc *covenant.Service, base string, cardOpt
 	c := client(t, card, sender)
 	msg := a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "review the handoff of the login fix"})
 	msg.Metadata = map[string]any{"kind": "review"}
-	res, err := c.SendMessage(ctx, &a2a.MessageSendParams{Message: msg})
+	res, err := c.SendMessage(ctx, &a2a.MessageSendParams{Message: msg, Config: nonBlocking()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +195,7 @@ func exchange(t *testing.T, r *repo, svc *covenant.Service, base string, cardOpt
 		t.Fatalf("send result: %#v", res)
 	}
 	// The same A2A message again is the same mailbox message.
-	if again, err := c.SendMessage(ctx, &a2a.MessageSendParams{Message: msg}); err != nil || again.(*a2a.Task).ID != task.ID {
+	if again, err := c.SendMessage(ctx, &a2a.MessageSendParams{Message: msg, Config: nonBlocking()}); err != nil || again.(*a2a.Task).ID != task.ID {
 		t.Fatalf("resend: %v %v", again, err)
 	}
 
@@ -222,6 +223,11 @@ func exchange(t *testing.T, r *repo, svc *covenant.Service, base string, cardOpt
 	if got.Status.State != a2a.TaskStateCompleted || len(got.Artifacts) != 1 || textOf(got.Artifacts[0].Parts) != "approved: the retry covers the race" {
 		t.Fatalf("completed task: %+v", got)
 	}
+	// Reading the result acknowledged it for the sender: the message is
+	// resolved, not left result_pending.
+	if v, err := svc.Message(ctx, string(task.ID)); err != nil || v.Status.State != "resolved" || got.Metadata["mailbox_state"] != "resolved" {
+		t.Fatalf("after tasks/get: %+v %v (metadata %v)", v, err, got.Metadata)
+	}
 
 	// A token without a2a.send for this agent may not send; without a
 	// valid token nothing is answered.
@@ -237,5 +243,135 @@ func exchange(t *testing.T, r *repo, svc *covenant.Service, base string, cardOpt
 	var n int
 	if err := svc.EachRecord(ctx, "a2a.message", func(string, []byte) error { n++; return nil }); err != nil || n != 1 {
 		t.Errorf("%d messages written, want 1 (%v)", n, err)
+	}
+}
+
+func nonBlocking() *a2a.MessageSendConfig {
+	f := false
+	return &a2a.MessageSendConfig{Blocking: &f}
+}
+
+// answer plays the covenant agent in the background: it claims the next
+// message through the real CLI as soon as one is there (bounded) and
+// answers it.
+func (r *repo) answer(result string) <-chan error {
+	ch := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(2 * time.Minute) // a bound for a loaded machine, not a timing assertion
+		for {
+			out, errs, code := testgit.Exec(r.dir, r.env, binPath, "--as", "reviewer", "a2a", "recv", "--json")
+			if code == 0 {
+				var m struct{ ID string }
+				json.Unmarshal([]byte(out), &m)
+				_, errs, code = testgit.Exec(r.dir, r.env, binPath, "--as", "reviewer", "a2a", "respond", m.ID, "--result", result)
+				if code != 0 {
+					ch <- fmt.Errorf("respond: exit %d: %s", code, errs)
+					return
+				}
+				ch <- nil
+				return
+			}
+			if code != 4 || time.Now().After(deadline) {
+				ch <- fmt.Errorf("recv: exit %d: %s", code, errs)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	return ch
+}
+
+// A blocking message/send waits for the agent's result (answered here by
+// another process through the CLI) and returns it, the message resolved;
+// message/stream streams the task to its completion with the result as
+// an artifact; tasks/cancel withdraws a message not answered yet, once,
+// and only for a token that may send to the agent.
+func TestA2ABlockingStreamCancel(t *testing.T) {
+	r := newRepo(t)
+	r.cli("init", "--name", "alice")
+	r.cli("id", "new", "reviewer", "--role", "agent")
+	r.cli("agent", "init", "reviewer", "--template", "script")
+	keys := r.getenv("GIT_COVENANT_HOME")
+	r.cli("id", "register", "reviewer", "--role", "agent", "--key", filepath.Join(keys, "identities", "reviewer", "key.pub"), "--grant", "a2a.receive", "--grant", "a2a.respond")
+	sender := r.token("a2a-peer", "a2a.send.reviewer")
+	reader := r.token("reader", "read")
+	ctx := context.Background()
+	svc, err := covenant.Open(ctx, covenant.Options{Dir: r.dir, Getenv: r.getenv, Env: r.env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	srv := httptest.NewServer(a2ahttp.New(a2ahttp.Options{Service: svc, Prefix: "/a2a", Poll: 20 * time.Millisecond, BlockFor: 3 * time.Minute}))
+	defer srv.Close()
+	card, err := agentcard.NewResolver(http.DefaultClient).Resolve(ctx, srv.URL+"/a2a/reviewer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !card.Capabilities.Streaming {
+		t.Fatal("the card does not offer streaming")
+	}
+	c := client(t, card, sender)
+
+	// Blocking (the a2a-go client's default).
+	done := r.answer("blocking: approved")
+	res, err := c.SendMessage(ctx, &a2a.MessageSendParams{Message: a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "review A"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got, ok := res.(*a2a.Task)
+	if !ok || got.Status.State != a2a.TaskStateCompleted || len(got.Artifacts) != 1 || textOf(got.Artifacts[0].Parts) != "blocking: approved" {
+		t.Fatalf("blocking send: %#v", res)
+	}
+	if v, err := svc.Message(ctx, string(got.ID)); err != nil || v.Status.State != "resolved" {
+		t.Fatalf("after a blocking send: %+v %v", v, err)
+	}
+
+	// Streaming.
+	done = r.answer("streamed: approved")
+	var states []a2a.TaskState
+	var artifact string
+	var final bool
+	for ev, err := range c.SendStreamingMessage(ctx, &a2a.MessageSendParams{Message: a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "review B"})}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch e := ev.(type) {
+		case *a2a.Task:
+			states = append(states, e.Status.State)
+		case *a2a.TaskStatusUpdateEvent:
+			states = append(states, e.Status.State)
+			final = final || e.Final
+		case *a2a.TaskArtifactUpdateEvent:
+			artifact = textOf(e.Artifact.Parts)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(states) < 2 || states[0] != a2a.TaskStateSubmitted || states[len(states)-1] != a2a.TaskStateCompleted || !final || artifact != "streamed: approved" {
+		t.Fatalf("stream: states %v final %v artifact %q", states, final, artifact)
+	}
+
+	// Cancel.
+	res, err = c.SendMessage(ctx, &a2a.MessageSendParams{Message: a2a.NewMessage(a2a.MessageRoleUser, a2a.TextPart{Text: "review C"}), Config: nonBlocking()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.(*a2a.Task).ID
+	if _, err := client(t, card, reader).CancelTask(ctx, &a2a.TaskIDParams{ID: id}); err == nil {
+		t.Error("a read-only token cancelled a message")
+	}
+	cancelled, err := c.CancelTask(ctx, &a2a.TaskIDParams{ID: id})
+	if err != nil || cancelled.Status.State != a2a.TaskStateCanceled {
+		t.Fatalf("cancel: %+v %v", cancelled, err)
+	}
+	if _, err := c.CancelTask(ctx, &a2a.TaskIDParams{ID: id}); !errors.Is(err, a2a.ErrTaskNotCancelable) {
+		t.Errorf("a second cancel: %v", err)
+	}
+	if _, errs, code := testgit.Exec(r.dir, r.env, binPath, "--as", "reviewer", "a2a", "recv", "--json"); code != 4 {
+		t.Errorf("the agent could claim a cancelled message: exit %d %s", code, errs)
 	}
 }
