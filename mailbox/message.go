@@ -252,8 +252,8 @@ type Message struct {
 	Error          *Outcome     `json:"error,omitempty"`
 	// Cancelled: the sender withdrew the message (a2a.cancel); Error
 	// holds its reason.
-	Cancelled bool `json:"cancelled,omitempty"`
-	History        []Event      `json:"history"`
+	Cancelled bool    `json:"cancelled,omitempty"`
+	History   []Event `json:"history"`
 }
 
 // Status is a message's state at a time under a policy, and why when the
