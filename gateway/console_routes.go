@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
 )
 
@@ -53,7 +54,7 @@ func (s *Server) consoleRoutes() []Route {
 				if g == "" || strings.ContainsAny(g, " \t\n") {
 					return "", fmt.Errorf("%w: the gate to review is required", ErrBadRequest)
 				}
-				return trust.ScopeReviewPrefix + g, nil
+				return tasks.ReviewScope(g), nil
 			},
 			handle: func(c *call) (any, error) {
 				b := c.body.(*ReviewGate)

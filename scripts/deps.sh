@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs what the tests need when it is missing: git, ssh-keygen,
 # bubblewrap (bwrap) for the sandbox tests (they skip, naming the reason,
-# where it cannot run), Node.js and npm for the tests that drive real
+# where it cannot run), Chromium for the web console's browser tests
+# (driven by playwright-core; they skip without it), tmux for the terminal
+# UI's tests, Node.js and npm for the tests that drive real
 # clients written for Node, and each of those test projects' npm packages
 # (testdata/node/<name>/, pinned by its package-lock.json; installed once,
 # again only when the lock file changes).
@@ -12,6 +14,8 @@ command -v node >/dev/null 2>&1 || missing="$missing nodejs"
 command -v npm >/dev/null 2>&1 || missing="$missing npm"
 command -v git >/dev/null 2>&1 || missing="$missing git"
 command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
 if [ "$(uname -s)" = Linux ] && ! [ -x /usr/bin/bwrap ] && ! [ -x /bin/bwrap ] && ! [ -x /usr/local/bin/bwrap ]; then
 	missing="$missing bubblewrap"
 fi

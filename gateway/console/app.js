@@ -54,12 +54,10 @@ const opScope = {
   "task.create": "task.create", "task.claim": "task.claim", "task.heartbeat": "task.claim", "task.release": "task.claim",
   "task.move": "task.move", "task.handoff": "task.handoff", "task.comment": "task.comment", "task.link": "task.link",
   "task.check": "task.check", "task.escalate": "task.escalate", "task.resolve": "escalation.resolve",
-  "cap.grant": "identity.admin", "cap.revoke": "identity.admin", "run.record": "task.claim",
+  "cap.grant": "identity.admin", "cap.revoke": "identity.admin", "task.review": "the gate's review scope",
+  "run.record": "the daemon role", "actor.genesis": "its own feed",
 };
-function scopeOf(type, body) {
-  if (type === "task.review" && body && body.gate) return "review." + body.gate;
-  return opScope[type] || type;
-}
+function scopeOf(type) { return opScope[type] || type; }
 
 // proofLine says whether an op is proven: who signed it (feed and key),
 // under which scope, and whether the fold accepted it (signature, key and
@@ -69,8 +67,8 @@ function proofLine(e) {
     return el("span", { class: "proof bad", "data-proof": "rejected" }, "✗ not proven: " + e.rejected.kind + " — " + e.rejected.reason);
   }
   return el("span", { class: "proof ok", "data-proof": "proven" },
-    "✓ signed by " + (e.actor && e.actor.name) + " (key " + short(e.actor && e.actor.key) + ", feed " + (e.feed || "") + "), scope " + scopeOf(e.type) +
-    " held, accepted by the fold; evidence: op " + short(e.op));
+    "✓ signed by " + (e.actor && e.actor.name) + " (key " + short(e.actor && e.actor.key) + ", feed " + (e.feed || "") + "), authorized by " + scopeOf(e.type) + "," +
+    " accepted by the fold; evidence: op " + short(e.op));
 }
 
 function signedOut() {
