@@ -4,16 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/refwatch"
 )
 
 // Event is one server-sent event.
@@ -46,9 +43,8 @@ type sub struct {
 
 func (u *sub) drop() { u.once.Do(func() { close(u.gone) }) }
 
-// broker reads new ops from the service when the feed refs change (watched
-// as the daemon's watcher does: every directory under refs/covenant, and
-// packed-refs) or every Poll, and fans them out with published run output
+// broker reads new ops from the service when the feed refs change
+// (package refwatch, as the daemon's scan loop) or every Poll, and fans them out with published run output
 // to the subscribed streams.
 type broker struct {
 	s      *Server
@@ -69,9 +65,9 @@ func (b *broker) start(ctx context.Context) error {
 		return fmt.Errorf("gateway: events: %w", err)
 	}
 	b.cursor = last
-	var fw *fsnotify.Watcher
+	var fw *refwatch.Watcher
 	if !b.s.o.NoWatch {
-		if fw, err = b.watch(); err != nil {
+		if fw, err = b.watch(ctx); err != nil {
 			b.s.logf("no file watcher (%v); polling every %s", err, b.s.o.Poll)
 			fw = nil
 		}
@@ -104,68 +100,16 @@ func (b *broker) start(ctx context.Context) error {
 
 func (b *broker) wait() { b.wg.Wait() }
 
-// watch sets up fsnotify like the daemon's watcher: it does not recurse,
-// so every directory under refs/covenant is watched and a new one added
-// (and a pump asked for) when it appears.
-func (b *broker) watch() (*fsnotify.Watcher, error) {
-	fw, err := fsnotify.NewWatcher()
-	if err != nil {
-		return nil, err
-	}
+// watch kicks a pump on every change of the feed refs (package
+// refwatch, as the daemon's scan loop).
+func (b *broker) watch(ctx context.Context) (*refwatch.Watcher, error) {
 	refs, common := b.s.svc.RefsDirs()
-	if err := os.MkdirAll(refs, 0o755); err != nil {
-		fw.Close()
-		return nil, err
-	}
-	addTree := func(root string) {
-		filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-			if err == nil && e.IsDir() {
-				fw.Add(p)
-			}
-			return nil
-		})
-	}
-	addTree(refs)
-	if err := fw.Add(common); err != nil {
-		fw.Close()
-		return nil, err
-	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		for {
-			select {
-			case ev, ok := <-fw.Events:
-				if !ok {
-					return
-				}
-				p := ev.Name
-				switch {
-				case strings.HasPrefix(p, refs):
-					if ev.Has(fsnotify.Create) {
-						if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
-							addTree(p)
-						}
-					}
-					if strings.HasSuffix(p, ".lock") && !ev.Has(fsnotify.Rename) && !ev.Has(fsnotify.Remove) {
-						continue // a ref being written: the rename that ends it follows
-					}
-				case filepath.Dir(p) == common && filepath.Base(p) == "packed-refs":
-				default:
-					continue
-				}
-				select {
-				case b.kick <- struct{}{}:
-				default:
-				}
-			case _, ok := <-fw.Errors:
-				if !ok {
-					return
-				}
-			}
+	return refwatch.Watch(ctx, refwatch.Options{Refs: refs, Common: common}, func(refwatch.Change) {
+		select {
+		case b.kick <- struct{}{}:
+		default:
 		}
-	}()
-	return fw, nil
+	})
 }
 
 // pump sends every op after the cursor. Reads catch the index up with the
