@@ -132,23 +132,26 @@ func sortMemories(ms []memory.Memory) {
 	})
 }
 
-// Memory returns one memory by id or unique prefix, forgotten or not.
+// Memory returns one memory by id or unique prefix, forgotten or not. It
+// reads only the records whose key has the prefix.
 func (s *Service) Memory(ctx context.Context, idOrPrefix string) (*memory.Memory, error) {
 	var found []memory.Memory
 	want := idOrPrefix
 	if !strings.HasPrefix(want, "mem-") {
 		want = "mem-" + want
 	}
-	err := s.EachRecord(ctx, memory.Kind, func(key string, raw []byte) error {
-		if !strings.HasPrefix(key, want) {
-			return nil
-		}
-		var m memory.Memory
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return err
-		}
-		found = append(found, m)
-		return nil
+	err := s.read(ctx, func(ix *index.Index) error {
+		found = found[:0]
+		return ix.ViewRecords(func(r *index.Records) error {
+			return r.EachPrefix(memory.Kind, want, func(_ string, raw []byte) (bool, error) {
+				var m memory.Memory
+				if err := json.Unmarshal(raw, &m); err != nil {
+					return false, err
+				}
+				found = append(found, m)
+				return true, nil
+			})
+		})
 	})
 	if err != nil {
 		return nil, err
@@ -197,6 +200,10 @@ type MemoryHit struct {
 // every term of query, best first (rarer terms weigh more, long-term and
 // fresher memories break ties), at most limit (0: 20). Forgotten ones
 // only with all.
+//
+// It reads the index's postings (ADR 0018): the keys of the query's
+// rarest term, each checked for the other terms, then each hit's rank
+// record; only the memories returned are decoded.
 func (s *Service) SearchMemories(ctx context.Context, query string, limit int, all bool) ([]MemoryHit, error) {
 	if limit <= 0 {
 		limit = 20
@@ -205,80 +212,95 @@ func (s *Service) SearchMemories(ctx context.Context, query string, limit int, a
 	if len(terms) == 0 {
 		return nil, fmt.Errorf("%w: the query has no word to search for", ErrBadInput)
 	}
-	needles := make([][]byte, len(terms))
-	for i, t := range terms {
-		needles[i] = []byte(" " + t + " ")
-	}
 	out := []MemoryHit{}
 	err := s.read(ctx, func(ix *index.Index) error {
-		df := make([]int, len(terms))
-		var n int
-		var hits []string
-		err := ix.EachRecord(memory.TermsKind, func(key string, raw []byte) error {
-			n++
-			ok := true
-			for i, nd := range needles {
-				if containsJSON(raw, nd) {
-					df[i]++
-				} else {
-					ok = false
+		out = out[:0]
+		return ix.ViewRecords(func(r *index.Records) error {
+			df := make([]int, len(terms))
+			rarest := 0
+			for i, t := range terms {
+				n, err := r.CountPostings(memory.Kind, t)
+				if err != nil {
+					return err
+				}
+				if df[i] = n; n < df[rarest] {
+					rarest = i
 				}
 			}
-			if ok {
-				hits = append(hits, key)
+			if df[rarest] == 0 {
+				return nil
+			}
+			var n int
+			if raw := r.Get(memory.CountKind, memory.CountKey); raw != nil {
+				if err := json.Unmarshal(raw, &n); err != nil {
+					return fmt.Errorf("memory search: count: %w", err)
+				}
+			}
+			var idf float64
+			for _, d := range df {
+				idf += logRatio(n, d)
+			}
+			type hit struct {
+				id    string
+				score float64
+				at    int64
+			}
+			var hits []hit
+			err := r.Postings(memory.Kind, terms[rarest], func(id string) (bool, error) {
+				for i, t := range terms {
+					if i != rarest && !r.HasPosting(memory.Kind, t, id) {
+						return true, nil
+					}
+				}
+				raw := r.Get(memory.RankKind, id)
+				if raw == nil {
+					return false, fmt.Errorf("memory search: %s has no rank record", id)
+				}
+				rk, err := memory.ParseRank(raw)
+				if err != nil {
+					return false, err
+				}
+				if !all && rk.Forgotten {
+					return true, nil
+				}
+				score := idf
+				if rk.Longterm {
+					score += 0.5
+				}
+				if rk.Stale {
+					score -= 0.5
+				}
+				hits = append(hits, hit{id, score, rk.At})
+				return true, nil
+			})
+			if err != nil {
+				return err
+			}
+			sort.SliceStable(hits, func(i, j int) bool {
+				if hits[i].score != hits[j].score {
+					return hits[i].score > hits[j].score
+				}
+				return hits[i].at > hits[j].at
+			})
+			if len(hits) > limit {
+				hits = hits[:limit]
+			}
+			for _, h := range hits {
+				raw := r.Get(memory.Kind, h.id)
+				if raw == nil {
+					return fmt.Errorf("memory search: no memory %s", h.id)
+				}
+				var m memory.Memory
+				if err := json.Unmarshal(raw, &m); err != nil {
+					return err
+				}
+				out = append(out, MemoryHit{Memory: m, Score: h.score})
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		var idf float64
-		for _, d := range df {
-			idf += logRatio(n, d)
-		}
-		st, ok := ix.State().(recordReader)
-		if !ok {
-			return fmt.Errorf("memory search: the index state reads no records")
-		}
-		for _, id := range hits {
-			var m memory.Memory
-			if ok, err := st.Record(memory.Kind, id, &m); err != nil || !ok {
-				return err
-			}
-			if !all && !m.Live() {
-				continue
-			}
-			score := idf
-			if m.Tier == "longterm" {
-				score += 0.5
-			}
-			if m.Stale != nil {
-				score -= 0.5
-			}
-			out = append(out, MemoryHit{Memory: m, Score: score})
-		}
-		return nil
 	})
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score
-		}
-		return out[i].Memory.At.After(out[j].Memory.At)
-	})
-	if len(out) > limit {
-		out = out[:limit]
-	}
 	return out, err
 }
-
-// recordReader reads one record by kind and key (the index's state).
-type recordReader interface {
-	Record(kind, key string, v any) (bool, error)
-}
-
-// containsJSON looks for needle in a JSON string record (terms have no
-// characters JSON escapes).
-func containsJSON(raw, needle []byte) bool { return strings.Contains(string(raw), string(needle)) }
 
 func logRatio(n, d int) float64 {
 	if d == 0 {

@@ -9,7 +9,28 @@ import (
 // MemRecords is an in-memory Records, for states that fold a whole history
 // without the index.
 type MemRecords struct {
-	raw map[string][]byte // kind + "/" + key
+	raw  map[string][]byte   // kind + "/" + key
+	post map[string]struct{} // PostingKey
+}
+
+// AddPostings implements Postings.
+func (m *MemRecords) AddPostings(kind, key string, terms []string) error {
+	if m.post == nil {
+		m.post = map[string]struct{}{}
+	}
+	for _, t := range terms {
+		m.post[PostingKey(kind, t, key)] = struct{}{}
+	}
+	return nil
+}
+
+// PostingKeys returns every posting as PostingKey; callers must not
+// change it.
+func (m *MemRecords) PostingKeys() map[string]struct{} {
+	if m.post == nil {
+		return map[string]struct{}{}
+	}
+	return m.post
 }
 
 // Record implements Records.

@@ -37,6 +37,18 @@ type Records interface {
 	PutRecord(kind, key string, v any) error
 }
 
+// Postings is an inverted index kept next to Records: for a kind, the
+// keys each term occurs in, so a search reads the keys of its terms
+// instead of scanning every record. Postings are only ever added (a
+// family's terms of a key do not change); a term holds no NUL byte.
+type Postings interface {
+	AddPostings(kind, key string, terms []string) error
+}
+
+// PostingKey is how a posting is stored: kind, term and key joined by
+// NUL bytes, so one term's keys sort together and in key order.
+func PostingKey(kind, term, key string) string { return kind + "\x00" + term + "\x00" + key }
+
 // Ctx is one op being folded.
 type Ctx struct {
 	State State

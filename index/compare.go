@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/oplog"
@@ -34,7 +35,7 @@ type LogCheck struct {
 
 // Mismatch is one place where the index differs from the fold of the feeds.
 type Mismatch struct {
-	What   string `json:"what"` // task, list, ready, actor, principal, grant, record, log, finding, meta
+	What   string `json:"what"` // task, list, ready, actor, principal, grant, record, posting, log, finding, meta
 	Key    string `json:"key"`
 	Reason string `json:"reason"`
 }
@@ -87,6 +88,7 @@ func (ix *Index) Compare(want *Folded) ([]Mismatch, error) {
 			raw, ok := want.Records[k]
 			return json.RawMessage(raw), ok
 		}, keysOf(want.Records), nil)
+		c.postings(st.PostingKeys())
 		c.log(want)
 		c.findings(want)
 		c.meta(want)
@@ -94,6 +96,38 @@ func (ix *Index) Compare(want *Folded) ([]Mismatch, error) {
 		return nil
 	})
 	return out, err
+}
+
+// postings compares the posting keys (fold.Postings) with the fold's.
+func (c *comparer) postings(want map[string]struct{}) {
+	seen := 0
+	if b := c.tx.Bucket(bPostings); b != nil {
+		b.ForEach(func(k, _ []byte) error {
+			if _, ok := want[string(k)]; ok {
+				seen++
+			} else {
+				c.add("posting", strings.ReplaceAll(string(k), "\x00", " "), "in the index, not in the fold of the feeds")
+			}
+			return nil
+		})
+	}
+	if seen != len(want) {
+		var missing []string
+		for k := range want {
+			if b := c.tx.Bucket(bPostings); b == nil || !hasKey(b, []byte(k)) {
+				missing = append(missing, k)
+			}
+		}
+		sort.Strings(missing)
+		for _, k := range missing {
+			c.add("posting", strings.ReplaceAll(k, "\x00", " "), "in the fold of the feeds, not in the index")
+		}
+	}
+}
+
+func hasKey(b *bolt.Bucket, k []byte) bool {
+	got, _ := b.Cursor().Seek(k)
+	return bytes.Equal(got, k)
 }
 
 func keysOf[V any](m map[string]V) func(func(string)) {

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/git-covenant/git-covenant/fold"
 	"github.com/git-covenant/git-covenant/ledger"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
@@ -31,7 +32,7 @@ import (
 
 // FormatVersion changes whenever the fold or the index layout changes, and
 // forces a rebuild.
-const FormatVersion = 10
+const FormatVersion = 11
 
 var (
 	// ErrNotFound means no task has that id or prefix.
@@ -50,8 +51,9 @@ var (
 	bPrinc     = []byte("principals")
 	bGrants    = []byte("grants")
 	bFindings  = []byte("findings")
-	bRecords   = []byte("records") // fold.Records of families the index does not know
-	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog, bReady, bPrinc, bGrants, bFindings, bRejected, bRecords, bAt, bSeen, bWitness}
+	bRecords   = []byte("records")  // fold.Records of families the index does not know
+	bPostings  = []byte("postings") // fold.Postings: fold.PostingKey -> empty
+	allBuckets = [][]byte{bMeta, bTasks, bList, bActors, bLog, bReady, bPrinc, bGrants, bFindings, bRejected, bRecords, bAt, bSeen, bWitness, bPostings}
 )
 
 // Meta records what the index was folded from.
@@ -600,4 +602,74 @@ func (ix *Index) LastLogKey() (string, error) {
 		return nil
 	})
 	return last, err
+}
+
+// Records is a read transaction over the family records and postings
+// (fold.Records, fold.Postings), for a search that reads several in one
+// consistent view. Byte slices it returns are valid only inside the view.
+type Records struct{ recs, post *bolt.Bucket }
+
+// ViewRecords calls fn with the records and postings as of one read
+// transaction.
+func (ix *Index) ViewRecords(fn func(r *Records) error) error {
+	return ix.view(func(tx *bolt.Tx) error {
+		return fn(&Records{recs: tx.Bucket(bRecords), post: tx.Bucket(bPostings)})
+	})
+}
+
+// Get returns the raw record kind/key, nil if there is none.
+func (r *Records) Get(kind, key string) []byte {
+	if r.recs == nil {
+		return nil
+	}
+	return r.recs.Get([]byte(kind + "/" + key))
+}
+
+// EachPrefix calls fn with every record of kind whose key starts with
+// prefix, in key order, until fn returns false: a prefix lookup that
+// reads only the matching keys.
+func (r *Records) EachPrefix(kind, prefix string, fn func(key string, raw []byte) (bool, error)) error {
+	if r.recs == nil {
+		return nil
+	}
+	return eachPrefix(r.recs, kind+"/", prefix, func(key string, v []byte) (bool, error) { return fn(key, v) })
+}
+
+// Postings calls fn with each key that term occurs in for kind, in key
+// order, until fn returns false.
+func (r *Records) Postings(kind, term string, fn func(key string) (bool, error)) error {
+	if r.post == nil {
+		return nil
+	}
+	return eachPrefix(r.post, kind+"\x00"+term+"\x00", "", func(key string, _ []byte) (bool, error) { return fn(key) })
+}
+
+// CountPostings returns how many keys term occurs in for kind.
+func (r *Records) CountPostings(kind, term string) (int, error) {
+	n := 0
+	err := r.Postings(kind, term, func(string) (bool, error) { n++; return true, nil })
+	return n, err
+}
+
+// HasPosting reports whether term occurs in key for kind.
+func (r *Records) HasPosting(kind, term, key string) bool {
+	if r.post == nil {
+		return false
+	}
+	// A cursor, not Get: a posting's value is empty.
+	want := []byte(fold.PostingKey(kind, term, key))
+	k, _ := r.post.Cursor().Seek(want)
+	return bytes.Equal(k, want)
+}
+
+func eachPrefix(b *bolt.Bucket, base, prefix string, fn func(key string, v []byte) (bool, error)) error {
+	full := []byte(base + prefix)
+	c := b.Cursor()
+	for k, v := c.Seek(full); k != nil && bytes.HasPrefix(k, full); k, v = c.Next() {
+		more, err := fn(string(k[len(base):]), v)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }

@@ -35,7 +35,10 @@ type Tx struct {
 	// records of families the index does not know, as JSON, by kind/key
 	recs   map[string][]byte
 	dirtyR map[string]bool
-	fold   *fold.Registry
+	// postings added by this transaction's ops (fold.Postings), written
+	// at flush in key order
+	post []kv
+	fold *fold.Registry
 	// witness tells time witnesses among ops (Source.Witness); store
 	// resolves their heads
 	witness func(*oplog.Entry) ([]string, bool)
@@ -210,6 +213,14 @@ func (tx *Tx) PutRecord(kind, key string, v any) error {
 	return nil
 }
 
+// AddPostings implements fold.Postings.
+func (tx *Tx) AddPostings(kind, key string, terms []string) error {
+	for _, t := range terms {
+		tx.post = append(tx.post, kv{[]byte(fold.PostingKey(kind, t, key)), []byte{}})
+	}
+	return nil
+}
+
 // AddFinding records a problem found while verifying or folding.
 func (tx *Tx) AddFinding(key string, f any) error {
 	raw, err := json.Marshal(f)
@@ -352,6 +363,10 @@ func (tx *Tx) flush() error {
 	if err := putSorted(tx.btx.Bucket(bRecords), recsKV); err != nil {
 		return err
 	}
+	if err := putSorted(tx.btx.Bucket(bPostings), tx.post); err != nil {
+		return err
+	}
+	tx.post = nil
 	tx.dirtyT, tx.dirtyA, tx.dirtyP, tx.dirtyG, tx.dirtyR = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	if err := tx.flushCausal(); err != nil {
 		return err

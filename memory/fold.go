@@ -28,6 +28,7 @@ func Family() fold.Family {
 // the labels of the task a memory is about).
 type state interface {
 	fold.Records
+	fold.Postings
 	tasks.State
 }
 
@@ -86,7 +87,17 @@ func add(c *fold.Ctx, b *AddBody) error {
 	if err := st.PutRecord(Kind, id, m); err != nil {
 		return err
 	}
-	if err := st.PutRecord(TermsKind, id, Terms(m)); err != nil {
+	if err := st.PutRecord(RankKind, id, RankOf(m)); err != nil {
+		return err
+	}
+	if err := st.AddPostings(Kind, id, Terms(m)); err != nil {
+		return err
+	}
+	var count int
+	if _, err := st.Record(CountKind, CountKey, &count); err != nil {
+		return err
+	}
+	if err := st.PutRecord(CountKind, CountKey, count+1); err != nil {
 		return err
 	}
 	return trust.Use(st, g)
@@ -130,6 +141,9 @@ func change(c *fold.Ctx, id, reason, tier string, apply func(m *Memory, by tasks
 	}
 	m.Changes = append(m.Changes, ch)
 	if err := st.PutRecord(Kind, id, &m); err != nil {
+		return fmt.Errorf("%s %s: %w", c.Op.Type, id, err)
+	}
+	if err := st.PutRecord(RankKind, id, RankOf(&m)); err != nil {
 		return fmt.Errorf("%s %s: %w", c.Op.Type, id, err)
 	}
 	if err := trust.Use(st, g); err != nil {

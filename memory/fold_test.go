@@ -2,6 +2,8 @@ package memory_test
 
 import (
 	"encoding/json"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -234,8 +236,25 @@ func TestTierScopesAndChanges(t *testing.T) {
 	if k, _ := w.apply(bob, memory.OpRestore, "", memory.ChangeBody{ID: id, Reason: "x", Tier: "longterm"}); k != oplog.KindInvalidBody {
 		t.Errorf("restore with a tier: %q", k)
 	}
-	var terms string
-	if ok, _ := w.st.Record(memory.TermsKind, id, &terms); !ok || terms != " go in is parse parser scratch the " {
-		t.Errorf("terms %q", terms)
+	var post []string
+	for k := range w.st.PostingKeys() {
+		post = append(post, strings.ReplaceAll(k, "\x00", " "))
+	}
+	sort.Strings(post)
+	wantPost := []string{}
+	for _, term := range []string{"go", "in", "is", "parse", "parser", "scratch", "the"} {
+		wantPost = append(wantPost, "memory "+term+" "+id)
+	}
+	if strings.Join(post, "\n") != strings.Join(wantPost, "\n") {
+		t.Errorf("postings %q, want %q", post, wantPost)
+	}
+	// The rank record follows the changes: stale now, not forgotten.
+	var rank string
+	if ok, _ := w.st.Record(memory.RankKind, id, &rank); !ok || !strings.HasPrefix(rank, "-s- ") {
+		t.Errorf("rank %q", rank)
+	}
+	var count int
+	if ok, _ := w.st.Record(memory.CountKind, memory.CountKey, &count); !ok || count != 1 {
+		t.Errorf("count %d", count)
 	}
 }

@@ -3,6 +3,7 @@ package memory
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -175,10 +176,56 @@ func (m *Memory) Live() bool { return m.Forgotten == nil }
 // Scope is the per-tier scope that writes memories of tier.
 func Scope(tier string) string { return "memory." + tier }
 
-// TermsKind is the record kind of each memory's search terms (key: the
-// memory id; value: " term term … ", lower case, each once), kept by the
-// fold so search scans short values instead of decoding memories.
-const TermsKind = "memory-terms"
+// Search keeps two records per memory next to the memory itself, and a
+// posting per term (fold.Postings, kind Kind, key the memory id):
+//   - RankKind (key: the memory id): what ranking needs, as Rank encodes
+//     it, so a search decodes only the memories it returns;
+//   - CountKind (key: CountKey): how many memories were ever added, for
+//     the rarity of the query's terms.
+const (
+	RankKind  = "memory-rank"
+	CountKind = "memory-count"
+	CountKey  = "all"
+)
+
+// Rank is what a search ranks and filters a hit by.
+type Rank struct {
+	Longterm  bool
+	Stale     bool
+	Forgotten bool
+	At        int64 // unix nanoseconds
+}
+
+// RankOf is m's rank record: three flags (l, s, f or -) and At.
+func RankOf(m *Memory) string {
+	b := []byte("--- ")
+	if m.Tier == "longterm" {
+		b[0] = 'l'
+	}
+	if m.Stale != nil {
+		b[1] = 's'
+	}
+	if m.Forgotten != nil {
+		b[2] = 'f'
+	}
+	return string(strconv.AppendInt(b, m.At.UnixNano(), 10))
+}
+
+// ParseRank decodes a rank record as stored (a JSON string).
+func ParseRank(raw []byte) (Rank, error) {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return Rank{}, err
+	}
+	if len(s) < 5 || s[3] != ' ' {
+		return Rank{}, fmt.Errorf("malformed memory rank %q", s)
+	}
+	at, err := strconv.ParseInt(s[4:], 10, 64)
+	if err != nil {
+		return Rank{}, fmt.Errorf("malformed memory rank %q", s)
+	}
+	return Rank{Longterm: s[0] == 'l', Stale: s[1] == 's', Forgotten: s[2] == 'f', At: at}, nil
+}
 
 // NewID derives a memory's id from the op that added it.
 func NewID(actor string, seq uint64) string {

@@ -24,9 +24,9 @@ func Tokens(text string) []string {
 	return out
 }
 
-// Terms is the search-term record of a memory: its text's, tags' and pin
-// paths' tokens, each once, as " a b c ".
-func Terms(m *Memory) string {
+// Terms are a memory's search terms: its text's, tags' and pin paths'
+// tokens, each once, at most MaxTerms (the first ones), sorted.
+func Terms(m *Memory) []string {
 	seen := map[string]bool{}
 	add := func(s string) {
 		for _, t := range Tokens(s) {
@@ -47,5 +47,5 @@ func Terms(m *Memory) string {
 		terms = append(terms, t)
 	}
 	sort.Strings(terms)
-	return " " + strings.Join(terms, " ") + " "
+	return terms
 }
