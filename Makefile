@@ -5,7 +5,7 @@ PREFIX   ?= $(HOME)/.local
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/git-covenant/git-covenant/cli.Version=$(VERSION)
 
-.PHONY: all build install test vet demo bench deps clean interop fuzz
+.PHONY: all build install test vet demo bench deps clean interop fuzz release
 
 all: build
 
@@ -46,6 +46,11 @@ bench: deps build
 ## fuzz: every fuzz target for FUZZTIME each (default 5m; FUZZ=<regexp> picks some); make test runs their seeds
 fuzz:
 	@sh scripts/fuzz.sh
+
+## release: VERSION=vX.Y.Z: reproducible archives for linux/darwin x amd64/arm64, SBOM,
+## SHA256SUMS and an audit-root attestation made by git-covenant itself (scripts/release.sh)
+release:
+	@VERSION='$(filter v%,$(VERSION))' sh scripts/release.sh
 
 ## interop: exported provenance bundles verify with the real cosign (builds cosign; not part of test)
 interop: deps
