@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/git-covenant/git-covenant/exitcode"
 	"github.com/spf13/cobra"
 )
 
@@ -113,13 +114,7 @@ type jsonError struct {
 }
 
 func printJSONError(w io.Writer, status int, msg, hint string) {
-	name := "error"
-	for _, e := range exitTable {
-		if e.code == status {
-			name = e.name
-		}
-	}
-	raw, _ := marshal(jsonError{Code: name, Status: status, Message: msg, Hint: hint})
+	raw, _ := marshal(jsonError{Code: exitcode.Name(status), Status: status, Message: msg, Hint: hint})
 	w.Write(append(withSchema("error/1", raw), '\n'))
 }
 

@@ -9,16 +9,12 @@ import (
 	"strings"
 
 	"github.com/git-covenant/git-covenant/covenant"
-	"github.com/git-covenant/git-covenant/identity"
-	"github.com/git-covenant/git-covenant/oplog"
-	"github.com/git-covenant/git-covenant/safetext"
-	"github.com/git-covenant/git-covenant/tasks"
-	"github.com/git-covenant/git-covenant/tokens"
+	"github.com/git-covenant/git-covenant/exitcode"
 )
 
 // Problem is the error/1 shape (docs/json.md) the gateway answers a
 // failure with: the code and status are those of the CLI's exit table
-// (git covenant help exit-codes), so a client handles a refusal the same
+// (git covenant help exit-codes; package exitcode), so a client handles a refusal the same
 // way whichever door it used; scope names the missing scope of a refusal.
 type Problem struct {
 	Code    string `json:"code"`
@@ -37,58 +33,43 @@ type scopeError struct {
 func (e *scopeError) Error() string { return e.err.Error() }
 func (e *scopeError) Unwrap() error { return e.err }
 
-// problem classifies an error: the HTTP status and the error/1 body.
+// problem classifies an error: the HTTP status and the error/1 body. What
+// is the gateway's own (tokens, Host and Origin, routes, a request it
+// could not read) comes first; everything else is the one table the CLI
+// uses too (package exitcode), its HTTP status derived from the exit
+// status.
 func problem(err error) (int, Problem) {
 	p := Problem{Message: oneLine(err.Error())}
 	var se *scopeError
 	if errors.As(err, &se) {
 		p.Scope = se.scope
 	}
-	set := func(httpStatus int, code string, exit int, hint string) (int, Problem) {
-		p.Code, p.Status, p.Hint = code, exit, hint
+	set := func(httpStatus int, exit int, hint string) (int, Problem) {
+		p.Code, p.Status, p.Hint = exitcode.Name(exit), exit, hint
 		return httpStatus, p
-	}
-	if kind, ok := covenant.IsRejection(err); ok {
-		switch kind {
-		case oplog.KindUntrustedKey, oplog.KindRevokedKey, oplog.KindRotatedKey, oplog.KindUnauthorized:
-			return set(http.StatusForbidden, "unauthorized", 6, "")
-		case oplog.KindNotFound:
-			return set(http.StatusNotFound, "not-found", 4, "")
-		case oplog.KindInvalidBody:
-			return set(http.StatusBadRequest, "usage", 2, "")
-		}
-		return set(http.StatusConflict, "conflict", 5, "")
 	}
 	switch {
 	case errors.Is(err, ErrUnauthenticated):
-		return set(http.StatusUnauthorized, "unauthorized", 6, "create a token with 'git covenant token create --name <n> --scope <s>' and send it as 'Authorization: Bearer <token>'")
+		return set(http.StatusUnauthorized, exitcode.Unauthorized, "create a token with 'git covenant token create --name <n> --scope <s>' and send it as 'Authorization: Bearer <token>'")
 	case errors.Is(err, ErrForbiddenHost):
-		return set(http.StatusForbidden, "unauthorized", 6, "call the gateway by its own address (daemon status shows it); a page served from elsewhere may not")
+		return set(http.StatusForbidden, exitcode.Unauthorized, "call the gateway by its own address (daemon status shows it); a page served from elsewhere may not")
 	case errors.Is(err, ErrCSRF):
-		return set(http.StatusForbidden, "unauthorized", 6, "write from the console's own page, which sends the session's "+CSRFHeader+" header")
+		return set(http.StatusForbidden, exitcode.Unauthorized, "write from the console's own page, which sends the session's "+CSRFHeader+" header")
 	case errors.Is(err, ErrScope):
-		return set(http.StatusForbidden, "unauthorized", 6, "")
-	case errors.Is(err, errNotFound), errors.Is(err, covenant.ErrTaskNotFound), errors.Is(err, identity.ErrNotFound),
-		errors.Is(err, covenant.ErrNoSuchGrant), errors.Is(err, covenant.ErrNothingReady), errors.Is(err, tokens.ErrNoSuchToken):
-		return set(http.StatusNotFound, "not-found", 4, "")
+		return set(http.StatusForbidden, exitcode.Unauthorized, "")
+	case errors.Is(err, errNotFound):
+		return set(http.StatusNotFound, exitcode.NotFound, "")
 	case errors.Is(err, errMethod):
-		return set(http.StatusMethodNotAllowed, "usage", 2, "")
-	case errors.Is(err, ErrBadRequest), errors.Is(err, covenant.ErrAmbiguous), errors.Is(err, covenant.ErrBadInput),
-		errors.Is(err, tasks.ErrBadInput), errors.Is(err, tasks.ErrEmptyTitle), errors.Is(err, tasks.ErrBadPriority),
-		errors.Is(err, tasks.ErrBadLabel), errors.Is(err, tasks.ErrBadHandoff), errors.Is(err, tokens.ErrBadToken),
-		errors.Is(err, safetext.ErrControl), errors.Is(err, safetext.ErrInvalidUTF8):
-		return set(http.StatusBadRequest, "usage", 2, "")
-	case errors.Is(err, covenant.ErrNeverClaimed), errors.Is(err, covenant.ErrRefConflict), errors.Is(err, covenant.ErrRefLocked),
-		errors.Is(err, covenant.ErrBusy):
-		return set(http.StatusConflict, "conflict", 5, "another writer changed the repository at the same time; send the request again")
-	case errors.Is(err, covenant.ErrUntrusted):
-		return set(http.StatusForbidden, "unauthorized", 6, "")
+		return set(http.StatusMethodNotAllowed, exitcode.Usage, "")
+	case errors.Is(err, ErrBadRequest):
+		return set(http.StatusBadRequest, exitcode.Usage, "")
 	case errors.Is(err, covenant.ErrNotWritable):
-		return set(http.StatusServiceUnavailable, "error", 1, "")
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return set(http.StatusServiceUnavailable, "interrupted", 130, "")
+		return set(http.StatusServiceUnavailable, exitcode.Error, "")
+	case errors.Is(err, context.DeadlineExceeded):
+		return set(http.StatusServiceUnavailable, exitcode.Interrupted, "")
 	}
-	return set(http.StatusInternalServerError, "error", 1, "")
+	exit, hint := exitcode.Classify(err)
+	return set(exitcode.HTTPStatus(exit), exit, hint)
 }
 
 var (
