@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -412,4 +413,50 @@ func (f *fixture) streamOnce(t *testing.T, secret, after string) (string, string
 		}
 	}
 	return "", ""
+}
+
+// Memory, mailbox and budget reads mirror memory list/search/show, a2a
+// status and budget status, written here through the real CLI.
+func TestMemoryMailboxBudgetReads(t *testing.T) {
+	f := newFixture(t)
+	f.cli("memory", "add", "--tier", "longterm", "--text", "the lexer keeps tabs", "--tag", "lexer")
+	f.cli("a2a", "send", "alice", "--kind", "review", "--body", "look at the lexer")
+	reader := f.token("", "reader", "read")
+	f.start(gateway.Options{})
+	var mems []struct{ Schema, ID, Tier string }
+	f.do("GET", "/v1/memories?tier=longterm", reader, nil).json(t, &mems)
+	if len(mems) != 1 || mems[0].Schema != "memory/1" || mems[0].Tier != "longterm" {
+		t.Fatalf("memories: %+v", mems)
+	}
+	var hits []struct {
+		Schema string
+		Memory struct{ ID string }
+	}
+	f.do("GET", "/v1/memories/search?q=lexer+tabs", reader, nil).json(t, &hits)
+	if len(hits) != 1 || hits[0].Schema != "memory-hit/1" || hits[0].Memory.ID != mems[0].ID {
+		t.Fatalf("search: %+v", hits)
+	}
+	if a := f.do("GET", "/v1/memories/search", reader, nil); a.status != 400 {
+		t.Errorf("search without q: %d %s", a.status, a.body)
+	}
+	if a := f.do("GET", "/v1/memories/"+mems[0].ID, reader, nil); a.status != 200 {
+		t.Errorf("memory show: %d %s", a.status, a.body)
+	}
+	if p := f.do("GET", "/v1/memories/mem-000000000000", reader, nil); p.status != 404 || p.problem(t).Code != "not-found" {
+		t.Errorf("an unknown memory: %d %s", p.status, p.body)
+	}
+	var msgs []struct {
+		Schema, ID, To string
+		Status         struct{ State string }
+	}
+	f.do("GET", "/v1/messages?to=alice&open=true", reader, nil).json(t, &msgs)
+	if len(msgs) != 1 || msgs[0].Schema != "mailbox-message/1" || msgs[0].Status.State != "queued" {
+		t.Fatalf("messages: %+v", msgs)
+	}
+	if a := f.do("GET", "/v1/messages/"+msgs[0].ID, reader, nil); a.status != 200 {
+		t.Errorf("message: %d %s", a.status, a.body)
+	}
+	if a := f.do("GET", "/v1/budgets", reader, nil); a.status != 200 || !bytes.HasPrefix(bytes.TrimSpace(a.body), []byte("[")) {
+		t.Errorf("budgets: %d %s", a.status, a.body)
+	}
 }

@@ -213,6 +213,37 @@ func (s *Server) table() []Route {
 		{Method: "GET", Pattern: "/v1/runs", Summary: "Run records (run list)", Schema: "run/1", List: true,
 			Query:  []Param{{"task", "only runs of this task"}},
 			handle: func(c *call) (any, error) { return c.s.svc.Runs(c.ctx, c.q("task")) }},
+		{Method: "GET", Pattern: "/v1/memories", Summary: "Project memories, newest first (memory list)", Schema: "memory/1", List: true,
+			Query: []Param{{"tier", "only this tier (working, episodic, longterm)"}, {"task", "only memories of this task"}, {"tag", "only memories with this tag"}, {"all", "true: forgotten ones too"}},
+			handle: func(c *call) (any, error) {
+				return c.s.svc.Memories(c.ctx, covenant.MemoryFilter{Tier: c.q("tier"), Task: c.q("task"), Tag: c.q("tag"), All: c.q("all") == "true"})
+			}},
+		{Method: "GET", Pattern: "/v1/memories/search", Summary: "Full-text memory search, best first (memory search)", Schema: "memory-hit/1", List: true,
+			Query: []Param{{"q", "the words, all of which must match (required)"}, {"limit", "at most this many (default 20)"}, {"all", "true: forgotten ones too"}},
+			handle: func(c *call) (any, error) {
+				n := 0
+				if l := c.q("limit"); l != "" {
+					var err error
+					if n, err = strconv.Atoi(l); err != nil || n <= 0 || n > 1000 {
+						return nil, fmt.Errorf("%w: limit %q (1 to 1000)", ErrBadRequest, l)
+					}
+				}
+				if c.q("q") == "" {
+					return nil, fmt.Errorf("%w: the q parameter is required", ErrBadRequest)
+				}
+				return c.s.svc.SearchMemories(c.ctx, c.q("q"), n, c.q("all") == "true")
+			}},
+		{Method: "GET", Pattern: "/v1/memories/{id}", Summary: "One memory with its pins and changes (memory show)", Schema: "memory/1",
+			handle: func(c *call) (any, error) { return c.s.svc.Memory(c.ctx, c.r.PathValue("id")) }},
+		{Method: "GET", Pattern: "/v1/messages", Summary: "Mailbox messages with their state now, oldest first (a2a status)", Schema: "mailbox-message/1", List: true,
+			Query: []Param{{"to", "only messages to this identity"}, {"from", "only messages from this identity"}, {"open", "true: only queued or in-flight ones"}},
+			handle: func(c *call) (any, error) {
+				return c.s.svc.Messages(c.ctx, covenant.MessageFilter{To: c.q("to"), From: c.q("from"), Open: c.q("open") == "true"})
+			}},
+		{Method: "GET", Pattern: "/v1/messages/{id}", Summary: "One mailbox message with its state now (a2a status <msg>)", Schema: "mailbox-message/1",
+			handle: func(c *call) (any, error) { return c.s.svc.Message(c.ctx, c.r.PathValue("id")) }},
+		{Method: "GET", Pattern: "/v1/budgets", Summary: "Every budget's spent and remaining in its window now (budget status)", Schema: "budget-status/1", List: true,
+			handle: func(c *call) (any, error) { return c.s.svc.BudgetStatus(c.ctx, time.Now()) }},
 		{Method: "GET", Pattern: "/v1/events", Summary: "Server-sent events: new ops (event op, data log-entry/1, id its fold-order key) and run output (event run-output)", Stream: true,
 			Query:  []Param{{"after", "replay ops after this fold-order key first (also the Last-Event-ID header)"}, {"types", "comma-separated event types to send (op, run-output); default all"}},
 			handle: func(c *call) (any, error) { return nil, c.s.events.serve(c) }},
