@@ -3,16 +3,16 @@ package agents
 import (
 	"fmt"
 	"path"
-	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/sandbox"
 	"github.com/git-covenant/git-covenant/tasks"
 )
 
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\*?$`)
+var envNameRE = &lazyre.Regexp{Expr: `^[A-Za-z_][A-Za-z0-9_]*\*?$`}
 
 // forbiddenEnv are variables no manifest may pass to an agent: they reach a
 // human's signing agent or point at covenant's own keys and tokens (the
@@ -286,7 +286,7 @@ func checkRelPath(p string) error {
 	return nil
 }
 
-var refRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_./@^~{}-]*$`)
+var refRE = &lazyre.Regexp{Expr: `^[A-Za-z0-9_][A-Za-z0-9_./@^~{}-]*$`}
 
 // validRef accepts what git would take as a base revision and refuses what
 // could read as an option or reach outside refs.

@@ -1,9 +1,10 @@
 package agents
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 )
 
 // lineIndex maps dotted keys ("timeout", "limits.memory", "secrets.1.file")
@@ -17,8 +18,8 @@ type lineIndex struct {
 }
 
 var (
-	headerRE = regexp.MustCompile(`^\s*(\[\[?)\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?\s*(#.*)?$`)
-	keyRE    = regexp.MustCompile(`^\s*([A-Za-z0-9_\-]+|"[^"]*")(\s*\.\s*([A-Za-z0-9_\-]+|"[^"]*"))*\s*=`)
+	headerRE = &lazyre.Regexp{Expr: `^\s*(\[\[?)\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?\s*(#.*)?$`}
+	keyRE    = &lazyre.Regexp{Expr: `^\s*([A-Za-z0-9_\-]+|"[^"]*")(\s*\.\s*([A-Za-z0-9_\-]+|"[^"]*"))*\s*=`}
 )
 
 func keyLines(b []byte) lineIndex {

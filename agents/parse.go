@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 )
 
 // Report is what a parser read from an agent's output.
@@ -481,9 +482,9 @@ func geminiStreamEvent(r *Report, b []byte) bool {
 // over messages; error lines are collected; the final message is what
 // came after the last token line.
 var (
-	aiderTokens = regexp.MustCompile(`^>?\s*Tokens:\s*(.+?)\.(?:\s+Cost:\s*\$([0-9.]+)\s+message.*)?$`)
-	aiderPart   = regexp.MustCompile(`([0-9.]+)([kKmM]?)\s+(sent|received|cache write|cache hit)`)
-	aiderError  = regexp.MustCompile(`^(Error|litellm\.[A-Za-z]+Error|.*APIError)\b:?`)
+	aiderTokens = &lazyre.Regexp{Expr: `^>?\s*Tokens:\s*(.+?)\.(?:\s+Cost:\s*\$([0-9.]+)\s+message.*)?$`}
+	aiderPart   = &lazyre.Regexp{Expr: `([0-9.]+)([kKmM]?)\s+(sent|received|cache write|cache hit)`}
+	aiderError  = &lazyre.Regexp{Expr: `^(Error|litellm\.[A-Za-z]+Error|.*APIError)\b:?`}
 )
 
 func aiderLine(r *Report, b []byte) bool {

@@ -2,10 +2,10 @@ package config
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/git-covenant/git-covenant/glob"
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 )
 
 // Provenance is the optional [provenance] table: which refs and paths need
@@ -57,7 +57,7 @@ func (p *Provenance) check() error {
 	return nil
 }
 
-var commitID = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var commitID = &lazyre.Regexp{Expr: `^[0-9a-f]{40}$`}
 
 // RequiresProvenance reports whether commits bound for ref need provenance.
 // Patterns use package glob's syntax: * stays within a segment, a ** segment

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/git-covenant/git-covenant/config"
 	"github.com/git-covenant/git-covenant/identity"
 	"github.com/git-covenant/git-covenant/index"
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/trust"
 )
 
@@ -29,7 +29,7 @@ type InitResult struct {
 // ErrBare means the command needs a working tree.
 var ErrBare = errors.New("this command needs a working tree, not a bare repository")
 
-var nonName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+var nonName = &lazyre.Regexp{Expr: `[^A-Za-z0-9._-]+`}
 
 // DefaultName suggests an identity name from the login name.
 func DefaultName(getenv func(string) string) string {

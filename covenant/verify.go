@@ -277,7 +277,7 @@ func (s *Service) finishVerify(ctx context.Context, rep *VerifyReport, heads map
 	rep.Findings = append(rep.Findings, noise...)
 	for i := range rep.Findings {
 		rep.Findings[i].Severity = "error"
-		if ledger.ConflictKinds[rep.Findings[i].Kind] {
+		if ledger.IsConflictKind(rep.Findings[i].Kind) {
 			rep.Findings[i].Severity = "conflict"
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"regexp"
 	"strings"
 
 	"github.com/git-covenant/git-covenant/agents"
@@ -19,6 +18,7 @@ import (
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/hooks"
 	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/mailbox"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/receipts"
@@ -203,10 +203,10 @@ func Classify(err error) (int, string) {
 // The hints below read the reason of a rejection, whose wording the fold
 // (tasks, trust) owns; cmd/git-covenant/testdata/bad_input.txtar pins each.
 var (
-	reLacks   = regexp.MustCompile(`^(\S+) lacks (\S+): (.*)$`)
-	reRole    = regexp.MustCompile(`^moving (\S+) to (\S+) needs role `)
-	reIllegal = regexp.MustCompile(`^cannot move (\S+) from \S+ to \S+; allowed: ([^,]+)`)
-	reGates   = regexp.MustCompile(`^cannot move (\S+) to \S+: gate\(s\) not satisfied`)
+	reLacks   = &lazyre.Regexp{Expr: `^(\S+) lacks (\S+): (.*)$`}
+	reRole    = &lazyre.Regexp{Expr: `^moving (\S+) to (\S+) needs role `}
+	reIllegal = &lazyre.Regexp{Expr: `^cannot move (\S+) from \S+ to \S+; allowed: ([^,]+)`}
+	reGates   = &lazyre.Regexp{Expr: `^cannot move (\S+) to \S+: gate\(s\) not satisfied`}
 )
 
 // unauthorizedHint names the fix for a refusal for lack of authority: a
@@ -230,7 +230,7 @@ func unauthorizedHint(reason string) string {
 
 // illegalHint names the next step after a move the workflow refused.
 // reMessage finds the message a mailbox rejection is about.
-var reMessage = regexp.MustCompile(`msg-[0-9a-f]{12}`)
+var reMessage = &lazyre.Regexp{Expr: `msg-[0-9a-f]{12}`}
 
 func illegalHint(reason string) string {
 	if m := reIllegal.FindStringSubmatch(reason); m != nil {

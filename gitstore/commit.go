@@ -3,13 +3,14 @@ package gitstore
 import (
 	"bytes"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hiddeco/sshsig"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 )
 
 // SignatureNamespace is the SSHSIG namespace git uses for commit signatures.
@@ -29,7 +30,7 @@ func (p Person) encode() string {
 	return fmt.Sprintf("%s <%s> %d +0000", p.Name, p.Email, p.When.Unix())
 }
 
-var zoneRE = regexp.MustCompile(`^[+-][0-9]{4}$`)
+var zoneRE = &lazyre.Regexp{Expr: `^[+-][0-9]{4}$`}
 
 func parsePerson(s string) (Person, error) {
 	lt, gt := strings.IndexByte(s, '<'), strings.LastIndexByte(s, '>')

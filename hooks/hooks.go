@@ -20,15 +20,18 @@ const chainSuffix = ".covenant-chained"
 // cannot chain to.
 var ErrForeignHook = errors.New("a hook that git-covenant did not install is in the way")
 
-// Scripts are the hooks git-covenant installs, by name.
-var Scripts = map[string]string{
-	"prepare-commit-msg": `#!/bin/sh
+// Scripts returns the hooks git-covenant installs, by name (built when
+// asked, not at every process start).
+func Scripts() map[string]string {
+	return map[string]string{
+		"prepare-commit-msg": `#!/bin/sh
 ` + Marker + `: adds Covenant-Task and Covenant-Lease trailers
 # for the task started in this working tree. Remove with: git covenant hooks uninstall
 if [ -x "$0` + chainSuffix + `" ]; then "$0` + chainSuffix + `" "$@" || exit $?; fi
 git covenant task trailers --hook "$1" >/dev/null 2>&1 || true
 `,
-	"pre-push": prePush,
+		"pre-push": prePush,
+	}
 }
 
 // Result says what Install or Uninstall did to one hook.
@@ -51,7 +54,7 @@ func Install(dir string, force bool) ([]Result, error) {
 		return nil, err
 	}
 	var out []Result
-	for name, script := range Scripts {
+	for name, script := range Scripts() {
 		p := filepath.Join(dir, name)
 		res := Result{Hook: name, Path: p, Action: "installed"}
 		if _, err := os.Lstat(p); err == nil {
@@ -91,7 +94,7 @@ func Install(dir string, force bool) ([]Result, error) {
 // Uninstall removes our hooks from dir and puts chained ones back.
 func Uninstall(dir string) ([]Result, error) {
 	var out []Result
-	for name := range Scripts {
+	for name := range Scripts() {
 		p := filepath.Join(dir, name)
 		res := Result{Hook: name, Path: p, Action: "absent"}
 		if ours(p) {
@@ -119,7 +122,7 @@ func Uninstall(dir string) ([]Result, error) {
 // it) or "absent". Chained names the hook ours runs first, if any.
 func Inspect(dir string) []Result {
 	var out []Result
-	for name, script := range Scripts {
+	for name, script := range Scripts() {
 		p := filepath.Join(dir, name)
 		res := Result{Hook: name, Path: p, Action: "absent"}
 		if b, err := os.ReadFile(p); err == nil {

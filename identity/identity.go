@@ -6,11 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 )
 
 var (
@@ -77,7 +78,7 @@ func ParseRole(s string) (Role, error) {
 	return "", fmt.Errorf("%w %q (want human, agent or daemon)", ErrBadRole, s)
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var nameRE = &lazyre.Regexp{Expr: `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`}
 
 // CheckName validates an identity name.
 func CheckName(name string) error {

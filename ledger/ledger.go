@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/git-covenant/git-covenant/gitstore"
 	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/oplog"
 	"golang.org/x/crypto/ssh"
 )
@@ -54,10 +54,14 @@ type Finding struct {
 	Severity string `json:"severity,omitempty"`
 }
 
-// ConflictKinds are the rejections honest concurrent work produces.
-var ConflictKinds = map[string]bool{
-	"lease-conflict": true, "stale-epoch": true, "lease-expired": true, "illegal-transition": true, "duplicate": true,
-	"witnessed-late": true,
+// IsConflictKind says whether a finding kind is one of the rejections
+// honest concurrent work produces.
+func IsConflictKind(kind string) bool {
+	switch kind {
+	case "lease-conflict", "stale-epoch", "lease-expired", "illegal-transition", "duplicate", "witnessed-late":
+		return true
+	}
+	return false
 }
 
 func (f Finding) String() string {
@@ -86,7 +90,7 @@ type Pos struct {
 	Clock *Clock `json:"clock,omitempty"`
 }
 
-var keyIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+var keyIDRE = &lazyre.Regexp{Expr: `^[0-9a-f]{32}$`}
 
 // ValidKeyID reports whether s has the form of a key id.
 func ValidKeyID(s string) bool { return keyIDRE.MatchString(s) }
@@ -308,7 +312,7 @@ func check(fc *gitstore.FeedCommit, feed string, pos Pos, pub *ssh.PublicKey, pr
 		return bad(KindLamport, op.Type, "lamport %d does not rise above %d", op.Lamport, pos.Lamport)
 	}
 	for name := range fc.Artifacts {
-		if !declaredArtifacts[op.Type][name] {
+		if !declaredArtifact(op.Type, name) {
 			return bad(KindMalformed, op.Type, "artifact %s is not one a %s op carries", name, op.Type)
 		}
 	}
@@ -338,11 +342,14 @@ func BadFeedRefs(st *gitstore.Store) ([]Finding, error) {
 	return out, nil
 }
 
-// declaredArtifacts are the files an op of each type may carry under
-// artifacts/ in its feed commit's tree; every other op carries none.
-var declaredArtifacts = map[string]map[string]bool{
-	"task.check": {"output.txt": true},
-	"run.record": {"output.txt": true}, // package runs: the run's capped output
+// declaredArtifact says whether an op of type typ may carry the file name
+// under artifacts/ in its feed commit's tree; every other op carries none.
+func declaredArtifact(typ, name string) bool {
+	switch typ {
+	case "task.check", "run.record": // run.record: package runs, the run's capped output
+		return name == "output.txt"
+	}
+	return false
 }
 
 // GenesisKey extracts the public key a genesis op declares.

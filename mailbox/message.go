@@ -5,12 +5,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/git-covenant/git-covenant/identity"
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/tasks"
 )
 
@@ -63,9 +63,9 @@ var (
 )
 
 var (
-	idRE   = regexp.MustCompile(`^msg-[0-9a-f]{12}$`)
-	kindRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]{0,63}$`)
-	keyRE  = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)
+	idRE   = &lazyre.Regexp{Expr: `^msg-[0-9a-f]{12}$`}
+	kindRE = &lazyre.Regexp{Expr: `^[a-z0-9][a-z0-9._/-]{0,63}$`}
+	keyRE  = &lazyre.Regexp{Expr: `^[A-Za-z0-9._:/-]{1,128}$`}
 )
 
 func bad(format string, args ...any) error {

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/tasks"
 )
 
@@ -53,8 +53,8 @@ type AddBody struct {
 }
 
 var (
-	blobRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	idRE   = regexp.MustCompile(`^mem-[0-9a-f]{12}$`)
+	blobRE = &lazyre.Regexp{Expr: `^[0-9a-f]{40}$`}
+	idRE   = &lazyre.Regexp{Expr: `^mem-[0-9a-f]{12}$`}
 )
 
 // Check validates the tier, text, task id, pins and tags, normalizing tags.

@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"unicode/utf8"
+
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 )
 
 // intRE is a canonical integer: no leading zeros, no "-0".
-var intRE = regexp.MustCompile(`^(0|-?[1-9][0-9]*)$`)
+var intRE = &lazyre.Regexp{Expr: `^(0|-?[1-9][0-9]*)$`}
 
 // Canonicalize returns the canonical form of a JSON document: no
 // insignificant white space, object keys sorted by byte order, no HTML

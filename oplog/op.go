@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 )
 
 // Version is the op envelope format version this build writes. It reads
@@ -96,8 +97,8 @@ func (o *Op) Encode() ([]byte, error) {
 }
 
 var (
-	typeRE  = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
-	keyIDRE = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	typeRE  = &lazyre.Regexp{Expr: `^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`}
+	keyIDRE = &lazyre.Regexp{Expr: `^[0-9a-f]{32}$`}
 )
 
 // The window of op times this build accepts, [MinTime, MaxTime). It keeps
@@ -109,9 +110,15 @@ var (
 	MaxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
-// envelopeFields are the op.json keys, spelled exactly as they must be.
-var envelopeFields = map[string]bool{"v": true, "type": true, "actor": true, "seq": true, "lamport": true,
-	"time": true, "task": true, "epoch": true, "body": true, "seen": true}
+// envelopeField says whether k is an op.json key, spelled exactly as it
+// must be (a switch, not a package-level map: nothing to build at start-up).
+func envelopeField(k string) bool {
+	switch k {
+	case "v", "type", "actor", "seq", "lamport", "time", "task", "epoch", "body", "seen":
+		return true
+	}
+	return false
+}
 
 // Decode parses an op from a feed. It insists on canonical bytes, on the
 // envelope's exact field names (Go's decoder alone would match "ACtor" to
@@ -134,7 +141,7 @@ func Decode(b []byte) (*Op, error) {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	for k := range fields {
-		if !envelopeFields[k] {
+		if !envelopeField(k) {
 			return nil, fmt.Errorf("%w: unknown field %q", ErrMalformed, k)
 		}
 	}

@@ -4,11 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/git-covenant/git-covenant/fold"
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/trust"
 )
@@ -39,8 +39,8 @@ type AnchorBody struct {
 }
 
 var (
-	commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	commitRE = &lazyre.Regexp{Expr: `^[0-9a-f]{40}$`}
+	sha256RE = &lazyre.Regexp{Expr: `^[0-9a-f]{64}$`}
 )
 
 // Check validates the commit id, digest and paths (relative, sorted,

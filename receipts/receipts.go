@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/runs"
 )
 
@@ -91,7 +91,7 @@ func FromRun(rec *runs.Record) []Receipt {
 	return out
 }
 
-var idRE = regexp.MustCompile(`^(run-[0-9a-f]{16})\.([a-z_]+)$`)
+var idRE = &lazyre.Regexp{Expr: `^(run-[0-9a-f]{16})\.([a-z_]+)$`}
 
 // ParseID splits a receipt id into its run id and unit.
 func ParseID(id string) (run, unit string, err error) {

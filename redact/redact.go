@@ -56,7 +56,7 @@ func find(s string) []span {
 			out = r.windowed(s, lower, out)
 			continue
 		}
-		for _, m := range r.re.FindAllStringSubmatchIndex(s, -1) {
+		for _, m := range r.re.Re().FindAllStringSubmatchIndex(s, -1) {
 			out = r.keep(s, m, 0, out)
 		}
 	}
@@ -99,7 +99,7 @@ func (r *Rule) windowed(s, lower string, out []span) []span {
 			}
 			tried = ws
 			end := min(len(s), ws+r.window)
-			if m := r.re.FindStringSubmatchIndex(s[ws:end]); m != nil {
+			if m := r.re.Re().FindStringSubmatchIndex(s[ws:end]); m != nil {
 				out = r.keep(s, m, ws, out)
 			}
 		}

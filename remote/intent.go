@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"regexp"
 
 	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/oplog"
 	"golang.org/x/crypto/ssh"
 )
@@ -36,7 +36,7 @@ type Intent struct {
 	Claim      string `json:"claim"` // the task.claim feed commit it stands for
 }
 
-var hex40 = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var hex40 = &lazyre.Regexp{Expr: `^[0-9a-f]{40}$`}
 
 // BuildIntent writes the lease intent for a claim op (committed as claim,
 // not yet published) and returns its commit. Nothing refers to it until

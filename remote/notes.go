@@ -2,12 +2,12 @@ package remote
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 )
 
 // Notes merge outcomes.
@@ -146,7 +146,7 @@ func reachable(st *gitstore.Store, anc, h gitstore.Hash) (bool, error) {
 	return false, nil
 }
 
-var fanoutRE = regexp.MustCompile(`^[0-9a-f]{2}$`)
+var fanoutRE = &lazyre.Regexp{Expr: `^[0-9a-f]{2}$`}
 
 // flattenNotes lists a notes tree's notes by annotated object: regular
 // files whose path, with git's fan-out directories ("ab/cdef…") joined
@@ -191,7 +191,7 @@ func flattenNotes(st *gitstore.Store, tree gitstore.Hash) (map[string]gitstore.H
 	return out, bad, nil
 }
 
-var hex40RE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var hex40RE = &lazyre.Regexp{Expr: `^[0-9a-f]{40}$`}
 
 // writeTree stores files by path as nested trees. Notes go at the top
 // level, named by their object; git reads notes trees with or without

@@ -2,10 +2,10 @@ package remote
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/ledger"
 )
 
@@ -28,7 +28,7 @@ const (
 	NotesRef = "refs/notes/covenant"
 )
 
-var remoteNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var remoteNameRE = &lazyre.Regexp{Expr: `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`}
 
 // CheckName refuses remote names that cannot be part of a ref name.
 func CheckName(name string) error {

@@ -5,10 +5,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/tasks"
 )
 
@@ -115,9 +115,9 @@ func (b *RecordBody) CutShort() bool {
 }
 
 var (
-	runRE    = regexp.MustCompile(`^run-[0-9a-f]{16}$`)
-	hexRE    = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	runRE    = &lazyre.Regexp{Expr: `^run-[0-9a-f]{16}$`}
+	hexRE    = &lazyre.Regexp{Expr: `^[0-9a-f]{64}$`}
+	commitRE = &lazyre.Regexp{Expr: `^[0-9a-f]{40}$`}
 )
 
 // MaxCommits bounds the commits a record lists.

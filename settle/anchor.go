@@ -2,10 +2,10 @@ package settle
 
 import (
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/git-covenant/git-covenant/fold"
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/oplog"
 	"github.com/git-covenant/git-covenant/tasks"
 	"github.com/git-covenant/git-covenant/trust"
@@ -30,7 +30,7 @@ type AnchorBody struct {
 	Genesis string `json:"genesis,omitempty"`
 }
 
-var b58RE = regexp.MustCompile(`^[1-9A-HJ-NP-Za-km-z]{32,88}$`)
+var b58RE = &lazyre.Regexp{Expr: `^[1-9A-HJ-NP-Za-km-z]{32,88}$`}
 
 // Check validates the body on its own.
 func (b *AnchorBody) Check() error {

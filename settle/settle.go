@@ -3,9 +3,9 @@ package settle
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/receipts"
 	"github.com/git-covenant/git-covenant/tasks"
 )
@@ -44,7 +44,7 @@ type BatchBody struct {
 	Receipts []string `json:"receipts"`
 }
 
-var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+var hex64 = &lazyre.Regexp{Expr: `^[0-9a-f]{64}$`}
 
 // Check validates the body on its own.
 func (b *BatchBody) Check() error {
@@ -77,7 +77,7 @@ func (b *BatchBody) Check() error {
 // BatchID names a batch by its root.
 func BatchID(root string) string { return "bt-" + root[:16] }
 
-var batchRE = regexp.MustCompile(`^bt-[0-9a-f]{16}$`)
+var batchRE = &lazyre.Regexp{Expr: `^bt-[0-9a-f]{16}$`}
 
 // CheckBatchID validates a batch id.
 func CheckBatchID(id string) error {

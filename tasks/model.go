@@ -4,11 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 )
 
 // Priorities, lowest first.
@@ -37,7 +38,7 @@ func PriorityRank(p string) int {
 	return -1
 }
 
-var labelRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$`)
+var labelRE = &lazyre.Regexp{Expr: `^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$`}
 
 // NormalizeLabels validates labels and returns them sorted and unique.
 func NormalizeLabels(in []string) ([]string, error) {
@@ -56,9 +57,9 @@ func NormalizeLabels(in []string) ([]string, error) {
 	return out, nil
 }
 
-var idRE = regexp.MustCompile(`^tk-[0-9a-f]{12}$`)
+var idRE = &lazyre.Regexp{Expr: `^tk-[0-9a-f]{12}$`}
 
-var stateRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+var stateRE = &lazyre.Regexp{Expr: `^[a-z][a-z0-9_]{0,31}$`}
 
 // NewID derives a task id from the creating op's actor and sequence number,
 // so ids are unique without coordination and cannot be chosen freely.

@@ -2,9 +2,10 @@ package tasks
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 )
 
 // Op types this package folds.
@@ -205,7 +206,7 @@ func (b *ReleaseBody) Check() error { return nil }
 // MaxTTL bounds a lease's length.
 const MaxTTLSeconds = 7 * 24 * 3600
 
-var hexRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var hexRE = &lazyre.Regexp{Expr: `^[0-9a-f]{40}$`}
 
 // ValidationStatuses are the allowed values of Validation.Status.
 var ValidationStatuses = []string{"passed", "failed", "not-run"}

@@ -7,11 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/trust"
 )
 
@@ -51,10 +51,10 @@ var (
 )
 
 var (
-	idRE   = regexp.MustCompile(`^tok-[0-9a-f]{12}$`)
-	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-	hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	prefRE = regexp.MustCompile(`^[0-9a-f]{12}$`)
+	idRE   = &lazyre.Regexp{Expr: `^tok-[0-9a-f]{12}$`}
+	nameRE = &lazyre.Regexp{Expr: `^[a-z0-9][a-z0-9._-]{0,63}$`}
+	hashRE = &lazyre.Regexp{Expr: `^[0-9a-f]{64}$`}
+	prefRE = &lazyre.Regexp{Expr: `^[0-9a-f]{12}$`}
 )
 
 // ValidID reports whether s is a token id.

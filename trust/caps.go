@@ -4,13 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/git-covenant/git-covenant/glob"
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 	"github.com/git-covenant/git-covenant/oplog"
 )
 
@@ -78,9 +78,9 @@ var Scopes = []struct{ Name, Allows string }{
 }
 
 var (
-	reviewRE = regexp.MustCompile(`^review\.[a-z0-9][a-z0-9._-]*$`)
+	reviewRE = &lazyre.Regexp{Expr: `^review\.[a-z0-9][a-z0-9._-]*$`}
 	// a2aSendRE: a2a.send.<identity>, the identity name's syntax.
-	a2aSendRE = regexp.MustCompile(`^a2a\.send\.[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	a2aSendRE = &lazyre.Regexp{Expr: `^a2a\.send\.[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`}
 )
 
 // CheckScope validates a scope name against the list.

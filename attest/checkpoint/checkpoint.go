@@ -10,9 +10,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/git-covenant/git-covenant/internal/lazyre"
 )
 
 // OpType is the op that stores a checkpoint in the signer's feed.
@@ -44,8 +45,8 @@ type Body struct {
 }
 
 var (
-	hex40 = regexp.MustCompile(`^[0-9a-f]{40}$`)
-	hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	hex40 = &lazyre.Regexp{Expr: `^[0-9a-f]{40}$`}
+	hex64 = &lazyre.Regexp{Expr: `^[0-9a-f]{64}$`}
 )
 
 // Root computes the root digest of head lines.
