@@ -25,12 +25,15 @@ import (
 
 func main() {
 	bin := flag.String("bin", "bin/git-covenant", "git-covenant binary")
+	flag.BoolVar(&keep, "keep", false, "generate the repository, keep it, print its directory and HOME, and stop (for profiling)")
 	flag.Parse()
 	if err := run(*bin); err != nil {
 		fmt.Fprintln(os.Stderr, "workbench:", err)
 		os.Exit(1)
 	}
 }
+
+var keep bool
 
 func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "workbench: "+format+"\n", args...) }
 
@@ -46,7 +49,9 @@ func run(binPath string) error {
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	if !keep {
+		defer cleanup()
+	}
 	start := time.Now()
 	w := &bench.CovenantWriter{Service: r}
 	for left := n; left > 0; left -= 1000 {
@@ -78,6 +83,10 @@ func run(binPath string) error {
 	logf("%d tasks and %d links generated in %s", n, links, time.Since(start).Round(time.Second))
 	if _, err := bench.Git(dir, "repack", "-adq"); err != nil {
 		return err
+	}
+	if keep {
+		fmt.Printf("cd %s && HOME=%s\n", dir, filepath.Join(tmp, "home"))
+		return nil
 	}
 
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
