@@ -16,11 +16,22 @@ import (
 
 	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/gateway"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
+
+// bearerRT adds a token to every request.
+type bearerRT struct{ secret string }
+
+func (b bearerRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.secret)
+	return http.DefaultTransport.RoundTrip(r)
+}
 
 // TestGatewayReport measures, in one run (GATEWAY_BENCH=<samples>; make
 // bench runs it): a read (task show) and a write (task comment) through the
-// gateway next to the same command through the CLI, and the delay from an
+// gateway next to the same command through the CLI and as MCP tool calls
+// over the gateway's streamable HTTP, and the delay from an
 // op written by another handle to its event on the stream. It prints
 // Markdown rows (docs/perf.md). No assertion: figures only.
 func TestGatewayReport(t *testing.T) {
@@ -30,7 +41,11 @@ func TestGatewayReport(t *testing.T) {
 	}
 	f := newFixture(t)
 	secret := f.token("", "bench", "task.create", "task.comment")
-	f.start(gateway.Options{Poll: time.Hour}) // events come from the watcher
+	var mcpMount gateway.Mount // made once start has opened the Service
+	lazy := gateway.MCP(nil, "bench")
+	lazy.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { mcpMount.Handler.ServeHTTP(w, r) })
+	f.start(gateway.Options{Poll: time.Hour, Mounts: []gateway.Mount{lazy}}) // events come from the watcher
+	mcpMount = gateway.MCP(f.svc, "bench")
 	id := strings.TrimSpace(f.cli("task", "create", "bench"))
 	hc := &http.Client{Timeout: time.Minute}
 	call := func(method, path, body string) time.Duration {
@@ -63,12 +78,30 @@ func TestGatewayReport(t *testing.T) {
 		}
 		return time.Since(t0)
 	}
-	var hr, cr, hw, cw []time.Duration
-	for i := 0; i < n; i++ { // interleaved, so load on the machine hits both alike
+	// One MCP session over the gateway's streamable HTTP (the Go SDK's
+	// client), as an agent configured with the gateway's URL keeps.
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil).Connect(context.Background(),
+		&mcp.StreamableClientTransport{Endpoint: f.url + "/mcp", HTTPClient: &http.Client{Transport: bearerRT{secret}}, DisableStandaloneSSE: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	tool := func(name string, args map[string]any) time.Duration {
+		t0 := time.Now()
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
+		if err != nil || res.IsError {
+			t.Fatalf("%s %v: %v %+v", name, args, err, res)
+		}
+		return time.Since(t0)
+	}
+	var hr, cr, hw, cw, mr, mw []time.Duration
+	for i := 0; i < n; i++ { // interleaved, so load on the machine hits all alike
 		hr = append(hr, call("GET", "/v1/tasks/"+id, ""))
 		cr = append(cr, cli("task", "show", id, "--json"))
+		mr = append(mr, tool("covenant_read", map[string]any{"action": "show", "task": id}))
 		hw = append(hw, call("POST", "/v1/tasks/"+id+"/comment", fmt.Sprintf(`{"text":"http %d"}`, i)))
 		cw = append(cw, cli("task", "comment", id, fmt.Sprintf("cli %d", i)))
+		mw = append(mw, tool("covenant_write", map[string]any{"action": "comment", "task": id, "text": fmt.Sprintf("mcp %d", i)}))
 	}
 
 	// Stream latency: another handle on the clone writes; the stream
@@ -131,6 +164,8 @@ func TestGatewayReport(t *testing.T) {
 		fmt.Sprintf("| read (task show): CLI process | %s | %s |", ms(pct(cr, 50)), ms(pct(cr, 99))),
 		fmt.Sprintf("| write (task comment): gateway | %s | %s |", ms(pct(hw, 50)), ms(pct(hw, 99))),
 		fmt.Sprintf("| write (task comment): CLI process | %s | %s |", ms(pct(cw, 50)), ms(pct(cw, 99))),
+		fmt.Sprintf("| MCP over streamable HTTP: covenant_read show | %s | %s |", ms(pct(mr, 50)), ms(pct(mr, 99))),
+		fmt.Sprintf("| MCP over streamable HTTP: covenant_write comment | %s | %s |", ms(pct(mw, 50)), ms(pct(mw, 99))),
 		fmt.Sprintf("| stream: ref updated → event received | %s | %s |", ms(pct(fromRef, 50)), ms(pct(fromRef, 99))),
 		fmt.Sprintf("| stream: write started → event received | %s | %s |", ms(pct(fromStart, 50)), ms(pct(fromStart, 99))),
 	}
