@@ -251,7 +251,7 @@ func (s *Service) indexCheck(ctx context.Context, heads map[string]gitstore.Hash
 func (s *Service) maintenanceCheck(ctx context.Context) Check {
 	c := Check{Name: "maintenance", Status: CheckOK,
 		Detail: "safe while git-covenant writes: git gc, git maintenance run, git repack -a -d, git pack-refs --all, git prune (default expiry); " +
-			"feed writes are safe even beside gc --prune=now, which (as for git itself) is not safe beside other git writes such as commits and `provenance record` notes"}
+			"git-covenant's own writes (feeds, provenance notes, sync's notes merges) are safe even beside gc --prune=now, which (as for git itself) is not safe beside git's own writes such as commits"}
 	g := s.store().Git().WithDir(s.gitWorkDir())
 	for _, key := range []string{"gc.pruneExpire", "gc.worktreePruneExpire"} {
 		v, err := g.Output(ctx, []string{"config", "--get", key})

@@ -205,11 +205,11 @@ func (s *Service) RecordProvenance(ctx context.Context, o RecordOptions) (*Recor
 		return nil, fmt.Errorf("provenance anchor was not written")
 	}
 	// The notes commit is made by the signer, as feed commits are, so it
-	// needs no git identity configured.
-	g := s.store().Git().WithEnv("GIT_AUTHOR_NAME="+id.Name, "GIT_AUTHOR_EMAIL="+keyID+"@covenant.invalid",
-		"GIT_COMMITTER_NAME="+id.Name, "GIT_COMMITTER_EMAIL="+keyID+"@covenant.invalid")
-	if err := provenance.AppendNote(ctx, g, commit, bundle); err != nil {
-		return nil, err
+	// needs no git identity configured; its objects are kept from git's
+	// maintenance until the notes ref names them.
+	who := gitstore.Person{Name: id.Name, Email: keyID + "@covenant.invalid", When: s.now().UTC().Truncate(time.Second)}
+	if err := provenance.AppendNote(s.store(), commit, bundle, who); err != nil {
+		return nil, fmt.Errorf("record the note on %s: %w", commit.Short(), err)
 	}
 	return &Recorded{Commit: commit.String(), Result: pred.Result, Evidence: *ev, Task: ext.Task, Epoch: ext.LeaseEpoch, Bundle: len(bundle), Anchor: w.Entries[0].Commit}, nil
 }

@@ -58,16 +58,8 @@ var ErrNotAncestor = errors.New("feed does not descend from the expected commit"
 // before that calls Release with it.
 func (s *Store) BuildFeedCommits(parent Hash, recs []Record, signer ssh.Signer) ([]Hash, error) {
 	out := make([]Hash, 0, len(recs))
-	var objs []object
-	seen := map[Hash]bool{}
-	add := func(t ObjectType, content []byte) Hash {
-		h := HashObject(t, content)
-		if !seen[h] {
-			seen[h] = true
-			objs = append(objs, object{t: t, content: content, h: h})
-		}
-		return h
-	}
+	var objs Objects
+	add := objs.Add
 	for _, r := range recs {
 		opBlob := add(BlobObject, r.Op)
 		entries := []TreeEntry{{Name: OpFile, Mode: "100644", Hash: opBlob}}
@@ -97,12 +89,9 @@ func (s *Store) BuildFeedCommits(parent Hash, recs []Record, signer ssh.Signer) 
 	if len(out) == 0 {
 		return out, nil
 	}
-	s.maintain()
-	p, err := s.writeKept(objs)
-	if err != nil {
+	if err := s.WriteKept(&objs, out[len(out)-1]); err != nil {
 		return nil, err
 	}
-	s.hold(out[len(out)-1], p)
 	return out, nil
 }
 

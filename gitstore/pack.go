@@ -251,8 +251,8 @@ type objLoc struct {
 // packState is what a Store knows of the packs it wrote.
 type packState struct {
 	mu     sync.Mutex
-	kept   map[Hash]*ownPack // head built → its kept pack, until Release
-	own    []*ownPack        // oldest first
+	kept   map[Hash][]*ownPack // head built → its kept packs, until Release
+	own    []*ownPack          // oldest first
 	where  map[Hash]objLoc
 	writes int // feed writes since the Store was opened
 	// rollMu serializes maintain (roll-ups, directory scans).
@@ -481,31 +481,96 @@ func inflateEntry(raw []byte) (ObjectType, []byte, error) {
 	return t, content, nil
 }
 
+// Objects gathers the new objects of one ref update, to be written
+// together as one kept pack by WriteKept. The zero value is empty.
+type Objects struct {
+	objs []object
+	seen map[Hash]bool
+}
+
+// Add adds an object (once, however often it is added) and returns its name.
+func (o *Objects) Add(t ObjectType, content []byte) Hash {
+	h := HashObject(t, content)
+	if o.seen == nil {
+		o.seen = map[Hash]bool{}
+	}
+	if !o.seen[h] {
+		o.seen[h] = true
+		o.objs = append(o.objs, object{t: t, content: content, h: h})
+	}
+	return h
+}
+
+// Len is how many objects o holds.
+func (o *Objects) Len() int { return len(o.objs) }
+
+// WriteKept writes objs as one pack kept from git's maintenance until
+// UpdateRef moves a ref to head (or the caller, giving up, calls Release
+// with head): the way every write of a ref here publishes its objects, so
+// that a concurrent `git gc --prune=now` cannot delete them before the ref
+// names them (see the comment at the top of this file). Objects that
+// already exist need not be added when a ref reaches them. Nothing is
+// written for an empty objs.
+func (s *Store) WriteKept(objs *Objects, head Hash) error {
+	if objs.Len() == 0 {
+		return nil
+	}
+	s.maintain()
+	p, err := s.writeKept(objs.objs)
+	if err != nil {
+		return err
+	}
+	s.hold(head, p)
+	return nil
+}
+
 // hold records that the objects up to head are kept by p until a ref
 // names head.
 func (s *Store) hold(head Hash, p *ownPack) {
 	s.packs.mu.Lock()
 	defer s.packs.mu.Unlock()
 	if s.packs.kept == nil {
-		s.packs.kept = map[Hash]*ownPack{}
+		s.packs.kept = map[Hash][]*ownPack{}
 	}
-	s.packs.kept[head] = p
+	s.packs.kept[head] = append(s.packs.kept[head], p)
 }
 
-// Release removes the .keep that protects the objects BuildFeedCommits
-// wrote for head: UpdateRef calls it once a ref names head, and a writer
-// that gives up without moving a ref calls it so that git's maintenance may
-// collect them. Releasing twice, or a head never built, does nothing.
+// Release removes the .keep files that protect the objects written for
+// head (BuildFeedCommits, WriteKept): UpdateRef calls it once a ref names
+// head, and a writer that gives up without moving a ref calls it so that
+// git's maintenance may collect them. Releasing twice, or a head never
+// built, does nothing.
 func (s *Store) Release(head Hash) {
 	s.packs.mu.Lock()
-	p, ok := s.packs.kept[head]
+	ps, ok := s.packs.kept[head]
 	delete(s.packs.kept, head)
 	s.packs.mu.Unlock()
 	if !ok {
 		return
 	}
-	os.Remove(p.base + ".keep")
+	for _, p := range ps {
+		if !s.keptElsewhere(p) {
+			os.Remove(p.base + ".keep")
+		}
+	}
 	s.packs.mu.Lock()
-	p.released = true
+	for _, p := range ps {
+		p.released = true
+	}
 	s.packs.mu.Unlock()
+}
+
+// keptElsewhere reports whether another head still holds a pack of the
+// same name as p (two writes of the same objects make the same pack).
+func (s *Store) keptElsewhere(p *ownPack) bool {
+	s.packs.mu.Lock()
+	defer s.packs.mu.Unlock()
+	for _, q := range s.packs.kept {
+		for _, o := range q {
+			if o.base == p.base {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -72,8 +72,10 @@ func (s *Store) scanPacks() {
 	ps := &s.packs
 	ps.mu.Lock()
 	live := make(map[string]bool, len(ps.kept))
-	for _, p := range ps.kept {
-		live[p.base+".keep"] = true
+	for _, kept := range ps.kept {
+		for _, p := range kept {
+			live[p.base+".keep"] = true
+		}
 	}
 	ps.mu.Unlock()
 	packs := 0

@@ -37,26 +37,47 @@ type notesMerge struct {
 // verification (a line that does not verify under a known key is ignored
 // there), not here. The ref moves by compare-and-swap.
 func mergeNotes(st *gitstore.Store, remote string, staged gitstore.Hash, now time.Time) (*notesMerge, error) {
+	out, mv, err := planNotesMerge(st, remote, staged, now)
+	if err != nil || mv == nil {
+		return out, err
+	}
+	if err := st.UpdateRef(NotesRef, mv.old, mv.new); err != nil {
+		st.Release(mv.new)
+		return nil, err
+	}
+	return out, nil
+}
+
+// notesMove is the move of the local notes ref that a merge decided.
+type notesMove struct{ old, new gitstore.Hash }
+
+// planNotesMerge decides what mergeNotes does and builds the merge commit,
+// if one is needed: its new objects (a merged note, trees, the commit) go
+// into one pack kept from git's maintenance until the ref names the
+// commit (gitstore.Store.WriteKept), so a `git gc --prune=now` running
+// beside the sync cannot delete them first. The move is nil when the ref
+// stays.
+func planNotesMerge(st *gitstore.Store, remote string, staged gitstore.Hash, now time.Time) (*notesMerge, *notesMove, error) {
 	out := &notesMerge{}
 	if staged.IsZero() {
-		return out, nil
+		return out, nil, nil
 	}
 	rc, err := st.ReadCommit(staged)
 	if err != nil {
 		out.ignored = append(out.ignored, fmt.Sprintf("%s of %s is not a commit (%v); not merged", NotesRef, remote, err))
 		out.bad = true
-		return out, nil
+		return out, nil, nil
 	}
 	local, ok, err := st.ReadRef(NotesRef)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if local == staged {
-		return out, nil
+		return out, nil, nil
 	}
 	rn, bad, err := flattenNotes(st, rc.Tree)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, b := range bad {
 		out.ignored = append(out.ignored, fmt.Sprintf("%s of %s: %s", NotesRef, remote, b))
@@ -66,32 +87,33 @@ func mergeNotes(st *gitstore.Store, remote string, staged gitstore.Hash, now tim
 	ff := true
 	if ok {
 		if anc, err := reachable(st, staged, local); err != nil || anc {
-			return out, err // local already contains the remote's history
+			return out, nil, err // local already contains the remote's history
 		}
 		lc, err := st.ReadCommit(local)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ln, _, err := flattenNotes(st, lc.Tree)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for k, h := range ln {
 			union[k] = h
 		}
 		parents = append(parents, local)
 		if ff, err = reachable(st, local, staged); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
+	var objs gitstore.Objects
 	for path, h := range rn {
 		mine, ok := union[path]
 		switch {
 		case !ok:
 			union[path] = h
 		case mine != h:
-			if union[path], err = catSortUniq(st, mine, h); err != nil {
-				return nil, err
+			if union[path], err = catSortUniq(st, &objs, mine, h); err != nil {
+				return nil, nil, err
 			}
 		}
 	}
@@ -102,24 +124,21 @@ func mergeNotes(st *gitstore.Store, remote string, staged gitstore.Hash, now tim
 	}
 	if ff && out.kept == 0 && len(bad) == 0 {
 		out.did = NotesFastForward
-		return out, st.UpdateRef(NotesRef, local, staged)
+		return out, &notesMove{local, staged}, nil
 	}
-	tree, err := writeTree(st, union)
-	if err != nil {
-		return nil, err
-	}
+	tree := writeTree(&objs, union)
 	// Even when the union is the local tree, merge: pushing it back is
 	// then a fast-forward over the remote's commit.
 	parents = append(parents, staged)
 	who := gitstore.Person{Name: "git-covenant", Email: "sync@covenant.invalid", When: now.UTC().Truncate(time.Second)}
 	c := &gitstore.Commit{Tree: tree, Parents: parents, Author: who, Committer: who,
 		Message: fmt.Sprintf("Notes merged by 'git covenant sync' from %s\n", remote)}
-	merged, err := st.WriteCommit(c.EncodeUnsigned())
-	if err != nil {
-		return nil, err
+	merged := objs.Add(gitstore.CommitObject, c.EncodeUnsigned())
+	if err := st.WriteKept(&objs, merged); err != nil {
+		return nil, nil, err
 	}
 	out.did = NotesMerged
-	return out, st.UpdateRef(NotesRef, local, merged)
+	return out, &notesMove{local, merged}, nil
 }
 
 // reachable reports whether anc is reachable from h along any parents.
@@ -193,10 +212,10 @@ func flattenNotes(st *gitstore.Store, tree gitstore.Hash) (map[string]gitstore.H
 
 var hex40RE = &lazyre.Regexp{Expr: `^[0-9a-f]{40}$`}
 
-// writeTree stores files by path as nested trees. Notes go at the top
-// level, named by their object; git reads notes trees with or without
-// fan-out.
-func writeTree(st *gitstore.Store, files map[string]gitstore.Hash) (gitstore.Hash, error) {
+// writeTree adds files by path as nested trees to objs and returns the
+// top one. Notes go at the top level, named by their object; git reads
+// notes trees with or without fan-out.
+func writeTree(objs *gitstore.Objects, files map[string]gitstore.Hash) gitstore.Hash {
 	here := []gitstore.TreeEntry{}
 	subdirs := map[string]map[string]gitstore.Hash{}
 	for path, h := range files {
@@ -211,18 +230,14 @@ func writeTree(st *gitstore.Store, files map[string]gitstore.Hash) (gitstore.Has
 		subdirs[dir][rest] = h
 	}
 	for dir, sub := range subdirs {
-		h, err := writeTree(st, sub)
-		if err != nil {
-			return gitstore.ZeroHash, err
-		}
-		here = append(here, gitstore.TreeEntry{Name: dir, Mode: "40000", Hash: h})
+		here = append(here, gitstore.TreeEntry{Name: dir, Mode: "40000", Hash: writeTree(objs, sub)})
 	}
-	return st.WriteObject(gitstore.TreeObject, gitstore.EncodeTree(here))
+	return objs.Add(gitstore.TreeObject, gitstore.EncodeTree(here))
 }
 
 // catSortUniq joins two notes on one object as git's cat_sort_uniq does:
-// the non-empty lines of both, sorted, without duplicates.
-func catSortUniq(st *gitstore.Store, a, b gitstore.Hash) (gitstore.Hash, error) {
+// the non-empty lines of both, sorted, without duplicates, added to objs.
+func catSortUniq(st *gitstore.Store, objs *gitstore.Objects, a, b gitstore.Hash) (gitstore.Hash, error) {
 	set := map[string]bool{}
 	for _, h := range []gitstore.Hash{a, b} {
 		content, err := st.ReadTyped(h, gitstore.BlobObject)
@@ -244,5 +259,5 @@ func catSortUniq(st *gitstore.Store, a, b gitstore.Hash) (gitstore.Hash, error) 
 	for _, l := range lines {
 		sb.WriteString(l + "\n")
 	}
-	return st.WriteObject(gitstore.BlobObject, []byte(sb.String()))
+	return objs.Add(gitstore.BlobObject, []byte(sb.String())), nil
 }

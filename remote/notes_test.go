@@ -6,9 +6,13 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/git-covenant/git-covenant/covenant"
+	"github.com/git-covenant/git-covenant/gitstore"
+	"github.com/git-covenant/git-covenant/internal/testgit"
 	"github.com/git-covenant/git-covenant/provenance"
+	"github.com/git-covenant/git-covenant/remote"
 )
 
 // verdicts verifies the provenance of commits in a clone, provenance
@@ -142,4 +146,42 @@ func tryGit(dir string, args ...string) (string, error) {
 	cmd.Dir = dir
 	out, err := cmd.Output()
 	return strings.TrimSpace(string(out)), err
+}
+
+// Git's most destructive maintenance, run after sync's notes merge built
+// its merge commit and before the notes ref moves, drops none of the
+// merge's objects (the merged note, the tree, the commit): they are in a
+// kept pack until the ref names them, never loose.
+func TestNotesMergeBesideMaintenance(t *testing.T) {
+	dir := testgit.Init(t)
+	git(t, dir, "commit", "-q", "--allow-empty", "-m", "second")
+	c0, c1 := git(t, dir, "rev-parse", "HEAD~1"), git(t, dir, "rev-parse", "HEAD")
+	git(t, dir, "notes", "--ref=covenant", "add", "-m", "local-a", c0)
+	// The remote's side, staged: other lines on c0, a note on c1, no
+	// common history.
+	b0 := strings.TrimSpace(gitIn(t, dir, "remote-b\n", "hash-object", "-w", "--stdin"))
+	b1 := strings.TrimSpace(gitIn(t, dir, "remote-c\n", "hash-object", "-w", "--stdin"))
+	tree := strings.TrimSpace(gitIn(t, dir, "100644 blob "+b0+"\t"+c0+"\n100644 blob "+b1+"\t"+c1+"\n", "mktree"))
+	staged := git(t, dir, "commit-tree", tree, "-m", "remote notes")
+	git(t, dir, "update-ref", "refs/test/staged-notes", staged)
+	st, err := gitstore.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := gitstore.ParseHash(staged)
+	did, move, err := remote.PlanNotesMerge(st, "origin", h, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	if err != nil || did != remote.NotesMerged || move == nil {
+		t.Fatalf("plan the notes merge: %q, %v", did, err)
+	}
+	git(t, dir, "gc", "--aggressive", "--prune=now", "--quiet")
+	git(t, dir, "prune", "--expire=now")
+	if err := move(); err != nil {
+		t.Fatal(err)
+	}
+	for c, want := range map[string]string{c0: "local-a\nremote-b", c1: "remote-c"} {
+		if got, err := tryGit(dir, "notes", "--ref=covenant", "show", c); err != nil || strings.TrimSpace(got) != want {
+			t.Fatalf("after gc --prune=now during the merge: git notes show %s: %q (%v), want %q", c[:12], got, err, want)
+		}
+	}
+	git(t, dir, "fsck", "--strict", "--no-dangling")
 }
