@@ -297,15 +297,23 @@ func TestStaleKeepIsRemoved(t *testing.T) {
 	stale := plant("pack-"+strings.Repeat("1", 40)+".keep", ours, old)
 	fresh := plant("pack-"+strings.Repeat("2", 40)+".keep", ours, time.Now())
 	foreign := plant("pack-"+strings.Repeat("3", 40)+".keep", "receive-pack 4242 on build-host\n", old)
+	// What a writer or roll-up killed between its two renames leaves: our
+	// old .keep and a .pack without an .idx. The same beside another
+	// program's .keep, or with no .keep at all, is not ours.
+	orphan := plant("pack-"+strings.Repeat("1", 40)+".pack", "PACK", old)
+	foreignOrphan := plant("pack-"+strings.Repeat("3", 40)+".pack", "PACK", old)
+	bare := plant("pack-"+strings.Repeat("4", 40)+".pack", "PACK", old)
 	st, err := gitstore.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeOps(t, st, gitstore.ZeroHash, 1, "op")
-	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("a killed writer's old .keep is still there (%v)", err)
+	for _, p := range []string{stale, orphan} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("a killed writer's old %s is still there (%v)", filepath.Base(p), err)
+		}
 	}
-	for _, p := range []string{fresh, foreign} {
+	for _, p := range []string{fresh, foreign, foreignOrphan, bare} {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("%s was removed: %v", filepath.Base(p), err)
 		}

@@ -99,7 +99,11 @@ func (s *Store) scanPacks() {
 }
 
 // removeStaleKeep removes path if it is a git-covenant .keep older than
-// KeepGrace.
+// KeepGrace, and the .pack beside it if that has no .idx: a writer (or a
+// roll-up, which holds a .keep while it places its pack) killed between
+// renaming the .pack and the .idx into place left them, and git never
+// lists such a pack. Without our .keep an .idx-less .pack is left alone:
+// nothing shows it is ours.
 func removeStaleKeep(path string, now time.Time) {
 	fi, err := os.Lstat(path)
 	if err != nil || !fi.Mode().IsRegular() || now.Sub(fi.ModTime()) < KeepGrace {
@@ -107,6 +111,10 @@ func removeStaleKeep(path string, now time.Time) {
 	}
 	if b, err := readSmall(path); err != nil || string(b) != keepText {
 		return
+	}
+	base := strings.TrimSuffix(path, ".keep")
+	if _, err := os.Lstat(base + ".idx"); errors.Is(err, fs.ErrNotExist) {
+		os.Remove(base + ".pack")
 	}
 	os.Remove(path)
 }
@@ -235,11 +243,21 @@ func (s *Store) rollOwn() {
 	idx := encodeIndex(entries, sum)
 	dir := s.packsDir()
 	base := filepath.Join(dir, "pack-"+hex.EncodeToString(sum[:]))
+	// A .keep of ours while the pack is placed, so that a roll-up killed
+	// between its two renames leaves a .pack the next scan can tell for
+	// its own (removeStaleKeep); kept or not, every object in it is
+	// released.
+	keep := base + ".keep"
+	_, kerr := os.Lstat(keep)
+	ownKeep := errors.Is(kerr, fs.ErrNotExist) && writeNew(dir, keep, []byte(keepText), 0o644, true) == nil
 	var err error
 	for attempt := 0; attempt < writeAttempts; attempt++ {
 		if err = placePack(dir, base, pack, idx); err == nil {
 			break
 		}
+	}
+	if ownKeep {
+		os.Remove(keep)
 	}
 	if err != nil {
 		return
