@@ -357,26 +357,53 @@ func (ix *Index) Actor(keyID string) (*trust.Actor, error) {
 // the JSON row of each task in the ready queue (highest priority, then
 // oldest, first) until fn returns false.
 func (ix *Index) EachReady(fn func(leaseUntil int64, row []byte) (bool, error)) error {
-	type entry struct {
-		until int64
-		row   []byte
-	}
-	var es []entry
+	// fn runs after the transaction (its errors are the caller's, not
+	// damage), so the rows are copied out: first gathered as the mapping's
+	// own bytes in fixed chunks, checked over all cores as eachRow does,
+	// then copied into one buffer (one copy per row was a quarter of
+	// `task ready` at 100,000 tasks, the serial check 40%).
+	var untils []int64
+	var rows [][]byte
 	err := ix.view(func(tx *bolt.Tx) error {
-		es = es[:0]
-		return eachReady(tx, func(until int64, row []byte) (bool, error) {
-			if err := validRow([]byte("ready"), row); err != nil {
-				return false, err
+		untils, rows = untils[:0], rows[:0]
+		var chunks []rowChunk
+		size := 0
+		if err := eachReady(tx, func(until int64, row []byte) (bool, error) {
+			if len(chunks) == 0 || len(chunks[len(chunks)-1].rows) == rowChunkLen {
+				chunks = append(chunks, rowChunk{rows: make([][]byte, 0, rowChunkLen)})
 			}
-			es = append(es, entry{until, append([]byte(nil), row...)})
+			c := &chunks[len(chunks)-1]
+			c.rows = append(c.rows, row)
+			untils = append(untils, until)
+			size += len(row)
 			return true, nil
-		})
+		}); err != nil {
+			return err
+		}
+		for i := range chunks {
+			c := &chunks[i]
+			c.keys = make([][]byte, len(c.rows))
+			for j := range c.keys {
+				c.keys[j] = []byte("ready")
+			}
+		}
+		if err := checkRows(chunks); err != nil {
+			return err
+		}
+		buf := make([]byte, 0, size)
+		for _, c := range chunks {
+			for _, r := range c.rows {
+				buf = append(buf, r...)
+				rows = append(rows, buf[len(buf)-len(r):len(buf):len(buf)])
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	for _, e := range es {
-		if more, err := fn(e.until, e.row); err != nil || !more {
+	for i, row := range rows {
+		if more, err := fn(untils[i], row); err != nil || !more {
 			return err
 		}
 	}
