@@ -60,7 +60,10 @@ type Options struct {
 	// (default DefaultStreamFor); the client resubscribes after it.
 	StreamFor time.Duration
 	// Poll is how often a waiting request reads the message's state
-	// (default 100 ms); a result written by any process is seen.
+	// (default 100 ms); a result written by any process is seen. Keep it
+	// above the Service's idle release (covenant.DefaultIdleRelease,
+	// 25 ms): a Service read more often never gives up the writer lock,
+	// and the agent answering from another process would wait for it.
 	Poll time.Duration
 }
 

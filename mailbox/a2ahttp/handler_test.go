@@ -301,7 +301,7 @@ func TestA2ABlockingStreamCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer svc.Close()
-	srv := httptest.NewServer(a2ahttp.New(a2ahttp.Options{Service: svc, Prefix: "/a2a", Poll: 20 * time.Millisecond, BlockFor: 3 * time.Minute}))
+	srv := httptest.NewServer(a2ahttp.New(a2ahttp.Options{Service: svc, Prefix: "/a2a", BlockFor: 3 * time.Minute}))
 	defer srv.Close()
 	card, err := agentcard.NewResolver(http.DefaultClient).Resolve(ctx, srv.URL+"/a2a/reviewer")
 	if err != nil {
