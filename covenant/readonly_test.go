@@ -160,7 +160,7 @@ func TestReadOnlyRepository(t *testing.T) {
 
 	// A write fails with a clear error and writes nothing.
 	res := asNobody("task", "create", "refused")
-	if res.code == 0 || !strings.Contains(res.stderr, "repository is not writable") {
+	if res.code != 9 || !strings.Contains(res.stderr, "repository is not writable") || !strings.Contains(res.stderr, "git-covenant: hint: run it as a user who may write") {
 		t.Fatalf("task create in a read-only repository: %s", res)
 	}
 	if after := f.covenantRefs(); after != before {
@@ -232,7 +232,7 @@ func TestFullDisk(t *testing.T) {
 		}
 
 		res := g.cli("task", "create", "refused")
-		if res.code == 0 || !strings.Contains(res.stderr, "repository is not writable") {
+		if res.code != 9 || !strings.Contains(res.stderr, "repository is not writable") {
 			t.Fatalf("task create on a full disk: %s", res)
 		}
 		if after := g.covenantRefs(); after != before {

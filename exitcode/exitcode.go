@@ -42,6 +42,7 @@ const (
 	Unauthorized = 6
 	Key          = 7
 	Invalid      = 8
+	NotWritable  = 9
 	VerifyFailed = 10
 	Interrupted  = 130
 )
@@ -60,6 +61,7 @@ var Table = []struct {
 	{Unauthorized, "unauthorized", "the acting identity is not trusted or lacks the authority for the op"},
 	{Key, "key", "no identity yet, or a key file that is missing, unreadable, malformed or readable by others"},
 	{Invalid, "invalid-data", ".covenant/config.toml or other input data fails validation"},
+	{NotWritable, "not-writable", "the repository cannot be written (no permission, a read-only file system, a full disk); the write wrote nothing, reads and verify still work"},
 	{VerifyFailed, "verify-failed", "verification found problems; each is printed with its feed, commit and reason (sync: something that came in was refused; doctor: a check failed)"},
 	{Interrupted, "interrupted", "interrupted (SIGINT or SIGTERM): the command stopped and cleaned up after itself (temporary worktrees, child processes, locks), nothing partial was written; a second signal quits without waiting"},
 }
@@ -95,6 +97,8 @@ func Classify(err error) (int, string) {
 		return Conflict, ""
 	}
 	switch {
+	case errors.Is(err, covenant.ErrNotWritable):
+		return NotWritable, "run it as a user who may write the repository's .git directory, or free space on its disk; reads work as they are"
 	case errors.Is(err, context.Canceled):
 		return Interrupted, ""
 	case errors.Is(err, agents.ErrInvalid):
@@ -255,7 +259,7 @@ func HTTPStatus(code int) int {
 		return http.StatusConflict
 	case Unauthorized:
 		return http.StatusForbidden
-	case Interrupted:
+	case Interrupted, NotWritable:
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError

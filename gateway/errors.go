@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/git-covenant/git-covenant/covenant"
 	"github.com/git-covenant/git-covenant/exitcode"
 )
 
@@ -63,8 +62,6 @@ func problem(err error) (int, Problem) {
 		return set(http.StatusMethodNotAllowed, exitcode.Usage, "")
 	case errors.Is(err, ErrBadRequest):
 		return set(http.StatusBadRequest, exitcode.Usage, "")
-	case errors.Is(err, covenant.ErrNotWritable):
-		return set(http.StatusServiceUnavailable, exitcode.Error, "")
 	case errors.Is(err, context.DeadlineExceeded):
 		return set(http.StatusServiceUnavailable, exitcode.Interrupted, "")
 	}
