@@ -20,6 +20,8 @@ install: build
 	$(BIN) gen-man $(PREFIX)/share/man/man1
 	mkdir -p $(PREFIX)/share/bash-completion/completions
 	$(BIN) completion bash > $(PREFIX)/share/bash-completion/completions/git-covenant
+	mkdir -p $(PREFIX)/share/zsh/site-functions
+	$(BIN) completion zsh > $(PREFIX)/share/zsh/site-functions/_git-covenant
 	@echo "installed $(PREFIX)/bin/git-covenant, its man pages and bash completion; with $(PREFIX)/bin on PATH, run: git covenant --help"
 
 ## deps: install the tools tests need (git, ssh-keygen) when missing

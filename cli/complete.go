@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 
@@ -58,7 +59,7 @@ found for <prefix>/bin on PATH; git's completion then loads it for
 func runCompletion(_ context.Context, o *completionOptions) error {
 	switch o.Shell {
 	case "zsh":
-		return o.Root.GenZshCompletion(o.Out)
+		return genZsh(o.Root, o.Out)
 	case "fish":
 		return o.Root.GenFishCompletion(o.Out, true)
 	case "powershell":
@@ -105,6 +106,50 @@ _git_covenant()
 		return
 	fi
 	COMPREPLY=("${comps[@]}")
+}
+`
+
+// genZsh writes cobra's zsh script with its completion function renamed,
+// and a _git-covenant in front of it that serves both callers: zsh itself
+// for 'git-covenant' (the #compdef line), and zsh's git completion for
+// 'git covenant', which calls _git-<command> for a git-<command> on PATH
+// with words starting at "covenant". Then the binary is asked through git
+// itself, so -C <dir> is honoured.
+func genZsh(root *cobra.Command, out io.Writer) error {
+	var b strings.Builder
+	if err := root.GenZshCompletion(&b); err != nil {
+		return err
+	}
+	s := b.String()
+	const fn, tail = "\n_git-covenant()\n", "\n# don't run the completion function when being source-ed or eval-ed\n"
+	if strings.Count(s, fn) != 1 || strings.Count(s, tail) != 1 || !strings.HasPrefix(s, "#compdef git-covenant\n") {
+		return fmt.Errorf("completion zsh: cobra's script changed shape") // a cobra upgrade; the zsh test catches it
+	}
+	s = strings.Replace(s, fn, "\n__git-covenant_complete()\n", 1)
+	// zsh's git completion lists a _git-<command> file of fpath as a git
+	// command, with the description on its second line.
+	s = strings.Replace(s, "#compdef git-covenant\n", "#compdef git-covenant\n#description "+root.Short+"\n", 1)
+	s = strings.Replace(s, tail, gitZshCompletion+tail, 1)
+	_, err := io.WriteString(out, s)
+	return err
+}
+
+// gitZshCompletion is the front of the zsh script (see genZsh).
+const gitZshCompletion = `
+# git-covenant <TAB>, and git covenant <TAB> from zsh's git completion.
+__git-covenant_via_git()
+{
+	git "${__git_covenant_C[@]}" covenant "$@"
+}
+
+_git-covenant()
+{
+	local -a __git_covenant_C
+	if [[ ${words[1]} == covenant ]]; then
+		(( ${+opt_args[-C]} )) && __git_covenant_C=(-C "${(Q)${~opt_args[-C]}}")
+		words[1]=__git-covenant_via_git
+	fi
+	__git-covenant_complete "$@"
 }
 `
 

@@ -16,6 +16,7 @@ command -v git >/dev/null 2>&1 || missing="$missing git"
 command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
 command -v tmux >/dev/null 2>&1 || missing="$missing tmux"
+command -v zsh >/dev/null 2>&1 || missing="$missing zsh"
 if [ "$(uname -s)" = Linux ] && ! [ -x /usr/bin/bwrap ] && ! [ -x /bin/bwrap ] && ! [ -x /usr/local/bin/bwrap ]; then
 	missing="$missing bubblewrap"
 fi
