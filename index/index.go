@@ -131,6 +131,17 @@ func Open(path string, readOnly bool) (ix *Index, err error) {
 		f.Close()
 		return nil, fmt.Errorf("open index %s: %w", path, err)
 	}
+	// A file cut short (a full disk, a copy interrupted, a careless edit)
+	// can still open: bbolt reads the zeros past its end as empty space
+	// on a page, so a lookup there finds nothing instead of failing. The
+	// meta page says how far the file must reach.
+	if fi, serr := f.Stat(); serr == nil {
+		var need int64
+		if verr := db.View(func(tx *bolt.Tx) error { need = tx.Size(); return nil }); verr == nil && fi.Size() < need {
+			db.Close()
+			return nil, fmt.Errorf("open index %s: %w: the file is %d bytes, its pages reach %d", path, ErrDamaged, fi.Size(), need)
+		}
+	}
 	ix = &Index{db: db}
 	if !readOnly && !ix.hasBuckets() {
 		err = db.Update(func(tx *bolt.Tx) error {
