@@ -342,4 +342,3 @@ func SBOM(bin, version string) ([]byte, error) {
 	}
 	return append(b, '\n'), nil
 }
-

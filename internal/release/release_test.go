@@ -74,7 +74,9 @@ func TestReleaseReproducibleAndAttested(t *testing.T) {
 	var bom struct {
 		BOMFormat  string `json:"bomFormat"`
 		Components []struct{ Name, Version string }
-		Metadata   struct{ Component struct{ Name, Version string } }
+		Metadata   struct {
+			Component struct{ Name, Version string }
+		}
 	}
 	raw, _ := os.ReadFile(filepath.Join(a, "git-covenant-"+version+".cdx.json"))
 	if err := json.Unmarshal(raw, &bom); err != nil {
