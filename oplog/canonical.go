@@ -15,8 +15,18 @@ var intRE = &lazyre.Regexp{Expr: `^(0|-?[1-9][0-9]*)$`}
 
 // Canonicalize returns the canonical form of a JSON document: no
 // insignificant white space, object keys sorted by byte order, no HTML
-// escaping, integers only, valid UTF-8, no duplicate keys.
+// escaping, integers only, valid UTF-8, no duplicate keys. Bytes that are
+// canonical already (CheckCanonical) come back as a copy without being
+// decoded.
 func Canonicalize(b []byte) ([]byte, error) {
+	if CheckCanonical(b) == nil {
+		return append([]byte(nil), b...), nil
+	}
+	return canonicalizeTree(b)
+}
+
+// canonicalizeTree decodes b into a tree of values and encodes it again.
+func canonicalizeTree(b []byte) ([]byte, error) {
 	if !utf8.Valid(b) {
 		return nil, fmt.Errorf("%w: invalid UTF-8", ErrNotCanonical)
 	}

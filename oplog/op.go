@@ -1,7 +1,6 @@
 package oplog
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -109,67 +108,6 @@ var (
 	MinTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	MaxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
 )
-
-// envelopeField says whether k is an op.json key, spelled exactly as it
-// must be (a switch, not a package-level map: nothing to build at start-up).
-func envelopeField(k string) bool {
-	switch k {
-	case "v", "type", "actor", "seq", "lamport", "time", "task", "epoch", "body", "seen":
-		return true
-	}
-	return false
-}
-
-// Decode parses an op from a feed. It insists on canonical bytes, on the
-// envelope's exact field names (Go's decoder alone would match "ACtor" to
-// actor), on the required fields, on a canonical time inside the window,
-// and finally on re-encoding giving back the very same bytes, so an op has
-// exactly one spelling.
-func Decode(b []byte) (*Op, error) {
-	if len(b) > MaxOpSize {
-		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(b))
-	}
-	c, err := Canonicalize(b)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(c, b) {
-		return nil, ErrNotCanonical
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	for k := range fields {
-		if !envelopeField(k) {
-			return nil, fmt.Errorf("%w: unknown field %q", ErrMalformed, k)
-		}
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	var o Op
-	if err := dec.Decode(&o); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if err := o.check(); err != nil {
-		return nil, err
-	}
-	// Optional fields are omitted, never empty: "task":"", "epoch":0 and
-	// "body":null are other spellings of an absent field.
-	for k, empty := range map[string]bool{"task": o.Task == "", "epoch": o.Epoch == 0, "body": len(o.Body) == 0 || string(o.Body) == "null"} {
-		if _, present := fields[k]; present && empty {
-			return nil, fmt.Errorf("%w: empty optional field %q (omit it)", ErrMalformed, k)
-		}
-	}
-	again, err := o.Encode()
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(again, b) {
-		return nil, fmt.Errorf("%w: re-encoding the op gives other bytes", ErrMalformed)
-	}
-	return &o, nil
-}
 
 // check validates the envelope's values; Encode and Decode both apply it,
 // so a writer cannot sign an op that readers would refuse.
