@@ -47,7 +47,7 @@ expired lease is retried per the [mailbox] policy in .covenant/config.toml
   $ git covenant a2a status msg-3f2a`,
 	}
 	c.AddCommand(newCmdA2ASend(f, nil), newCmdA2AInbox(f, nil), newCmdA2ARecv(f, nil), newCmdA2ARespond(f, nil),
-		newCmdA2ARepair(f, nil, false), newCmdA2ARepair(f, nil, true), newCmdA2AAck(f, nil), newCmdA2AStatus(f, nil))
+		newCmdA2ARepair(f, nil, false), newCmdA2ARepair(f, nil, true), newCmdA2AAck(f, nil), newCmdA2ACancel(f, nil), newCmdA2AStatus(f, nil))
 	return c
 }
 
@@ -391,6 +391,52 @@ func runA2AAck(ctx context.Context, o *a2aAckOptions) error {
 		return err
 	}
 	v, err := svc.AckMessage(ctx, o.Message)
+	if err != nil {
+		return err
+	}
+	return printDone(o.Out, v, o.JSON)
+}
+
+type a2aCancelOptions struct {
+	Out     io.Writer
+	Service func(context.Context) (*covenant.Service, error)
+
+	Message, Reason string
+	JSON            bool
+}
+
+func newCmdA2ACancel(f *Factory, runF func(context.Context, *a2aCancelOptions) error) *cobra.Command {
+	o := &a2aCancelOptions{Out: f.Out, Service: f.Service}
+	c := &cobra.Command{
+		Use:   "cancel <msg> [--reason <r>] [--json]",
+		Short: "Withdraw a message you sent that is not answered yet",
+		Long: `Cancel writes an a2a.cancel op: the message fails, marked cancelled, with the
+reason as its error, and a lease on it ends (the holder's answer is then
+refused). Only the identity that sent the message may cancel it, and only
+while it is queued or in flight; the fold refuses any other, as it does
+for an A2A tasks/cancel through the gateway.`,
+		Example: `  $ git covenant a2a cancel msg-3f2a --reason "sent to the wrong agent"
+  $ git covenant a2a cancel msg-3f2a --json | jq .status.state`,
+		Args: exactArgs(1, "one message <msg>"),
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Message = args[0]
+			if strings.TrimSpace(o.Reason) == "" {
+				return usagef("--reason is empty; say why the message is withdrawn")
+			}
+			return runCmd(c, o, runF, runA2ACancel)
+		},
+	}
+	c.Flags().StringVar(&o.Reason, "reason", "cancelled by the sender", "why the message is withdrawn (recorded as its error)")
+	c.Flags().BoolVar(&o.JSON, "json", false, "print the message as JSON")
+	return c
+}
+
+func runA2ACancel(ctx context.Context, o *a2aCancelOptions) error {
+	svc, err := o.Service(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := svc.CancelMessage(ctx, o.Message, o.Reason)
 	if err != nil {
 		return err
 	}

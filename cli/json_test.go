@@ -289,6 +289,8 @@ func TestJSONShapes(t *testing.T) {
 	check("a2a", "requeue", m2, "--reason", "again", "--lease", "1", "--json")
 	e.must("a2a", "recv")
 	check("a2a", "force-error", m2, "--error", "no", "--lease", "2", "--json")
+	m3 := strings.TrimSpace(e.must("a2a", "send", "alice", "--kind", "x", "--body", "third"))
+	check("a2a", "cancel", m3, "--reason", "not needed", "--json")
 	check("a2a", "status", "--json")
 	check("a2a", "status", m1, "--json")
 	for _, args := range cases {
