@@ -307,7 +307,15 @@ func collect(src Source, heads map[string]gitstore.Hash, feeds map[string]ledger
 	for k, head := range heads {
 		pos := feeds[k]
 		if pos.Tip == head.String() {
-			continue
+			if !missingHealed(st, k, head, pos) {
+				continue
+			}
+			// The object it missed is there now (a look that fell
+			// between the steps of a repack, or an object fetched
+			// again): fold from scratch, which also drops the old
+			// finding.
+			needRebuild = true
+			pos = ledger.Pos{}
 		}
 		if err := src.cancelled(); err != nil {
 			return nil, nil, false, err
@@ -336,4 +344,20 @@ func collect(src Source, heads map[string]gitstore.Hash, feeds map[string]ledger
 	}
 	oplog.Sort(entries, func(e *oplog.Entry) oplog.OrderKey { return e.Op.Key() })
 	return entries, findings, needRebuild, nil
+}
+
+// missingHealed reports whether a feed recorded as broken by a missing or
+// unreadable object now reads without a finding from where it was cut.
+// Such a record is not a fact about the feed's bytes, which its signatures
+// bind, but about this repository's object store at one moment; without
+// this, one miss beside `git gc` left the writer's own feed "broken" for
+// good, since nothing else makes its tip move. A feed still missing the
+// object is read again on each catch-up, from its last verified commit.
+func missingHealed(st *gitstore.Store, feed string, head gitstore.Hash, pos ledger.Pos) bool {
+	if pos.Broken == nil || pos.Broken.Kind != ledger.KindMissing {
+		return false
+	}
+	pos.Broken = nil
+	_, _, fs, err := ledger.Read(st, feed, head, pos)
+	return err == nil && len(fs) == 0
 }
